@@ -1,0 +1,57 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything installs into .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test test-postgres api worker scheduler init lint bench bench-smoke clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test,dev]'
+	touch $@
+
+## run: API, worker(s) and scheduler on embedded SQLite + Redis under var/ (Ctrl-C stops all)
+run: $(VENV)/.installed
+	$(BIN)/python -m core.supervisor
+
+## test: the whole suite against the embedded Redis and SQLite
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+## test-postgres: the suite again on a throwaway PostgreSQL (what CI does after `make test`)
+test-postgres: $(VENV)/.installed-test
+	bash .ci/with-postgres $(BIN)/python -m pytest
+
+init: $(VENV)/.installed
+	$(BIN)/flask --app api init
+
+api: $(VENV)/.installed
+	$(BIN)/gunicorn --bind $${HOST:-127.0.0.1}:$${PORT:-8000} --worker-class gthread --threads $${API_THREADS:-256} --no-control-socket 'api:create_app()'
+
+worker: $(VENV)/.installed
+	dramatiq_worker_timeout=$${WORKER_TIMEOUT_MS:-100} $(BIN)/dramatiq workers.setup:configure --skip-logging \
+		--processes $${WORKER_PROCESSES:-1} --threads $${WORKER_THREADS:-8}
+
+scheduler: $(VENV)/.installed
+	$(BIN)/python -m scheduler
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy api workers scheduler models core
+
+## bench: the benchmarks that exist so far (WebSocket fan-out); writes bench/results.md and .json
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench.run
+
+bench-smoke: $(VENV)/.installed-test
+	$(BIN)/python -m bench.run --smoke
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

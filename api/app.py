@@ -1,0 +1,99 @@
+"""The application factory: the only place an app is built."""
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_smorest import Api
+
+from api.auth.tokens import TokenConfig
+from api.cli import register_cli
+from api.docs import assets, document_websockets, openapi_config
+from api.errors import ErrorSchema, register_error_handlers
+from api.observability import init_metrics
+from api.ratelimit import init_rate_limits, limit_routes
+from api.routes import admin, analyses, auth, builds, health, projects, users, webhooks
+from api.services import Services
+from api.ws.hub import StreamHub
+from api.ws.routes import SERVER_OPTIONS, ws_blp
+from core.logging import configure_logging, request_id_var
+from core.redis import get_redis, resolve_redis_url
+from core.settings import Settings, load_settings
+from models.db import db
+from workers.setup import configure as configure_workers
+
+BLUEPRINTS = (health.blp, auth.blp, users.blp, projects.blp, builds.blp, analyses.blp, webhooks.blp, admin.blp)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class ConveyorApi(Api):
+    """flask-smorest's Api, documenting our error envelope instead of its own."""
+
+    ERROR_SCHEMA = ErrorSchema
+    DEFAULT_ERROR_RESPONSE_NAME = "DEFAULT_ERROR"
+
+
+def _settings(config: Settings | Mapping[str, str] | None) -> Settings:
+    if isinstance(config, Settings):
+        return config
+    if config is None:
+        return load_settings()
+    return load_settings({**os.environ, **config})
+
+
+def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
+    """Build the API. `config` is a Settings, or environment-style overrides for tests."""
+    settings = _settings(config)
+    configure_logging(settings.log_level)
+    app = Flask("conveyor", static_folder=None)
+    app.config.update(openapi_config(), MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False,
+                      SOCK_SERVER_OPTIONS=SERVER_OPTIONS)
+    redis_url = resolve_redis_url(settings)
+    broker = configure_workers(settings)
+    app.extensions["conveyor"] = Services(
+        settings=settings, redis=get_redis(redis_url), broker=broker, started_at=time.time(),
+        tokens=TokenConfig(settings.secret_key, settings.access_token_ttl, settings.refresh_token_ttl),
+    )
+    _install_request_hooks(app)
+    init_metrics(app)
+    limiter = init_rate_limits(app, settings, redis_url)
+    api = ConveyorApi(app)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    limit_routes(app, limiter, {"builds.Builds": settings.rate_limit_builds,
+                                "analyses.Analyses": settings.rate_limit_analyses})
+    app.register_blueprint(assets)
+    app.register_blueprint(ws_blp)
+    document_websockets(api.spec, app)
+    app.extensions["stream_hub"] = StreamHub(redis_url)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def _install_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _request_id() -> None:
+        sent = request.headers.get("X-Request-ID", "")
+        g.request_id = sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+        g.request_id_token = request_id_var.set(g.request_id)
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
+        return response
+
+    @app.teardown_request
+    def _release(exc: BaseException | None) -> None:
+        # Connections open lazily on the first query and go back (to the pool) after every request.
+        if not db.is_closed():
+            db.close()
+        token: Any = g.pop("request_id_token", None)
+        if token is not None:
+            request_id_var.reset(token)
+

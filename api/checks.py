@@ -1,0 +1,56 @@
+"""Probes of the backing services, shared by the health routes and the admin status page."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+
+from api.services import Services
+from core.timeutil import from_timestamp, isoformat
+from models.db import db, is_postgres
+from workers import state
+from workers.broker import NAMESPACE
+
+
+def _timed(probe: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        probe()
+    except Exception as exc:  # a probe reports any failure as data; it never raises
+        return {"status": "down", "error": type(exc).__name__,
+                "response_ms": round((time.perf_counter() - started) * 1000, 2)}
+    return {"status": "up", "response_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def database_check() -> dict[str, Any]:
+    result = _timed(lambda: db.execute_sql("SELECT 1").fetchone())
+    result["engine"] = "postgresql" if is_postgres() else "sqlite"
+    return result
+
+
+def redis_check(client: redis.Redis) -> dict[str, Any]:
+    return _timed(client.ping)
+
+
+def readiness(svc: Services) -> dict[str, dict[str, Any]]:
+    return {"database": database_check(), "redis": redis_check(svc.redis)}
+
+
+def deep(svc: Services) -> dict[str, Any]:
+    """Everything an operator wants at a glance; sections that need Redis say so when it is down."""
+    checks = readiness(svc)
+    report: dict[str, Any] = dict(checks)
+    if checks["redis"]["status"] == "up":
+        report["queues"] = state.queue_depths(svc.redis, svc.broker.get_declared_queues(), NAMESPACE)
+        workers = state.live_workers(svc.redis)
+        for worker in workers:
+            worker["seen_at"] = isoformat(from_timestamp(worker["seen_at"]))
+        report["workers"] = {"count": len(workers), "items": workers}
+        tick = state.scheduler_tick(svc.redis)
+        report["scheduler"] = {"last_tick": isoformat(from_timestamp(tick["at"])) if tick else None,
+                               "leader": tick["leader"] if tick else None,
+                               "seconds_since_tick": round(time.time() - tick["at"], 2) if tick else None}
+    healthy = all(c["status"] == "up" for c in checks.values())
+    report["status"] = "healthy" if healthy else "unhealthy"
+    return report

@@ -1,0 +1,74 @@
+"""Prometheus metrics for one app: request counts and latencies, and queue gauges read at scrape time."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import redis
+from flask import Flask, Response, current_app, g, request
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from api.services import services
+from workers import state
+from workers.broker import NAMESPACE
+
+
+class QueueCollector(Collector):
+    """Queue depths and live workers, read from Redis when Prometheus scrapes."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        with self.app.app_context():
+            svc = services()
+            depth = GaugeMetricFamily("conveyor_queue_messages", "Messages per queue and state",
+                                      labels=["queue", "state"])
+            workers = GaugeMetricFamily("conveyor_workers_alive", "Worker processes seen in the last minute")
+            messages = CounterMetricFamily("conveyor_messages", "Messages processed by workers, per outcome",
+                                           labels=["actor", "outcome"])
+            busy = CounterMetricFamily("conveyor_message_seconds", "Time workers spent per actor", labels=["actor"])
+            try:
+                for queue, counts in state.queue_depths(svc.redis, svc.broker.get_declared_queues(),
+                                                        NAMESPACE).items():
+                    for name, value in counts.items():
+                        depth.add_metric([queue, name], value)
+                workers.add_metric([], len(state.live_workers(svc.redis)))
+                outcomes, seconds = state.message_outcomes(svc.redis)
+            except redis.RedisError:
+                return
+            for (actor, outcome), count in sorted(outcomes.items()):
+                messages.add_metric([actor, outcome], count)
+            for actor, total in sorted(seconds.items()):
+                busy.add_metric([actor], total)
+            yield from (depth, workers, messages, busy)
+
+
+def registry() -> CollectorRegistry:
+    return current_app.extensions["prometheus"]
+
+
+def init_metrics(app: Flask) -> None:
+    reg = CollectorRegistry()
+    requests_total = Counter("conveyor_http_requests_total", "HTTP requests",
+                             ["method", "endpoint", "status"], registry=reg)
+    latency = Histogram("conveyor_http_request_duration_seconds", "HTTP request latency",
+                        ["method", "endpoint"], registry=reg,
+                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+    reg.register(QueueCollector(app))
+    app.extensions["prometheus"] = reg
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        # The URL rule, not the path: ids in paths would make unbounded label sets.
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        requests_total.labels(request.method, endpoint, str(response.status_code)).inc()
+        if "started" in g:
+            latency.labels(request.method, endpoint).observe(time.perf_counter() - g.started)
+        return response

@@ -1,0 +1,63 @@
+"""Rate limits with flask-limiter on Redis: per user when a valid token is sent, else per client IP."""
+from __future__ import annotations
+
+import jwt
+from flask import Flask, g, request
+from flask_limiter import Limiter
+
+from api.auth.guard import bearer_token
+from api.auth.tokens import ALGORITHM
+from api.services import services
+from core.settings import Settings
+
+UNLIMITED_PREFIXES = ("/health", "/metrics", "/docs", "/redoc", "/openapi.json")
+
+
+def rate_key() -> str:
+    """The limit's bucket: the token's subject when its signature checks out, else the remote address."""
+    if "rate_key" not in g:
+        g.rate_key = f"ip:{request.remote_addr}"
+        token = bearer_token()
+        if token:
+            try:
+                claims = jwt.decode(token, services().tokens.secret, algorithms=[ALGORITHM])
+                g.rate_key = f"user:{claims['sub']}"
+            except (jwt.InvalidTokenError, KeyError):
+                pass
+    return str(g.rate_key)
+
+
+def _default_limit() -> str:
+    settings = services().settings
+    return settings.rate_limit_user if rate_key().startswith("user:") else settings.rate_limit_anonymous
+
+
+def _exempt() -> bool:
+    return request.method == "OPTIONS" or request.path.startswith(UNLIMITED_PREFIXES)
+
+
+def redis_storage_uri(redis_url: str) -> str:
+    return "redis+unix://" + redis_url[len("unix://"):] if redis_url.startswith("unix://") else redis_url
+
+
+def init_rate_limits(app: Flask, settings: Settings, redis_url: str) -> Limiter:
+    limiter = Limiter(
+        rate_key,
+        default_limits=[_default_limit],
+        default_limits_exempt_when=_exempt,
+        storage_uri=redis_storage_uri(redis_url),
+        storage_options={"socket_connect_timeout": 2, "socket_timeout": 2},
+        strategy="moving-window",
+        headers_enabled=True,
+        enabled=settings.rate_limits_enabled,
+        swallow_errors=True,  # a Redis outage must not turn every request into a 500
+        key_prefix="conveyor:ratelimit",
+    )
+    limiter.init_app(app)
+    return limiter
+
+
+def limit_routes(app: Flask, limiter: Limiter, limits: dict[str, str]) -> None:
+    """Tighter limits on creating work (per user): `endpoint -> "10/minute"`, POST only."""
+    for endpoint, limit in limits.items():
+        limiter.limit(limit, methods=["POST"], key_func=rate_key)(app.view_functions[endpoint])

@@ -1,0 +1,98 @@
+"""Operations for admins: system status, maintenance mode, and the scheduled jobs."""
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api import checks
+from api.auth.guard import auth_required, current_user
+from api.errors import not_found
+from api.maintenance import maintenance_state, set_maintenance
+from api.routes.health import VERSION
+from api.schemas.admin import (
+    JobRunSchema,
+    JobSchema,
+    MaintenanceSchema,
+    MaintenanceStateSchema,
+    SystemStatusSchema,
+)
+from api.schemas.common import ListArgsSchema, page_of
+from api.services import services
+from core.timeutil import from_timestamp, isoformat, utcnow
+from models.migrations import current_version
+from models.user import User
+from workers import state
+from workers.schedule import JOBS, Job, find_job
+
+blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Operations (admin only)")
+_TIMES = ("last_run_at", "next_run_at", "last_finished_at")
+
+
+@blp.route("/system/status")
+class SystemStatus(MethodView):
+    @auth_required("admin")
+    @blp.response(200, SystemStatusSchema)
+    def get(self) -> dict[str, Any]:
+        """Services, queues, workers, scheduler, maintenance and settings in one view"""
+        svc = services()
+        report = checks.deep(svc)
+        report["database"]["schema_version"] = current_version()
+        if report["redis"]["status"] == "up":
+            info = cast(dict[str, Any], svc.redis.info())
+            report["redis"].update({k: info.get(k) for k in ("redis_version", "used_memory", "connected_clients")})
+            report["maintenance"] = maintenance_state(svc.redis)
+        report.update(version=VERSION, environment=svc.settings.env, users=User.select().count(),
+                      uptime_seconds=round(time.time() - svc.started_at, 1), settings=svc.settings.public())
+        return report
+
+
+@blp.route("/maintenance")
+class Maintenance(MethodView):
+    @auth_required("admin")
+    @blp.arguments(MaintenanceSchema)
+    @blp.response(200, MaintenanceStateSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Switch maintenance mode: while on, writes by non-admins answer 503 MAINTENANCE"""
+        new_state = {**body, "changed_by": current_user().username, "changed_at": isoformat(utcnow())}
+        set_maintenance(services().redis, new_state)
+        return new_state
+
+
+def _describe(job: Job, recorded: dict[str, Any]) -> dict[str, Any]:
+    entry = {"name": job.name, "actor": job.actor_name, "description": job.description,
+             "interval_seconds": job.interval_seconds, **recorded}
+    for field in _TIMES:
+        entry[field] = isoformat(from_timestamp(recorded.get(field)))
+    return entry
+
+
+@blp.route("/jobs")
+class Jobs(MethodView):
+    @auth_required("admin")
+    @blp.arguments(ListArgsSchema, location="query")
+    @blp.response(200, page_of(JobSchema))
+    def get(self, args: dict[str, int]) -> dict[str, Any]:
+        """The scheduled jobs with their last and next run and last outcome"""
+        recorded = state.job_states(services().redis, [job.name for job in JOBS])
+        items = [_describe(job, recorded[job.name]) for job in JOBS]
+        window = items[args["offset"]:args["offset"] + args["limit"]]
+        return {"items": window, "total": len(items), **args}
+
+
+@blp.route("/jobs/<string:name>/run")
+class RunJob(MethodView):
+    @auth_required("admin")
+    @blp.response(202, JobRunSchema)
+    def post(self, name: str) -> dict[str, Any]:
+        """Enqueue a scheduled job now"""
+        job = find_job(name)
+        if job is None:
+            raise not_found("Job", name)
+        svc = services()
+        message = svc.broker.get_actor(job.actor_name).send()
+        state.record_job_enqueued(svc.redis, job.name, at=time.time(), next_run=None,
+                                  message_id=message.message_id, trigger="manual")
+        return {"name": job.name, "message_id": message.message_id, "status": "queued"}

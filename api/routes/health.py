@@ -1,0 +1,89 @@
+"""Health probes and Prometheus metrics: public, for load balancers and monitoring."""
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api import checks
+from api.errors import ApiError
+from api.observability import registry
+from api.services import services
+from core.timeutil import isoformat, utcnow
+
+blp = Blueprint("health", __name__, url_prefix="", description="Health probes and metrics")
+PUBLIC: dict[str, Any] = {"security": []}
+VERSION = "0.1.0"
+
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String(required=True)
+    version = ma.fields.String(required=True)
+    timestamp = ma.fields.String(required=True)
+
+
+class ProbeSchema(ma.Schema):
+    status = ma.fields.String(required=True)
+    checks = ma.fields.Dict()
+
+
+class DeepHealthSchema(ma.Schema):
+    status = ma.fields.String(required=True)
+    database = ma.fields.Dict(required=True)
+    redis = ma.fields.Dict(required=True)
+    queues = ma.fields.Dict()
+    workers = ma.fields.Dict()
+    scheduler = ma.fields.Dict()
+
+
+@blp.route("/health")
+class Health(MethodView):
+    @blp.doc(**PUBLIC)
+    @blp.response(200, HealthSchema)
+    def get(self) -> dict[str, Any]:
+        """Is the API process up (no dependency checked)"""
+        return {"status": "ok", "version": VERSION, "timestamp": isoformat(utcnow())}
+
+
+@blp.route("/health/live")
+class Live(MethodView):
+    @blp.doc(**PUBLIC)
+    @blp.response(200, ProbeSchema)
+    def get(self) -> dict[str, Any]:
+        """Liveness: the process answers"""
+        return {"status": "alive"}
+
+
+@blp.route("/health/ready")
+class Ready(MethodView):
+    @blp.doc(**PUBLIC)
+    @blp.response(200, ProbeSchema)
+    @blp.alt_response(503, description="The database or Redis does not answer yet")
+    def get(self) -> dict[str, Any]:
+        """Readiness: 200 once the database and Redis answer, 503 until then"""
+        result = checks.readiness(services())
+        if any(c["status"] != "up" for c in result.values()):
+            raise ApiError(503, "Not ready", details=result)
+        return {"status": "ready", "checks": result}
+
+
+@blp.route("/health/deep")
+class Deep(MethodView):
+    @blp.doc(**PUBLIC)
+    @blp.response(200, DeepHealthSchema)
+    def get(self) -> dict[str, Any]:
+        """Database and Redis response times, queue depths, live workers and the scheduler's last tick"""
+        return checks.deep(services())
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    @blp.doc(security=[], responses={"200": {"description": "Prometheus text format",
+                                             "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})
+    def get(self) -> Response:
+        """Prometheus metrics: requests, latencies, queue depths, workers"""
+        return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,107 @@
+"""Users: yourself, and (for admins) everyone."""
+from __future__ import annotations
+
+from typing import Any
+
+import peewee
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth.guard import auth_required, current_user
+from api.errors import ApiError, not_found
+from api.schemas.common import ListArgsSchema, page, page_of
+from api.schemas.users import UserCreateSchema, UserSchema, UserUpdateSchema
+from models.db import db, is_postgres, utc_naive
+from models.user import User, new_stamp
+
+blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Users and roles")
+
+
+def _get(user_id: int) -> User:
+    user = User.get_or_none(User.id == user_id)
+    if user is None:
+        raise not_found("User", user_id)
+    return user
+
+
+def _keeps_an_admin(user: User, changes: dict[str, Any]) -> bool:
+    """False when the change would leave no active admin."""
+    losing = user.role == "admin" and user.is_active and (
+        changes.get("role", "admin") != "admin" or changes.get("is_active", True) is False)
+    if not losing:
+        return True
+    # Lock the active admins (PostgreSQL) so two concurrent demotions cannot both pass this check.
+    admins = User.select(User.id).where(User.role == "admin", User.is_active == True)  # noqa: E712
+    return len(list(admins.for_update() if is_postgres() else admins)) > 1
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @auth_required()
+    @blp.response(200, UserSchema)
+    def get(self) -> User:
+        """The user behind the token"""
+        return current_user()
+
+
+@blp.route("")
+class Users(MethodView):
+    @auth_required("admin")
+    @blp.arguments(ListArgsSchema, location="query")
+    @blp.response(200, page_of(UserSchema))
+    def get(self, args: dict[str, int]) -> dict[str, Any]:
+        """List users, newest first (admin)"""
+        return page(User.select().order_by(User.id.desc()), args)
+
+    @auth_required("admin")
+    @blp.arguments(UserCreateSchema)
+    @blp.response(201, UserSchema)
+    def post(self, body: dict[str, Any]) -> User:
+        """Create a user (admin); a taken username answers 409"""
+        user = User(username=body["username"], email=body["email"], role=body["role"])
+        user.set_password(body["password"])
+        try:
+            with db.atomic():
+                user.save()
+        except peewee.IntegrityError:
+            raise ApiError(409, f"Username {body['username']!r} is taken") from None
+        return user
+
+
+@blp.route("/<int:user_id>")
+class UserItem(MethodView):
+    @auth_required("admin")
+    @blp.response(200, UserSchema)
+    def get(self, user_id: int) -> User:
+        """One user (admin)"""
+        return _get(user_id)
+
+    @auth_required("admin")
+    @blp.arguments(UserUpdateSchema)
+    @blp.response(200, UserSchema)
+    def put(self, body: dict[str, Any], user_id: int) -> User:
+        """Change a user's role, email, password or active flag (admin)"""
+        with db.atomic():
+            user = _get(user_id)
+            if not _keeps_an_admin(user, body):
+                raise ApiError(409, "That would leave no active admin")
+            password = body.pop("password", None)
+            if password is not None:
+                user.set_password(password)
+            for field, value in body.items():
+                setattr(user, field, value)
+            if body.get("is_active") is False:
+                user.token_stamp = new_stamp()  # deactivation ends every session at once
+            user.updated_at = utc_naive()
+            user.save()
+        return user
+
+    @auth_required("admin")
+    @blp.response(204)
+    def delete(self, user_id: int) -> None:
+        """Delete a user (admin); the last admin cannot be deleted"""
+        with db.atomic():
+            user = _get(user_id)
+            if not _keeps_an_admin(user, {"is_active": False}):
+                raise ApiError(409, "That would leave no active admin")
+            user.delete_instance()

@@ -1,0 +1,97 @@
+"""Webhook endpoints: where Conveyor POSTs signed events. Owned by their creator (admins see all)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth.guard import auth_required, current_user
+from api.errors import ApiError, not_found
+from api.schemas.common import ListArgsSchema, page, page_of
+from api.schemas.webhooks import WebhookCreatedSchema, WebhookCreateSchema, WebhookSchema, WebhookUpdateSchema
+from api.services import services
+from models.db import db, utc_naive
+from models.user import User
+from models.webhook import WebhookEndpoint
+from workers.webhooks.signing import new_secret
+from workers.webhooks.ssrf import UnsafeTarget, resolve
+
+blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks", description="Webhook endpoints")
+
+
+def _visible() -> Any:
+    user = current_user()
+    query = WebhookEndpoint.select(WebhookEndpoint, User).join(User)
+    return query if user.role == "admin" else query.where(WebhookEndpoint.created_by == user.id)
+
+
+def _get(webhook_id: int) -> WebhookEndpoint:
+    endpoint = _visible().where(WebhookEndpoint.id == webhook_id).first()
+    if endpoint is None:
+        raise not_found("Webhook", webhook_id)
+    return endpoint
+
+
+def _check_target(url: str) -> None:
+    """Refuse internal targets at creation too (delivery checks again, after resolving)."""
+    try:
+        resolve(url, allow_private=services().settings.webhook_allow_private)
+    except UnsafeTarget as exc:
+        raise ApiError(422, "The request is not valid", details={"url": [f"Refused: {exc}."]}) from None
+
+
+def _flatten(body: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: v for k, v in body.items() if k != "retry_policy"}, **body.get("retry_policy", {})}
+
+
+@blp.route("")
+class Webhooks(MethodView):
+    @auth_required("webhook:manage")
+    @blp.arguments(ListArgsSchema, location="query")
+    @blp.response(200, page_of(WebhookSchema))
+    def get(self, args: dict[str, int]) -> dict[str, Any]:
+        """Your webhook endpoints (all for admins), newest first"""
+        return page(_visible().order_by(WebhookEndpoint.id.desc()), args)
+
+    @auth_required("webhook:manage")
+    @blp.arguments(WebhookCreateSchema)
+    @blp.response(201, WebhookCreatedSchema)
+    def post(self, body: dict[str, Any]) -> WebhookEndpoint:
+        """Add an endpoint; its signing secret is in this response only"""
+        _check_target(body["url"])
+        fields = _flatten(body)
+        fields.setdefault("secret", new_secret())
+        with db.atomic():
+            return WebhookEndpoint.create(created_by=current_user(), **fields)
+
+
+@blp.route("/<int:webhook_id>")
+class WebhookItem(MethodView):
+    @auth_required("webhook:manage")
+    @blp.response(200, WebhookSchema)
+    def get(self, webhook_id: int) -> WebhookEndpoint:
+        """One endpoint, with its last use and failure count"""
+        return _get(webhook_id)
+
+    @auth_required("webhook:manage")
+    @blp.arguments(WebhookUpdateSchema)
+    @blp.response(200, WebhookSchema)
+    def put(self, body: dict[str, Any], webhook_id: int) -> WebhookEndpoint:
+        """Change an endpoint (the secret stays)"""
+        if "url" in body:
+            _check_target(body["url"])
+        with db.atomic():
+            endpoint = _get(webhook_id)
+            for field, value in _flatten(body).items():
+                setattr(endpoint, field, value)
+            endpoint.updated_at = utc_naive()
+            endpoint.save()
+        return endpoint
+
+    @auth_required("webhook:manage")
+    @blp.response(204)
+    def delete(self, webhook_id: int) -> None:
+        """Remove an endpoint"""
+        with db.atomic():
+            _get(webhook_id).delete_instance()

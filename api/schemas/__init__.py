@@ -1,0 +1,1 @@
+"""marshmallow schemas: validation lives here, so views hold no ad-hoc checks."""

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from api.auth.permissions import permissions_for
+from api.schemas.common import FullMatch, StrictSchema, UtcDateTime
+from models.user import ROLES
+
+USERNAME = FullMatch(r"^[A-Za-z0-9_.-]{3,64}$",
+                              error="3 to 64 letters, digits, dots, dashes or underscores")
+PASSWORD = ma.validate.Length(min=8, max=256)
+
+
+class UserSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    username = ma.fields.String(required=True)
+    email = ma.fields.String(allow_none=True)
+    role = ma.fields.String(required=True)
+    permissions = ma.fields.Method("get_permissions")
+    is_active = ma.fields.Boolean()
+    created_at = UtcDateTime()
+
+    def get_permissions(self, user: object) -> list[str]:
+        return permissions_for(getattr(user, "role", ""))
+
+
+class UserCreateSchema(StrictSchema):
+    username = ma.fields.String(required=True, validate=USERNAME)
+    password = ma.fields.String(required=True, load_only=True, validate=PASSWORD)
+    role = ma.fields.String(load_default="user", validate=ma.validate.OneOf(ROLES))
+    email = ma.fields.Email(load_default=None, allow_none=True, validate=ma.validate.Length(max=254))
+
+
+class UserUpdateSchema(StrictSchema):
+    password = ma.fields.String(load_only=True, validate=PASSWORD)
+    role = ma.fields.String(validate=ma.validate.OneOf(ROLES))
+    email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
+    is_active = ma.fields.Boolean()

@@ -1,0 +1,1 @@
+"""WebSocket routes: live progress of builds and analyses."""

@@ -1,0 +1,196 @@
+"""One settings object, built from the environment (and an optional `.env`) when a process starts."""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+ENVIRONMENTS = ("development", "test", "production")
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+_RATE = re.compile(r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$", re.IGNORECASE)
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the process must not start."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    host: str
+    port: int
+    var_dir: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    admin_username: str
+    admin_password: str | None
+    webhook_allow_private: bool
+    rate_limits_enabled: bool
+    rate_limit_user: str
+    rate_limit_anonymous: str
+    rate_limit_builds: str
+    rate_limit_analyses: str
+    worker_processes: int
+    worker_threads: int
+    worker_timeout_ms: int
+    access_token_ttl: int
+    refresh_token_ttl: int
+    max_body_bytes: int
+    scheduler_lock_ttl: int
+    build_max_seconds: int
+    task_stale_seconds: int
+    api_threads: int
+    log_level: str
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    def public(self) -> dict[str, Any]:
+        """Settings safe to show an operator: secrets and credentials left out."""
+        hidden = {"secret_key", "admin_password", "database_url", "redis_url"}
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
+        shown["var_dir"] = str(self.var_dir)
+        return shown
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def parse_int(name: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw.strip(), 10)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def parse_rate(name: str, raw: str) -> str:
+    if not _RATE.fullmatch(raw.strip()):
+        raise ConfigError(f"{name} must look like '60/minute', got {raw!r}")
+    return raw.strip()
+
+
+def read_environment(environ: Mapping[str, str] | None = None, env_file: str | None = ".env") -> dict[str, str]:
+    """The process environment over the `.env` file: a real variable always wins."""
+    merged: dict[str, str] = {}
+    if env_file and Path(env_file).is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    return merged
+
+
+class _Reader:
+    """Reads typed values from a mapping, naming the variable in every error."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self.env.get(name)
+        return default if value is None or value.strip() == "" else value.strip()
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.env.get(name)
+        return default if raw is None or raw.strip() == "" else parse_bool(name, raw)
+
+    def number(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.env.get(name)
+        return default if raw is None or raw.strip() == "" else parse_int(name, raw, low, high)
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...], transform: Callable[[str], str]) -> str:
+        value = transform(self.text(name, default) or default)
+        if value not in allowed:
+            raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+    def rate(self, name: str, default: str) -> str:
+        return parse_rate(name, self.text(name, default) or default)
+
+
+def _secret_key(reader: _Reader, var_dir: Path, production: bool) -> str:
+    key = reader.text("SECRET_KEY")
+    if key is not None:
+        if len(key) < 32 and production:
+            raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+        return key
+    if production:
+        raise ConfigError("SECRET_KEY is required when CONVEYOR_ENV=production")
+    return _generated_secret(var_dir)
+
+
+def _generated_secret(var_dir: Path) -> str:
+    """A development key, generated once into VAR_DIR so that every local process shares it."""
+    path = var_dir / "secret_key"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        key = secrets.token_urlsafe(48)
+        handle.write(key)
+    return key
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None = ".env") -> Settings:
+    """Build the settings; raises ConfigError naming the first bad or missing variable."""
+    r = _Reader(read_environment(environ, env_file))
+    env = r.choice("CONVEYOR_ENV", "development", ENVIRONMENTS, str.lower)
+    production = env == "production"
+    if production:
+        missing = [n for n in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if r.text(n) is None]
+        if missing:
+            raise ConfigError(f"CONVEYOR_ENV=production requires {', '.join(missing)}")
+    var_dir = Path(r.text("VAR_DIR", "var") or "var").absolute()
+    redis_url = r.text("REDIS_URL")
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}")
+    database_url = r.text("DATABASE_URL", f"sqlite:///{var_dir / 'conveyor.db'}") or ""
+    if not database_url.startswith(("sqlite:///", "postgres://", "postgresql://")):
+        raise ConfigError(f"DATABASE_URL must be a sqlite:/// or postgresql:// URL, got {database_url!r}")
+    return Settings(
+        env=env,
+        host=r.text("HOST", "127.0.0.1") or "127.0.0.1",
+        port=r.number("PORT", 8000, 1, 65535),
+        var_dir=var_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=_secret_key(r, var_dir, production),
+        admin_username=r.text("ADMIN_USERNAME", "admin") or "admin",
+        admin_password=r.text("ADMIN_PASSWORD"),
+        webhook_allow_private=r.flag("WEBHOOK_ALLOW_PRIVATE", False),
+        rate_limits_enabled=r.flag("RATE_LIMITS_ENABLED", True),
+        rate_limit_user=r.rate("RATE_LIMIT_USER", "60/minute"),
+        rate_limit_anonymous=r.rate("RATE_LIMIT_ANONYMOUS", "100/minute"),
+        rate_limit_builds=r.rate("RATE_LIMIT_BUILDS", "10/minute"),
+        rate_limit_analyses=r.rate("RATE_LIMIT_ANALYSES", "5/minute"),
+        worker_processes=r.number("WORKER_PROCESSES", 1, 1, 64),
+        worker_threads=r.number("WORKER_THREADS", 8, 1, 256),
+        worker_timeout_ms=r.number("WORKER_TIMEOUT_MS", 100, 10, 10_000),
+        access_token_ttl=r.number("ACCESS_TOKEN_TTL", 1800, 30, 86_400),
+        refresh_token_ttl=r.number("REFRESH_TOKEN_TTL", 7 * 86_400, 60, 90 * 86_400),
+        max_body_bytes=r.number("MAX_BODY_BYTES", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+        scheduler_lock_ttl=r.number("SCHEDULER_LOCK_TTL", 10, 2, 300),
+        build_max_seconds=r.number("BUILD_MAX_SECONDS", 7200, 10, 86_400),
+        task_stale_seconds=r.number("TASK_STALE_SECONDS", 60, 3, 3600),
+        api_threads=r.number("API_THREADS", 256, 4, 4096),
+        log_level=r.choice("LOG_LEVEL", "INFO", _LOG_LEVELS, str.upper),
+    )

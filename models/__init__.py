@@ -1,0 +1,1 @@
+"""peewee models: the database binding, one module per aggregate, and schema migration."""

@@ -1,0 +1,60 @@
+"""The database binding: a peewee DatabaseProxy bound at start-up from DATABASE_URL."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import peewee
+from playhouse import db_url
+
+db = peewee.DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10_000,
+    "synchronous": "normal",
+}
+
+
+def connect_database(url: str) -> peewee.Database:
+    """Build the database for `url` and bind the proxy to it; opens no connection."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("sqlite:///"):
+        database = db_url.connect(url, pragmas=SQLITE_PRAGMAS, timeout=10)
+    elif url.startswith("postgresql://"):
+        database = db_url.connect(
+            "postgresql+pool://" + url[len("postgresql://"):],
+            max_connections=64, stale_timeout=300, timeout=10,
+        )
+    else:
+        raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+    db.initialize(database)
+    return database
+
+
+def is_postgres() -> bool:
+    return isinstance(db.obj, peewee.PostgresqlDatabase)
+
+
+def utc_naive() -> datetime:
+    """Rows keep naive UTC datetimes, which both SQLite and PostgreSQL store without surprises."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class JSONField(peewee.TextField):
+    """JSON kept as text, portable across SQLite and PostgreSQL."""
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+    def python_value(self, value: Any) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = db
+        legacy_table_names = False

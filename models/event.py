@@ -1,0 +1,13 @@
+"""Domain events (`build.completed`, ...), recorded when emitted; webhooks deliver them."""
+from __future__ import annotations
+
+import peewee
+
+from models.db import BaseModel, JSONField, utc_naive
+
+
+class Event(BaseModel):
+    id = peewee.AutoField()
+    type = peewee.CharField(max_length=64, index=True)
+    data = JSONField(default=dict)
+    created_at = peewee.DateTimeField(default=utc_naive, index=True)

@@ -1,0 +1,107 @@
+"""Schema creation and migration, recorded in a `schema_version` table.
+
+Each migration runs once, in order, inside a transaction. Later issues append to MIGRATIONS and use
+`playhouse.migrate` operations (`migrator.add_column`, ...) through the migrator they are handed.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import NamedTuple
+
+import peewee
+from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
+from playhouse.migrate import migrate as migrate_ops
+
+from models.db import BaseModel, db, is_postgres, utc_naive
+from models.event import Event
+from models.outbox import OutboxMessage
+from models.project import Project
+from models.task import Task, TaskLog
+from models.user import User, new_stamp
+from models.webhook import WebhookEndpoint
+
+_PG_LOCK_KEY = 0x636F6E76  # "conv": serialises migrations across processes on PostgreSQL
+
+
+class SchemaVersion(BaseModel):
+    version = peewee.IntegerField(primary_key=True)
+    name = peewee.CharField(max_length=128)
+    applied_at = peewee.DateTimeField(default=utc_naive)
+
+
+class Migration(NamedTuple):
+    version: int
+    name: str
+    apply: Callable[[SchemaMigrator], None]
+
+
+def _initial(migrator: SchemaMigrator) -> None:
+    db.create_tables([User, OutboxMessage], safe=True)
+
+
+def add_column(migrator: SchemaMigrator, table: str, name: str, field: peewee.Field) -> None:
+    """Add a column unless it exists: a fresh database got it from the current model in migration 1."""
+    if name not in {column.name for column in db.get_columns(table)}:
+        migrate_ops(migrator.add_column(table, name, field))
+
+
+def _token_stamp(migrator: SchemaMigrator) -> None:
+    add_column(migrator, "user", "token_stamp", peewee.CharField(max_length=32, default=new_stamp))
+
+
+def _tasks(migrator: SchemaMigrator) -> None:
+    db.create_tables([Project, Task, TaskLog, Event], safe=True)
+
+
+def _webhooks(migrator: SchemaMigrator) -> None:
+    db.create_tables([WebhookEndpoint], safe=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "users and outbox", _initial),
+    Migration(2, "user token stamp", _token_stamp),
+    Migration(3, "projects, tasks, task logs, events", _tasks),
+    Migration(4, "webhook endpoints", _webhooks),
+)
+
+
+def current_version() -> int:
+    if not db.table_exists(SchemaVersion._meta.table_name):
+        return 0
+    latest = SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar()
+    return int(latest or 0)
+
+
+@contextmanager
+def _exclusive() -> Iterator[None]:
+    """A transaction that holds the schema lock: an advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite."""
+    if is_postgres():
+        with db.atomic():
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
+            yield
+    else:
+        with db.atomic(lock_type="IMMEDIATE"):
+            yield
+
+
+def migrate() -> list[int]:
+    """Bring the schema up to date; idempotent, and safe when two processes race to do it."""
+    migrator = PostgresqlMigrator(db.obj) if is_postgres() else SqliteMigrator(db.obj)
+    applied: list[int] = []
+    with db.connection_context():
+        with _exclusive():
+            db.create_tables([SchemaVersion], safe=True)
+        for migration in MIGRATIONS:
+            with _exclusive():
+                if SchemaVersion.get_or_none(SchemaVersion.version == migration.version):
+                    continue
+                migration.apply(migrator)
+                SchemaVersion.create(version=migration.version, name=migration.name)
+                applied.append(migration.version)
+    return applied
+
+
+def all_models() -> list[type[BaseModel]]:
+    """Every table, dependents first, for tests that clean up between cases."""
+    return [WebhookEndpoint, Event, TaskLog, Task, Project, OutboxMessage, User, SchemaVersion]

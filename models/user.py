@@ -1,0 +1,58 @@
+"""Users and their password hashes."""
+from __future__ import annotations
+
+import functools
+import uuid
+
+import peewee
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from models.db import BaseModel, utc_naive
+
+ROLES = ("admin", "user", "viewer")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash to check against when the user does not exist, so both paths cost the same.
+    Made on first use: hashing is deliberately slow, and nothing runs at import."""
+    return generate_password_hash("timing-equaliser", method="scrypt")
+
+
+def new_stamp() -> str:
+    return uuid.uuid4().hex
+
+
+class User(BaseModel):
+    id = peewee.AutoField()
+    username = peewee.CharField(max_length=64, unique=True)
+    email = peewee.CharField(max_length=254, null=True)
+    password_hash = peewee.CharField(max_length=256)
+    role = peewee.CharField(max_length=16, default="user")
+    is_active = peewee.BooleanField(default=True)
+    # In every token; a new value ends every session (password change, deactivation). A re-created
+    # username gets a new value too, so it inherits none of the old account's tokens.
+    token_stamp = peewee.CharField(max_length=32, default=new_stamp)
+    created_at = peewee.DateTimeField(default=utc_naive)
+    updated_at = peewee.DateTimeField(default=utc_naive)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method="scrypt")
+        self.token_stamp = new_stamp()
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @classmethod
+    def authenticate(cls, username: str, password: str) -> User | None:
+        user = cls.get_or_none(cls.username == username)
+        if user is None:
+            check_password_hash(_dummy_hash(), password)
+            return None
+        if not user.check_password(password) or not user.is_active:
+            return None
+        return user
+
+    @classmethod
+    def admin_count(cls) -> int:
+        return int(cls.select().where(cls.role == "admin", cls.is_active == True).count())  # noqa: E712

@@ -1,0 +1,37 @@
+"""`python -m scheduler`: run the scheduler process until SIGTERM or SIGINT."""
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+from core.logging import configure_logging
+from core.redis import get_redis, resolve_redis_url
+from core.settings import ConfigError, load_settings
+from scheduler.runner import SchedulerRunner
+from workers.schedule import JOBS
+from workers.setup import configure
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    configure(settings)
+    runner = SchedulerRunner(get_redis(resolve_redis_url(settings)), JOBS, settings.scheduler_lock_ttl)
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        runner.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    runner.start()
+    runner.lock.release()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Fire each job of the table on an epoch-aligned interval, on the leader only, once per tick."""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import dramatiq
+import redis
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from scheduler.leader import LeaderLock
+from workers import state
+from workers.schedule import Job
+
+log = logging.getLogger(__name__)
+LOCK_KEY = "conveyor:scheduler:leader"
+FIRED_KEY = "conveyor:scheduler:fired"
+# Every replica's intervals start here, so all of them agree on the instants a job is due.
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def send_actor(job: Job) -> str:
+    message = dramatiq.get_broker().get_actor(job.actor_name).send()
+    return str(message.message_id)
+
+
+class SchedulerRunner:
+    def __init__(self, client: redis.Redis, jobs: Sequence[Job], lock_ttl: float,
+                 send: Callable[[Job], str] = send_actor,
+                 scheduler_factory: Callable[[], BaseScheduler] = BlockingScheduler) -> None:
+        self.client = client
+        self.jobs = tuple(jobs)
+        self.send = send
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lock = LeaderLock(client, LOCK_KEY, lock_ttl, self.holder)
+        self.lead_interval = max(lock_ttl / 3, 0.5)
+        self.scheduler = scheduler_factory()
+
+    def start(self) -> None:
+        """Add the jobs and start; a BlockingScheduler returns only after `stop()`."""
+        self.scheduler.configure(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
+        self.scheduler.add_job(self.keep_lead, IntervalTrigger(seconds=self.lead_interval, timezone=UTC),
+                               id="_leader", next_run_time=datetime.now(UTC))
+        for job in self.jobs:
+            trigger = IntervalTrigger(seconds=job.interval_seconds, start_date=EPOCH, timezone=UTC)
+            self.scheduler.add_job(self.fire, trigger, args=[job], id=job.name,
+                                   misfire_grace_time=job.interval_seconds)
+        log.info("scheduler starting", extra={"holder": self.holder, "jobs": [j.name for j in self.jobs]})
+        self.scheduler.start()
+
+    def stop(self, release: bool = True) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if release:
+            self.lock.release()
+
+    def keep_lead(self) -> None:
+        was_leader = self.lock.held
+        if not self.lock.acquire_or_renew():
+            if was_leader:
+                log.warning("scheduler lost the leader lock", extra={"holder": self.holder})
+            return
+        if not was_leader:
+            log.info("scheduler is now the leader", extra={"holder": self.holder})
+        try:
+            state.record_scheduler_tick(self.client, self.holder)
+            now = time.time()
+            for job in self.jobs:
+                next_tick = (math.floor(now / job.interval_seconds) + 1) * job.interval_seconds
+                state.set_job_next_run(self.client, job.name, next_tick)
+        except redis.RedisError:
+            log.warning("could not record the scheduler tick", exc_info=True)
+
+    def fire(self, job: Job) -> bool:
+        """Send the job's actor if we lead and no replica has sent it for this tick yet."""
+        if not self.lock.held:
+            return False
+        tick = math.floor(time.time() / job.interval_seconds) * job.interval_seconds
+        key = f"{FIRED_KEY}:{job.name}:{tick}"
+        try:
+            if not self.client.set(key, self.holder, nx=True, ex=job.interval_seconds * 2 + 60):
+                return False
+            message_id = self.send(job)
+            state.record_job_enqueued(self.client, job.name, at=time.time(),
+                                      next_run=tick + job.interval_seconds, message_id=message_id,
+                                      trigger="schedule")
+        except (redis.RedisError, dramatiq.errors.BrokerConnectionError):
+            log.warning("could not fire job", extra={"job": job.name}, exc_info=True)
+            return False
+        return True

@@ -1,0 +1,182 @@
+"""Fixtures: a real Redis (the embedded one, or TEST_REDIS_URL) and a real database
+(SQLite under a temp VAR_DIR, or PostgreSQL through TEST_DATABASE_URL, as CI does)."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from api import create_app
+from core.embedded_redis import ensure_embedded_redis, stop_embedded_redis
+from models.db import connect_database, db
+from models.migrations import all_models, migrate
+from models.user import User
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("var")
+
+
+@pytest.fixture(scope="session")
+def redis_url(var_dir: Path) -> Iterator[str]:
+    if os.environ.get("TEST_REDIS_URL"):
+        yield os.environ["TEST_REDIS_URL"]
+        return
+    server, _ = ensure_embedded_redis(var_dir)
+    yield server.url
+    stop_embedded_redis(var_dir)
+
+
+@pytest.fixture(scope="session")
+def database_url(var_dir: Path) -> str:
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{var_dir / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def base_env(var_dir: Path, redis_url: str, database_url: str) -> dict[str, str]:
+    """Environment-style settings every test process shares."""
+    return {
+        "CONVEYOR_ENV": "test", "VAR_DIR": str(var_dir), "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET, "RATE_LIMITS_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture(scope="session")
+def schema(database_url: str) -> None:
+    connect_database(database_url)
+    migrate()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+def _clean_tables() -> None:
+    with db.connection_context():
+        for model in all_models():
+            if model.__name__ != "SchemaVersion":
+                model.delete().execute()
+
+
+@pytest.fixture
+def make_app(base_env: dict[str, str], schema: None, redis_client: redis.Redis) -> Iterator[Any]:
+    """Build apps with extra settings; tables and Redis are emptied after the test."""
+
+    def build(**overrides: str) -> Flask:
+        app = create_app({**base_env, **overrides})
+        app.testing = True
+        return app
+
+    yield build
+    _clean_tables()
+
+
+@pytest.fixture
+def app(make_app: Any) -> Flask:
+    return make_app()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def create_user(username: str, role: str = "user", password: str = PASSWORD) -> User:
+    with db.connection_context():
+        user = User(username=username, role=role)
+        user.set_password(password)
+        user.save()
+        return user
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = client.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> Any:
+    """`auth("admin")` creates a user with that role and hands back Bearer headers."""
+    made: dict[str, dict[str, str]] = {}
+
+    def headers(role: str = "user", username: str | None = None) -> dict[str, str]:
+        name = username or f"{role}-user"
+        if name not in made:
+            create_user(name, role)
+            made[name] = {"Authorization": f"Bearer {login(client, name)['access_token']}"}
+        return made[name]
+
+    return headers
+
+
+@pytest.fixture
+def worker(base_env: dict[str, str], tmp_path: Path, client: FlaskClient) -> Iterator[Any]:
+    """A real `dramatiq` worker process on the suite's Redis and database."""
+    from tests.processes import running, worker_argv
+
+    log = (tmp_path / "worker.log").open("w")
+    env = {**base_env, "dramatiq_worker_timeout": "100", "LOG_LEVEL": "INFO"}
+    with running(worker_argv(threads=4), env, log) as process:
+        yield process
+    log.close()
+
+
+@pytest.fixture
+def api_server(base_env: dict[str, str], tmp_path: Path, app: Flask) -> Iterator[str]:
+    """The API under gunicorn (the server model `make run` uses), on a free port; yields its base URL."""
+    import requests
+
+    from tests.processes import BIN, free_port, running, wait_for
+
+    port = free_port()
+    argv = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--threads", "64",
+            "--no-control-socket", "api:create_app()"]
+    log = (tmp_path / "api.log").open("w")
+    base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return requests.get(f"{base}/health/ready", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    with running(argv, base_env, log):
+        wait_for(ready, timeout=30, what="gunicorn to serve")
+        yield base
+    log.close()
+
+
+def git(repo: Path, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repository with one commit on `main`."""
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "--quiet", "--initial-branch", "main")
+    (path / "README.md").write_text("first version\n")
+    git(path, "add", ".")
+    git(path, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "first")
+    return path

@@ -1,0 +1,45 @@
+"""Schema creation and migration: idempotent, versioned, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from models.db import db
+from models.migrations import MIGRATIONS, SchemaVersion, current_version, migrate
+
+
+def test_migrate_is_idempotent_and_records_versions(schema: None) -> None:
+    assert migrate() == []
+    with db.connection_context():
+        assert current_version() == MIGRATIONS[-1].version
+        assert [row.version for row in SchemaVersion.select().order_by(SchemaVersion.version)] == \
+            [m.version for m in MIGRATIONS]
+        for table in ("user", "outbox_message"):
+            assert db.table_exists(table)
+
+
+def test_versions_are_unique_and_increasing() -> None:
+    versions = [m.version for m in MIGRATIONS]
+    assert versions == sorted(set(versions)) and versions[0] == 1
+
+
+def test_a_version_1_database_gains_the_columns_added_since(tmp_path, database_url) -> None:  # type: ignore[no-untyped-def]
+    """Upgrade path: a user table as migration 1 made it, without token_stamp, is migrated in place."""
+    from models.db import connect_database
+    from models.user import User
+
+    database = connect_database(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        with db.connection_context():
+            db.execute_sql(
+                'CREATE TABLE "user" (id INTEGER PRIMARY KEY, username VARCHAR(64) NOT NULL UNIQUE, '
+                'email VARCHAR(254), password_hash VARCHAR(256) NOT NULL, role VARCHAR(16) NOT NULL, '
+                'is_active INTEGER NOT NULL, created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL)')
+            db.execute_sql(
+                "INSERT INTO \"user\" (username, password_hash, role, is_active, created_at, updated_at) "
+                "VALUES ('old', 'x', 'admin', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')")
+            db.create_tables([SchemaVersion])
+            SchemaVersion.create(version=1, name="users and outbox")
+        assert migrate() == [m.version for m in MIGRATIONS[1:]]
+        with db.connection_context():
+            assert len(User.get(User.username == "old").token_stamp) == 32
+    finally:
+        database.close()
+        connect_database(database_url)  # put the suite's database back on the proxy

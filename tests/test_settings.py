@@ -1,0 +1,91 @@
+"""Configuration: strict parsing, production requirements, `.env` files, the generated key."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.settings import ConfigError, load_settings
+from tests.conftest import ROOT
+
+
+def settings_from(tmp_path: Path, **env: str):  # type: ignore[no-untyped-def]
+    return load_settings({"VAR_DIR": str(tmp_path), **env}, env_file=None)
+
+
+def test_defaults_point_at_var_dir(tmp_path: Path) -> None:
+    settings = settings_from(tmp_path)
+    assert settings.env == "development" and settings.port == 8000 and settings.host == "127.0.0.1"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'conveyor.db'}"
+    assert settings.redis_url is None
+    assert settings.rate_limits_enabled is True and settings.webhook_allow_private is False
+    assert (settings.worker_processes, settings.worker_threads) == (1, 8)
+
+
+@pytest.mark.parametrize("raw, expected", [("true", True), ("FALSE", False), ("1", True), ("off", False)])
+def test_booleans_accept_only_clear_words(tmp_path: Path, raw: str, expected: bool) -> None:
+    assert settings_from(tmp_path, RATE_LIMITS_ENABLED=raw).rate_limits_enabled is expected
+
+
+@pytest.mark.parametrize("name, raw", [
+    ("RATE_LIMITS_ENABLED", "maybe"), ("WEBHOOK_ALLOW_PRIVATE", "ture"),
+    ("PORT", "80a"), ("PORT", "70000"), ("PORT", "0"), ("WORKER_THREADS", "-1"), ("WORKER_PROCESSES", "1.5"),
+    ("CONVEYOR_ENV", "staging"), ("LOG_LEVEL", "LOUD"), ("RATE_LIMIT_USER", "lots"),
+    ("REDIS_URL", "http://localhost"), ("DATABASE_URL", "mysql://x/y"),
+])
+def test_bad_values_are_start_up_errors_naming_the_variable(tmp_path: Path, name: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        settings_from(tmp_path, **{name: raw})
+
+
+def test_production_refuses_to_start_without_its_services(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY, DATABASE_URL, REDIS_URL"):
+        settings_from(tmp_path, CONVEYOR_ENV="production")
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        settings_from(tmp_path, CONVEYOR_ENV="production", SECRET_KEY="k" * 40,
+                      DATABASE_URL="postgresql://db/conveyor")
+    with pytest.raises(ConfigError, match="32 characters"):
+        settings_from(tmp_path, CONVEYOR_ENV="production", SECRET_KEY="short",
+                      DATABASE_URL="postgresql://db/conveyor", REDIS_URL="redis://r:6379/0")
+    ok = settings_from(tmp_path, CONVEYOR_ENV="production", SECRET_KEY="k" * 40,
+                       DATABASE_URL="postgresql://db/conveyor", REDIS_URL="redis://r:6379/0")
+    assert ok.production and not (tmp_path / "secret_key").exists()
+
+
+def test_development_key_is_generated_once_and_shared(tmp_path: Path) -> None:
+    first = settings_from(tmp_path).secret_key
+    assert len(first) >= 32
+    assert settings_from(tmp_path).secret_key == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_dotenv_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=9001\nWORKER_THREADS=3\n")
+    settings = load_settings({"VAR_DIR": str(tmp_path), "WORKER_THREADS": "5"}, env_file=str(env_file))
+    assert (settings.port, settings.worker_threads) == (9001, 5)
+
+
+def test_public_view_hides_secrets(tmp_path: Path) -> None:
+    shown = settings_from(tmp_path, SECRET_KEY="s" * 40, ADMIN_PASSWORD="hunter2hunter2").public()
+    assert "secret_key" not in shown and "admin_password" not in shown and "redis_url" not in shown
+    assert "s" * 40 not in repr(shown)
+
+
+@pytest.mark.parametrize("module", ["scheduler", "core.supervisor"])
+def test_processes_exit_with_a_clear_message_on_bad_config(tmp_path: Path, module: str) -> None:
+    result = subprocess.run([sys.executable, "-m", module], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={"PATH": "/usr/bin:/bin", "VAR_DIR": str(tmp_path), "PORT": "eighty"})
+    assert result.returncode == 2
+    assert "configuration error: PORT must be a whole number" in result.stderr
+
+
+def test_worker_exits_on_bad_config(tmp_path: Path) -> None:
+    dramatiq = Path(sys.executable).parent / "dramatiq"
+    result = subprocess.run([str(dramatiq), "workers.setup:configure", "--processes", "1", "--threads", "1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={"PATH": "/usr/bin:/bin", "VAR_DIR": str(tmp_path), "WORKER_THREADS": "many"})
+    assert result.returncode != 0
+    assert "WORKER_THREADS must be a whole number" in result.stderr

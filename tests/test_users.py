@@ -1,0 +1,493 @@
+"""Users: yourself, the admin CRUD with its list envelope and validation, the last-admin guard, and the CLI."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from models.db import db
+from models.user import User
+from tests.conftest import PASSWORD, create_user, login
+from tests.envelope import assert_error
+
+ME = "/api/v1/users/me"
+USERS = "/api/v1/users"
+LOGIN = "/api/v1/auth/login"
+
+AuthHeaders = Callable[..., dict[str, str]]
+USER_PERMISSIONS = sorted([
+    "build:create", "build:read", "build:cancel", "analysis:create", "analysis:read",
+    "webhook:manage", "alert:manage", "metrics:write", "cluster:manage",
+])
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def user_count() -> int:
+    with db.connection_context():
+        return int(User.select().count())
+
+
+def usernames() -> set[str]:
+    with db.connection_context():
+        return {user.username for user in User.select()}
+
+
+def can_log_in(client: FlaskClient, username: str, password: str) -> bool:
+    response = client.post(LOGIN, json={"username": username, "password": password})
+    assert response.status_code in (200, 401), response.get_json()
+    return response.status_code == 200
+
+
+def create_via_api(client: FlaskClient, admin: dict[str, str], username: str, **fields: Any) -> dict[str, Any]:
+    response = client.post(USERS, json={"username": username, "password": "longenough1", **fields}, headers=admin)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def my_id(client: FlaskClient, headers: dict[str, str]) -> int:
+    return int(client.get(ME, headers=headers).get_json()["id"])
+
+
+# --- /users/me -----------------------------------------------------------------------------------
+
+def test_me_returns_the_documented_shape(client: FlaskClient, auth: AuthHeaders) -> None:
+    # given
+    headers = auth("user", username="alice")
+    # when
+    response = client.get(ME, headers=headers)
+    # then
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) >= {"id", "username", "email", "role", "permissions", "created_at"}
+    assert isinstance(body["id"], int)
+    assert body["username"] == "alice"
+    assert body["email"] is None
+    assert body["role"] == "user"
+    assert sorted(body["permissions"]) == USER_PERMISSIONS
+    assert ISO_UTC.match(body["created_at"]), body["created_at"]
+    assert body["created_at"].endswith("Z")
+    assert not {"password", "password_hash"} & set(body)
+
+
+@pytest.mark.parametrize(("role", "has_admin"), [("admin", True), ("user", False), ("viewer", False)])
+def test_me_lists_the_permissions_of_the_role(client: FlaskClient, auth: AuthHeaders, role: str,
+                                              has_admin: bool) -> None:
+    # when
+    body = client.get(ME, headers=auth(role)).get_json()
+    # then
+    assert body["role"] == role
+    assert ("admin" in body["permissions"]) is has_admin
+    assert "build:read" in body["permissions"]
+
+
+def test_viewer_has_only_read_permissions(client: FlaskClient, auth: AuthHeaders) -> None:
+    # when
+    body = client.get(ME, headers=auth("viewer")).get_json()
+    # then
+    assert sorted(body["permissions"]) == ["analysis:read", "build:read"]
+
+
+# --- list ----------------------------------------------------------------------------------------
+
+def test_list_answers_the_envelope_newest_first(client: FlaskClient, auth: AuthHeaders) -> None:
+    # given: the admin, then three users in order
+    admin = auth("admin")
+    for name in ("u-one", "u-two", "u-three"):
+        create_via_api(client, admin, name)
+    # when
+    response = client.get(USERS, headers=admin)
+    # then
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) == {"items", "total", "limit", "offset"}
+    assert body["total"] == 4 and body["limit"] == 20 and body["offset"] == 0
+    assert [item["username"] for item in body["items"]] == ["u-three", "u-two", "u-one", "admin-user"]
+    ids = [item["id"] for item in body["items"]]
+    assert ids == sorted(ids, reverse=True)
+    assert all(not {"password", "password_hash"} & set(item) for item in body["items"])
+
+
+def test_list_pages_with_limit_and_offset(client: FlaskClient, auth: AuthHeaders) -> None:
+    # given
+    admin = auth("admin")
+    for name in ("u-one", "u-two", "u-three"):
+        create_via_api(client, admin, name)
+    # when
+    body = client.get(USERS, query_string={"limit": 2, "offset": 1}, headers=admin).get_json()
+    # then
+    assert body["total"] == 4 and body["limit"] == 2 and body["offset"] == 1
+    assert [item["username"] for item in body["items"]] == ["u-two", "u-one"]
+
+
+def test_list_offset_past_the_end_answers_an_empty_page(client: FlaskClient, auth: AuthHeaders) -> None:
+    # given
+    admin = auth("admin")
+    # when
+    body = client.get(USERS, query_string={"offset": 50}, headers=admin).get_json()
+    # then
+    assert body["items"] == [] and body["total"] == 1
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"limit": "many"}, "limit"),
+    ({"offset": -1}, "offset"), ({"offset": "x"}, "offset"),
+])
+def test_list_rejects_bad_paging_arguments_with_422(client: FlaskClient, auth: AuthHeaders,
+                                                    query: dict[str, Any], field: str) -> None:
+    # when
+    response = client.get(USERS, query_string=query, headers=auth("admin"))
+    # then
+    error = assert_error(response, 422, "VALIDATION_ERROR")
+    assert field in error["details"], error
+
+
+@pytest.mark.parametrize("limit", [1, 100])
+def test_list_accepts_the_limit_bounds(client: FlaskClient, auth: AuthHeaders, limit: int) -> None:
+    # when
+    response = client.get(USERS, query_string={"limit": limit}, headers=auth("admin"))
+    # then
+    assert response.status_code == 200 and response.get_json()["limit"] == limit
+
+
+# --- create --------------------------------------------------------------------------------------
+
+def test_create_answers_201_without_the_password(client: FlaskClient, auth: AuthHeaders) -> None:
+    # given
+    admin = auth("admin")
+    # when
+    response = client.post(USERS, json={"username": "bob", "password": "longenough1", "role": "viewer",
+                                        "email": "bob@example.com"}, headers=admin)
+    # then
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["username"] == "bob" and body["role"] == "viewer" and body["email"] == "bob@example.com"
+    assert isinstance(body["id"], int) and body["created_at"].endswith("Z")
+    assert sorted(body["permissions"]) == ["analysis:read", "build:read"]
+    assert "longenough1" not in response.get_data(as_text=True)
+    assert not {"password", "password_hash"} & set(body)
+    assert can_log_in(client, "bob", "longenough1")
+
+
+def test_create_defaults_the_role_to_user(client: FlaskClient, auth: AuthHeaders) -> None:
+    # when
+    body = create_via_api(client, auth("admin"), "bob")
+    # then
+    assert body["role"] == "user" and body["email"] is None
+
+
+def test_create_with_a_taken_username_answers_409(client: FlaskClient, auth: AuthHeaders) -> None:
+    # given
+    admin = auth("admin")
+    create_via_api(client, admin, "bob")
+    before = user_count()
+    # when
+    response = client.post(USERS, json={"username": "bob", "password": "different-pass"}, headers=admin)
+    # then
+    assert_error(response, 409, "CONFLICT")
+    assert user_count() == before
+    assert can_log_in(client, "bob", "longenough1")
+    assert not can_log_in(client, "bob", "different-pass")
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"username": "bob", "password": "longenough1", "role": "superuser"}, "role"),
+    ({"username": "bob", "password": "short12"}, "password"),
+    ({"username": "bob", "password": "longenough1", "email": "not-an-email"}, "email"),
+    ({"username": "bob", "password": "longenough1", "is_admin": True}, "is_admin"),
+    ({"password": "longenough1"}, "username"),
+    ({"username": "bob"}, "password"),
+    ({"username": "b", "password": "longenough1"}, "username"),
+    ({"username": "bob smith", "password": "longenough1"}, "username"),
+])
+def test_create_with_invalid_body_answers_422_and_creates_nothing(client: FlaskClient, auth: AuthHeaders,
+                                                                  body: dict[str, Any], field: str) -> None:
+    # given
+    admin = auth("admin")
+    before = user_count()
+    # when
+    response = client.post(USERS, json=body, headers=admin)
+    # then
+    error = assert_error(response, 422, "VALIDATION_ERROR")
+    assert field in error["details"], error
+    assert user_count() == before
+    assert client.get(USERS, headers=admin).get_json()["total"] == before
+
+
+def test_create_with_malformed_json_answers_400(client: FlaskClient, auth: AuthHeaders) -> None:
+    # given
+    admin = auth("admin")
+    before = user_count()
+    # when
+    response = client.post(USERS, data="{not json", headers={**admin, "Content-Type": "application/json"})
+    # then
+    assert_error(response, 400, "BAD_REQUEST")
+    assert user_count() == before
+
+
+def test_create_without_a_token_answers_401_and_creates_nothing(client: FlaskClient) -> None:
+    # when
+    response = client.post(USERS, json={"username": "bob", "password": "longenough1"})
+    # then
+    assert_error(response, 401, "UNAUTHORIZED")
+    assert user_count() == 0
+
+
+# --- get, put, delete by id ----------------------------------------------------------------------
+
+def test_get_by_id_answers_the_user(client: FlaskClient, auth: AuthHeaders) -> None:
+    # given
+    admin = auth("admin")
+    created = create_via_api(client, admin, "bob", email="bob@example.com")
+    # when
+    response = client.get(f"{USERS}/{created['id']}", headers=admin)
+    # then
+    assert response.status_code == 200
+    assert response.get_json()["username"] == "bob"
+    assert response.get_json()["email"] == "bob@example.com"
+
+
+def test_put_changes_role_and_email(client: FlaskClient, auth: AuthHeaders) -> None:
+    # given
+    admin = auth("admin")
+    created = create_via_api(client, admin, "bob")
+    # when
+    response = client.put(f"{USERS}/{created['id']}", json={"role": "viewer", "email": "b@example.com"},
+                          headers=admin)
+    # then
+    assert response.status_code == 200
+    assert response.get_json()["role"] == "viewer"
+    fetched = client.get(f"{USERS}/{created['id']}", headers=admin).get_json()
+    assert fetched["role"] == "viewer" and fetched["email"] == "b@example.com"
+    assert fetched["username"] == "bob"
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"role": "root"}, "role"), ({"password": "short"}, "password"), ({"email": "nope"}, "email"),
+    ({"username": "renamed"}, "username"), ({"is_active": "perhaps"}, "is_active"),
+])
+def test_put_with_invalid_body_answers_422_and_changes_nothing(client: FlaskClient, auth: AuthHeaders,
+                                                               body: dict[str, Any], field: str) -> None:
+    # given
+    admin = auth("admin")
+    created = create_via_api(client, admin, "bob", email="bob@example.com")
+    # when
+    response = client.put(f"{USERS}/{created['id']}", json=body, headers=admin)
+    # then
+    error = assert_error(response, 422, "VALIDATION_ERROR")
+    assert field in error["details"], error
+    fetched = client.get(f"{USERS}/{created['id']}", headers=admin).get_json()
+    assert {k: fetched[k] for k in ("username", "role", "email", "is_active")} == {
+        "username": "bob", "role": "user", "email": "bob@example.com", "is_active": True}
+    assert can_log_in(client, "bob", "longenough1")
+
+
+def test_put_password_lets_the_user_log_in_with_the_new_one(client: FlaskClient, auth: AuthHeaders) -> None:
+    # given
+    admin = auth("admin")
+    created = create_via_api(client, admin, "bob")
+    # when
+    response = client.put(f"{USERS}/{created['id']}", json={"password": "brand-new-secret"}, headers=admin)
+    # then
+    assert response.status_code == 200
+    assert "brand-new-secret" not in response.get_data(as_text=True)
+    assert can_log_in(client, "bob", "brand-new-secret")
+    assert not can_log_in(client, "bob", "longenough1")
+
+
+def test_delete_answers_204_and_the_user_is_gone(client: FlaskClient, auth: AuthHeaders) -> None:
+    # given
+    admin = auth("admin")
+    created = create_via_api(client, admin, "bob")
+    # when
+    response = client.delete(f"{USERS}/{created['id']}", headers=admin)
+    # then
+    assert response.status_code == 204
+    assert_error(client.get(f"{USERS}/{created['id']}", headers=admin), 404, "NOT_FOUND")
+    assert "bob" not in usernames()
+    assert not can_log_in(client, "bob", "longenough1")
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete"])
+def test_unknown_id_answers_404_envelope(client: FlaskClient, auth: AuthHeaders, method: str) -> None:
+    # given
+    admin = auth("admin")
+    before = user_count()
+    # when
+    response = client.open(f"{USERS}/999999", method=method.upper(), json={"role": "viewer"}, headers=admin)
+    # then
+    error = assert_error(response, 404, "NOT_FOUND")
+    assert "999999" in error["message"]
+    assert user_count() == before
+
+
+@pytest.mark.parametrize("role", ["user", "viewer"])
+def test_non_admin_cannot_read_change_or_delete_users_by_id(client: FlaskClient, auth: AuthHeaders,
+                                                            role: str) -> None:
+    # given
+    admin, caller = auth("admin"), auth(role)
+    target = create_via_api(client, admin, "bob")
+    url = f"{USERS}/{target['id']}"
+    # when / then
+    assert_error(client.get(url, headers=caller), 403, "FORBIDDEN")
+    assert_error(client.put(url, json={"role": "admin"}, headers=caller), 403, "FORBIDDEN")
+    assert_error(client.delete(url, headers=caller), 403, "FORBIDDEN")
+    assert client.get(url, headers=admin).get_json()["role"] == "user"
+
+
+def test_user_cannot_promote_themselves(client: FlaskClient, auth: AuthHeaders) -> None:
+    # given
+    user = auth("user")
+    # when
+    response = client.put(f"{USERS}/{my_id(client, user)}", json={"role": "admin"}, headers=user)
+    # then
+    assert_error(response, 403, "FORBIDDEN")
+    assert client.get(ME, headers=user).get_json()["role"] == "user"
+
+
+# --- the last admin ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("change", [{"role": "user"}, {"role": "viewer"}, {"is_active": False}])
+def test_last_admin_cannot_be_demoted_or_deactivated(client: FlaskClient, auth: AuthHeaders,
+                                                     change: dict[str, Any]) -> None:
+    # given: one admin, and other users who are not admins
+    admin = auth("admin")
+    auth("user")
+    # when
+    response = client.put(f"{USERS}/{my_id(client, admin)}", json=change, headers=admin)
+    # then
+    assert_error(response, 409, "CONFLICT")
+    me = client.get(ME, headers=admin).get_json()
+    assert me["role"] == "admin" and me["is_active"] is True
+
+
+def test_last_admin_cannot_be_deleted(client: FlaskClient, auth: AuthHeaders) -> None:
+    # given
+    admin = auth("admin")
+    # when
+    response = client.delete(f"{USERS}/{my_id(client, admin)}", headers=admin)
+    # then
+    assert_error(response, 409, "CONFLICT")
+    assert client.get(ME, headers=admin).status_code == 200
+
+
+def test_inactive_admin_does_not_count_as_a_remaining_admin(client: FlaskClient, auth: AuthHeaders) -> None:
+    # given: a second admin who is deactivated
+    admin = auth("admin")
+    other = create_via_api(client, admin, "other-admin", role="admin")
+    assert client.put(f"{USERS}/{other['id']}", json={"is_active": False}, headers=admin).status_code == 200
+    # when
+    response = client.put(f"{USERS}/{my_id(client, admin)}", json={"role": "user"}, headers=admin)
+    # then
+    assert_error(response, 409, "CONFLICT")
+
+
+def test_an_admin_can_be_demoted_or_deleted_while_another_admin_remains(client: FlaskClient,
+                                                                        auth: AuthHeaders) -> None:
+    # given
+    admin = auth("admin")
+    first = create_via_api(client, admin, "admin-two", role="admin")
+    second = create_via_api(client, admin, "admin-three", role="admin")
+    # when
+    demoted = client.put(f"{USERS}/{first['id']}", json={"role": "user"}, headers=admin)
+    deleted = client.delete(f"{USERS}/{second['id']}", headers=admin)
+    # then
+    assert demoted.status_code == 200 and demoted.get_json()["role"] == "user"
+    assert deleted.status_code == 204
+
+
+# --- CLI -----------------------------------------------------------------------------------------
+
+def test_cli_users_create_makes_a_user_who_can_log_in(app: Flask, client: FlaskClient) -> None:
+    # when
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "carol", "--role", "viewer", "--password", "longenough1"])
+    # then
+    assert result.exit_code == 0, result.output
+    assert "carol" in result.output
+    token = login(client, "carol", "longenough1")["access_token"]
+    me = client.get(ME, headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert me["username"] == "carol" and me["role"] == "viewer"
+
+
+def test_cli_users_create_with_a_taken_username_fails(app: Flask, client: FlaskClient) -> None:
+    # given
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["users", "create", "carol", "--role", "viewer", "--password", "longenough1"])
+    assert first.exit_code == 0, first.output
+    # when
+    second = runner.invoke(args=["users", "create", "carol", "--role", "admin", "--password", "otherpass99"])
+    # then
+    assert second.exit_code != 0
+    assert "taken" in second.output
+    assert user_count() == 1
+    assert can_log_in(client, "carol", "longenough1")
+    assert not can_log_in(client, "carol", "otherpass99")
+
+
+@pytest.mark.parametrize("args", [
+    ["users", "create", "carol", "--password", "short"],
+    ["users", "create", "carol", "--role", "root", "--password", "longenough1"],
+])
+def test_cli_users_create_refuses_bad_input(app: Flask, args: list[str]) -> None:
+    # when
+    result = app.test_cli_runner().invoke(args=args)
+    # then
+    assert result.exit_code != 0
+    assert user_count() == 0
+
+
+def test_cli_init_creates_the_first_admin_with_a_generated_password_once(
+        make_app: Callable[..., Flask]) -> None:
+    # given: no admin yet
+    app = make_app(ADMIN_USERNAME="root")
+    client = app.test_client()
+    runner = app.test_cli_runner()
+    # when
+    first = runner.invoke(args=["init"])
+    # then
+    assert first.exit_code == 0, first.output
+    match = re.search(r"created admin 'root' with password: (\S+)", first.output)
+    assert match, first.output
+    password = match.group(1)
+    assert len(password) >= 12
+    token = login(client, "root", password)["access_token"]
+    me = client.get(ME, headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert me["username"] == "root" and me["role"] == "admin"
+
+    # when: a second run, with the admin in place
+    second = runner.invoke(args=["init"])
+    # then: nothing about a password, and the first password still works
+    assert second.exit_code == 0, second.output
+    assert "password" not in second.output.lower()
+    assert password not in second.output
+    assert can_log_in(client, "root", password)
+    assert user_count() == 1
+
+
+def test_cli_init_does_nothing_to_users_when_an_admin_exists(make_app: Callable[..., Flask]) -> None:
+    # given
+    create_user("existing-admin", role="admin")
+    app = make_app(ADMIN_USERNAME="root")
+    # when
+    result = app.test_cli_runner().invoke(args=["init"])
+    # then
+    assert result.exit_code == 0, result.output
+    assert "password" not in result.output.lower()
+    assert usernames() == {"existing-admin"}
+    assert can_log_in(app.test_client(), "existing-admin", PASSWORD)
+
+
+def test_password_change_ends_the_users_existing_sessions(client: FlaskClient, auth: Any) -> None:
+    admin = auth("admin")
+    user_headers = auth("user", username="dora")
+    user_id = client.get("/api/v1/users/me", headers=user_headers).get_json()["id"]
+    assert client.put(f"/api/v1/users/{user_id}", headers=admin,
+                      json={"password": "a-brand-new-password"}).status_code == 200
+    assert client.get("/api/v1/users/me", headers=user_headers).status_code == 401

@@ -1,0 +1,133 @@
+"""Cross-cutting worker concerns as Dramatiq middleware: each overrides only the hooks it needs."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+from datetime import timedelta
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import Middleware
+
+from core.redis import get_redis
+from models.db import connect_database, db
+from models.outbox import OutboxMessage
+from workers import state
+
+log = logging.getLogger(__name__)
+OUTBOX_OPTION = "outbox_id"
+DEFAULT_LEASE_MS = 10 * 60 * 1000
+
+
+class DatabaseConnection(Middleware):
+    """Bind the database at boot, and hold a connection only while a message is processed."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        connect_database(self.database_url)
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        db.connect(reuse_if_open=True)
+
+    def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy, *,
+                              result: Any = None, exception: BaseException | None = None) -> None:
+        if not db.is_closed():
+            db.close()
+
+    after_skip_message = after_process_message
+
+
+class OutboxTracking(Middleware):
+    """Settle the outbox row a message came from: done on success, a counted failure otherwise."""
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        outbox_id = message.options.get(OUTBOX_OPTION)
+        if outbox_id is not None:
+            actor = broker.get_actor(message.actor_name)
+            limit_ms = actor.options.get("time_limit", DEFAULT_LEASE_MS)
+            OutboxMessage.extend_lease(outbox_id, timedelta(milliseconds=limit_ms + 60_000))
+
+    def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy, *,
+                              result: Any = None, exception: BaseException | None = None) -> None:
+        outbox_id = message.options.get(OUTBOX_OPTION)
+        if outbox_id is None:
+            return
+        if exception is None:
+            OutboxMessage.mark_done(outbox_id)
+        else:
+            row = OutboxMessage.get_or_none(OutboxMessage.id == outbox_id)
+            attempts = row.attempts if row else 0
+            OutboxMessage.record_failure(outbox_id, repr(exception), retry_delay(attempts))
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff for outbox retries: 2, 4, 8 ... seconds, at most ten minutes."""
+    return timedelta(seconds=min(2 ** (attempts + 1), 600))
+
+
+class Outcomes(Middleware):
+    """Count every message's outcome and time per actor in Redis; record scheduled jobs' last run."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        message.options["_started"] = time.monotonic()
+
+    def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy, *,
+                              result: Any = None, exception: BaseException | None = None) -> None:
+        seconds = time.monotonic() - message.options.pop("_started", time.monotonic())
+        client = get_redis(self.redis_url)
+        try:
+            state.record_message_outcome(client, message.actor_name,
+                                         "failed" if exception else "succeeded", seconds)
+            if broker.get_actor(message.actor_name).options.get("scheduled_job"):
+                error = None if exception is None else "".join(traceback.format_exception_only(exception)).strip()
+                state.record_job_finished(client, message.actor_name, duration_ms=seconds * 1000,
+                                          result=result, error=error)
+        except Exception:  # bookkeeping must never fail the message it describes
+            log.warning("could not record the message outcome", exc_info=True)
+
+    @property
+    def actor_options(self) -> set[str]:
+        return {"scheduled_job"}
+
+
+class WorkerHeartbeat(Middleware):
+    """Each worker process says every few seconds that it is alive, and what it runs."""
+
+    INTERVAL = 5.0
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self.stop = threading.Event()
+        self.worker_id = ""
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        info = {"id": self.worker_id, "hostname": socket.gethostname(), "pid": os.getpid(),
+                "threads": worker.worker_threads, "queues": sorted(broker.get_declared_queues())}
+        thread = threading.Thread(target=self._beat, args=(info,), name="conveyor-heartbeat", daemon=True)
+        thread.start()
+
+    def _beat(self, info: dict[str, Any]) -> None:
+        client = get_redis(self.redis_url)
+        while not self.stop.is_set():
+            try:
+                state.record_worker_beat(client, info)
+            except Exception:  # a Redis outage must not kill the heartbeat; it beats again later
+                log.warning("worker heartbeat failed", exc_info=True)
+            self.stop.wait(self.INTERVAL)
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self.stop.set()
+        try:
+            state.forget_worker(get_redis(self.redis_url), self.worker_id)
+        except Exception:
+            log.warning("could not remove worker heartbeat", exc_info=True)

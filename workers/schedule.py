@@ -1,0 +1,26 @@
+"""The periodic jobs: which actor runs how often. The scheduler fires them; operators may run them now.
+
+Each job only `.send()`s its actor; the work happens in a worker. Later capabilities add rows here.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Job(NamedTuple):
+    name: str
+    actor_name: str
+    interval_seconds: int
+    description: str
+
+
+JOBS: tuple[Job, ...] = (
+    Job("sweep_outbox", "sweep_outbox", 15,
+        "Re-send outbox messages that are due and have no message in flight."),
+    Job("reap_tasks", "reap_tasks", 30,
+        "Fail running builds and analyses whose worker stopped heart-beating."),
+)
+
+
+def find_job(name: str) -> Job | None:
+    return next((job for job in JOBS if job.name == name), None)

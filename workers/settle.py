@@ -1,0 +1,57 @@
+"""End a task: one conditional transition, its domain event in the same transaction, its final stream event."""
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from core import streams
+from models.db import db
+from models.task import Task
+from workers.events import EVENT_TYPES, emit
+from workers.reporter import Reporter
+
+
+def _event(kind: str, status: str, task: Task, results: Any, error: str | None) -> None:
+    event_type = f"{kind}.{status}"
+    if event_type in EVENT_TYPES:
+        emit(event_type, {"task_id": str(task.id), "project_name": task.project_name, "status": status,
+                          "results": results, "error": error})
+
+
+def announce_cancel(kind: str, task: Task, client: redis.Redis, results: Any = None) -> None:
+    """After a cancel won the transition: the event, and the stream's last word."""
+    with db.atomic():
+        _event(kind, "cancelled", task, results, "cancelled by request")
+    streams.append(client, str(task.id), "error", status="cancelled", error="cancelled by request", results=results)
+
+
+def settle(kind: str, task: Task, reporter: Reporter, status: str, results: Any, error: str | None) -> str:
+    """Record how a run ended; a cancel that came first wins. Returns the final status."""
+    if status in ("completed", "failed"):
+        with db.atomic():
+            won = Task.finish(task.id, status, results, error)
+            if won:
+                _event(kind, status, task, results, error)
+        if won:
+            if status == "completed":
+                reporter.completion(status, results)
+            else:
+                reporter.error(status, error or "failed", results)
+            return status
+    Task.record_results(task.id, results)
+    current = Task.get_by_id(task.id).status
+    if current == "cancelled":
+        announce_cancel(kind, task, reporter.client, results)
+    return str(current)  # the reaper may have failed it first: it said so itself
+
+
+def abandon(task: Task, client: redis.Redis, error: str) -> bool:
+    """Fail a running task whose worker stopped heart-beating; False if it ended meanwhile."""
+    with db.atomic():
+        won = Task.finish(task.id, "failed", task.results, error)
+        if won:
+            _event(task.kind, "failed", task, task.results, error)
+    if won:
+        streams.append(client, str(task.id), "error", status="failed", error=error)
+    return won

@@ -1,0 +1,115 @@
+"""What workers and the scheduler leave in Redis for operators: job runs, worker heartbeats, queues."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, cast
+
+import redis
+
+JOBS_KEY = "conveyor:jobs"
+WORKERS_KEY = "conveyor:workers"
+SCHEDULER_TICK_KEY = "conveyor:scheduler:tick"
+MESSAGE_COUNTS_KEY = "conveyor:stats:messages"
+MESSAGE_SECONDS_KEY = "conveyor:stats:message_seconds"
+WORKER_SEEN_WINDOW = 60.0
+
+
+def _job_key(name: str) -> str:
+    return f"{JOBS_KEY}:{name}"
+
+
+def _set_fields(client: redis.Redis, name: str, fields: dict[str, Any]) -> None:
+    # One hash per job and one field per fact: the scheduler and workers update disjoint fields atomically.
+    client.hset(_job_key(name), mapping={k: json.dumps(v, default=str) for k, v in fields.items()})
+
+
+def record_job_enqueued(client: redis.Redis, name: str, *, at: float, next_run: float | None,
+                        message_id: str, trigger: str) -> None:
+    fields: dict[str, Any] = {"last_run_at": at, "last_message_id": message_id, "last_trigger": trigger}
+    if next_run is not None:
+        fields["next_run_at"] = next_run
+    _set_fields(client, name, fields)
+
+
+def record_job_finished(client: redis.Redis, name: str, *, duration_ms: float, result: Any,
+                        error: str | None) -> None:
+    _set_fields(client, name, {"last_finished_at": time.time(), "last_duration_ms": round(duration_ms, 2),
+                               "last_status": "failed" if error else "succeeded",
+                               "last_result": result if error is None else None, "last_error": error})
+
+
+def record_message_outcome(client: redis.Redis, actor: str, outcome: str, seconds: float) -> None:
+    """Count a processed message per actor and outcome, for every process to report (Prometheus)."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hincrby(MESSAGE_COUNTS_KEY, f"{actor}|{outcome}", 1)
+    pipe.hincrbyfloat(MESSAGE_SECONDS_KEY, actor, seconds)
+    pipe.execute()
+
+
+def message_outcomes(client: redis.Redis) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
+    counts = cast(dict[str, str], client.hgetall(MESSAGE_COUNTS_KEY))
+    seconds = cast(dict[str, str], client.hgetall(MESSAGE_SECONDS_KEY))
+    by_outcome: dict[tuple[str, str], int] = {}
+    for key, value in counts.items():
+        actor, _, outcome = key.partition("|")
+        by_outcome[(actor, outcome)] = int(value)
+    return by_outcome, {actor: float(value) for actor, value in seconds.items()}
+
+
+def set_job_next_run(client: redis.Redis, name: str, next_run: float) -> None:
+    _set_fields(client, name, {"next_run_at": next_run})
+
+
+def job_states(client: redis.Redis, names: list[str]) -> dict[str, dict[str, Any]]:
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.hgetall(_job_key(name))
+    return {name: {k: json.loads(v) for k, v in raw.items()} for name, raw in zip(names, pipe.execute(), strict=True)}
+
+
+def record_worker_beat(client: redis.Redis, info: dict[str, Any]) -> None:
+    client.hset(WORKERS_KEY, info["id"], json.dumps({**info, "seen_at": time.time()}))
+
+
+def forget_worker(client: redis.Redis, worker_id: str) -> None:
+    client.hdel(WORKERS_KEY, worker_id)
+
+
+def live_workers(client: redis.Redis, window: float = WORKER_SEEN_WINDOW) -> list[dict[str, Any]]:
+    """Workers seen within `window` seconds; older entries are pruned as they are found."""
+    now = time.time()
+    alive: list[dict[str, Any]] = []
+    stale: list[str] = []
+    beats = cast(dict[str, str], client.hgetall(WORKERS_KEY))
+    for worker_id, raw in beats.items():
+        info = json.loads(raw)
+        if now - info["seen_at"] <= window:
+            alive.append(info)
+        else:
+            stale.append(worker_id)
+    if stale:
+        client.hdel(WORKERS_KEY, *stale)
+    return sorted(alive, key=lambda w: w["id"])
+
+
+def record_scheduler_tick(client: redis.Redis, holder: str) -> None:
+    client.set(SCHEDULER_TICK_KEY, json.dumps({"at": time.time(), "leader": holder}))
+
+
+def scheduler_tick(client: redis.Redis) -> dict[str, Any] | None:
+    raw = cast(str | None, client.get(SCHEDULER_TICK_KEY))
+    return json.loads(raw) if raw else None
+
+
+def queue_depths(client: redis.Redis, queue_names: set[str], namespace: str = "dramatiq") -> dict[str, dict[str, int]]:
+    """Ready, delayed and dead-lettered message counts per queue, as Dramatiq's Redis broker keeps them."""
+    pipe = client.pipeline(transaction=False)
+    names = sorted(queue_names)
+    for name in names:
+        pipe.llen(f"{namespace}:{name}")
+        pipe.llen(f"{namespace}:{name}.DQ")
+        pipe.zcard(f"{namespace}:{name}.XQ")
+    counts = pipe.execute()
+    return {name: {"ready": counts[i * 3], "delayed": counts[i * 3 + 1], "dead": counts[i * 3 + 2]}
+            for i, name in enumerate(names)}

@@ -1,0 +1,57 @@
+"""The SSRF guard: a webhook may only target public addresses (unless WEBHOOK_ALLOW_PRIVATE is set).
+
+The host is resolved and every address it resolves to is checked; delivery then connects to an address
+that was checked, so a DNS answer that changes between check and connect (rebinding) cannot redirect it.
+"""
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+SCHEMES = {"http": 80, "https": 443}
+
+
+class UnsafeTarget(ValueError):
+    """The URL may not be used as a webhook target."""
+
+
+def _why_refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return "an IPv4-mapped IPv6"
+    for label, flag in (("a loopback", address.is_loopback), ("a private", address.is_private),
+                        ("a link-local", address.is_link_local), ("a multicast", address.is_multicast),
+                        ("a reserved", address.is_reserved), ("an unspecified", address.is_unspecified)):
+        if flag:
+            return label
+    return None if address.is_global else "a non-public"
+
+
+def target(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http(s) URL, or UnsafeTarget."""
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES or not parts.hostname:
+        raise UnsafeTarget("must be an http:// or https:// URL with a host")
+    if parts.username or parts.password:
+        raise UnsafeTarget("must not carry credentials")
+    try:
+        port = parts.port or SCHEMES[parts.scheme]
+    except ValueError:
+        raise UnsafeTarget("has an invalid port") from None
+    return parts.scheme, parts.hostname, port
+
+
+def resolve(url: str, allow_private: bool = False) -> list[str]:
+    """The addresses `url`'s host resolves to, all of them checked; UnsafeTarget if any is refused."""
+    _, host, port = target(url)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise UnsafeTarget(f"host {host!r} does not resolve") from None
+    addresses = sorted({str(info[4][0]) for info in infos})
+    if not allow_private:
+        for raw in addresses:
+            reason = _why_refused(ipaddress.ip_address(raw.split("%", 1)[0]))
+            if reason:
+                raise UnsafeTarget(f"{host} resolves to {raw}, {reason} address")
+    return addresses
