@@ -9,6 +9,8 @@ import redis
 from api.services import Services
 from core.timeutil import from_timestamp, isoformat
 from models.db import db, is_postgres
+from models.delivery import OPEN, Delivery
+from models.webhook import WebhookEndpoint
 from workers import state
 from workers.broker import NAMESPACE
 
@@ -51,6 +53,17 @@ def deep(svc: Services) -> dict[str, Any]:
         report["scheduler"] = {"last_tick": isoformat(from_timestamp(tick["at"])) if tick else None,
                                "leader": tick["leader"] if tick else None,
                                "seconds_since_tick": round(time.time() - tick["at"], 2) if tick else None}
+    if checks["database"]["status"] == "up":
+        report["webhooks"] = webhook_summary()
     healthy = all(c["status"] == "up" for c in checks.values())
     report["status"] = "healthy" if healthy else "unhealthy"
     return report
+
+
+def webhook_summary() -> dict[str, int]:
+    """Endpoints active and failing (failed since their last success), and deliveries not yet settled."""
+    active = WebhookEndpoint.select().where(WebhookEndpoint.is_active == True)  # noqa: E712
+    return {"active": active.count(), "failing": active.where(WebhookEndpoint.failing_since.is_null(False)).count(),
+            "disabled": WebhookEndpoint.select().where(WebhookEndpoint.is_active == False).count(),  # noqa: E712
+            "pending_deliveries": Delivery.select().where(Delivery.status << OPEN).count(),
+            "dead_deliveries": Delivery.select().where(Delivery.status == "dead").count()}

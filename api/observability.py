@@ -7,12 +7,13 @@ from collections.abc import Iterator
 import redis
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from api.services import services
 from workers import state
 from workers.broker import NAMESPACE
+from workers.webhooks import stats as webhook_stats
 
 
 class QueueCollector(Collector):
@@ -44,6 +45,22 @@ class QueueCollector(Collector):
             for actor, total in sorted(seconds.items()):
                 busy.add_metric([actor], total)
             yield from (depth, workers, messages, busy)
+            yield from _webhook_metrics(svc.redis)
+
+
+def _webhook_metrics(client: redis.Redis) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
+    try:
+        outcomes = webhook_stats.outcomes(client)
+        buckets, total = webhook_stats.latency(client)
+    except redis.RedisError:
+        return
+    deliveries = CounterMetricFamily("conveyor_webhook_deliveries", "Webhook delivery attempts and deferrals, "
+                                     "per outcome (succeeded, failed, dead, gone, rate_limited)", labels=["outcome"])
+    for outcome, count in sorted(outcomes.items()):
+        deliveries.add_metric([outcome], count)
+    yield deliveries
+    yield HistogramMetricFamily("conveyor_webhook_attempt_duration_seconds", "Webhook HTTP attempt latency",
+                                buckets=buckets, sum_value=total)
 
 
 def registry() -> CollectorRegistry:

@@ -34,6 +34,8 @@ class Settings:
     admin_username: str
     admin_password: str | None
     webhook_allow_private: bool
+    webhook_disable_after: int
+    webhook_attempt_grace: int
     rate_limits_enabled: bool
     rate_limit_user: str
     rate_limit_anonymous: str
@@ -177,6 +179,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         admin_username=r.text("ADMIN_USERNAME", "admin") or "admin",
         admin_password=r.text("ADMIN_PASSWORD"),
         webhook_allow_private=r.flag("WEBHOOK_ALLOW_PRIVATE", False),
+        webhook_disable_after=r.number("WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 86_400, 0, 90 * 86_400),
+        webhook_attempt_grace=r.number("WEBHOOK_ATTEMPT_GRACE_SECONDS", 30, 1, 3600),
         rate_limits_enabled=r.flag("RATE_LIMITS_ENABLED", True),
         rate_limit_user=r.rate("RATE_LIMIT_USER", "60/minute"),
         rate_limit_anonymous=r.rate("RATE_LIMIT_ANONYMOUS", "100/minute"),

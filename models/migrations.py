@@ -14,6 +14,7 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 from playhouse.migrate import migrate as migrate_ops
 
 from models.db import BaseModel, db, is_postgres, utc_naive
+from models.delivery import Delivery, DeliveryAttempt
 from models.event import Event
 from models.outbox import OutboxMessage
 from models.project import Project
@@ -58,11 +59,18 @@ def _webhooks(migrator: SchemaMigrator) -> None:
     db.create_tables([WebhookEndpoint], safe=True)
 
 
+def _deliveries(migrator: SchemaMigrator) -> None:
+    add_column(migrator, "event", "owner_id", peewee.IntegerField(null=True))
+    add_column(migrator, "webhook_endpoint", "failing_since", peewee.DateTimeField(null=True))
+    db.create_tables([Delivery, DeliveryAttempt], safe=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
     Migration(3, "projects, tasks, task logs, events", _tasks),
     Migration(4, "webhook endpoints", _webhooks),
+    Migration(5, "webhook deliveries and attempts", _deliveries),
 )
 
 
@@ -104,4 +112,5 @@ def migrate() -> list[int]:
 
 def all_models() -> list[type[BaseModel]]:
     """Every table, dependents first, for tests that clean up between cases."""
-    return [WebhookEndpoint, Event, TaskLog, Task, Project, OutboxMessage, User, SchemaVersion]
+    return [DeliveryAttempt, Delivery, WebhookEndpoint, Event, TaskLog, Task, Project, OutboxMessage, User,
+            SchemaVersion]

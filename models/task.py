@@ -33,6 +33,7 @@ class Task(BaseModel):
     status = peewee.CharField(max_length=16, default="queued", index=True)
     progress = peewee.IntegerField(default=0)
     created_by = peewee.ForeignKeyField(User, backref="tasks", on_delete="CASCADE")
+    created_by_id: int  # peewee's accessor for the column, without loading the user
     created_at = peewee.DateTimeField(default=utc_naive, index=True)
     started_at = peewee.DateTimeField(null=True)
     finished_at = peewee.DateTimeField(null=True)

@@ -25,7 +25,9 @@ class WebhookEndpoint(BaseModel):
     ssl_verify = peewee.BooleanField(default=True)
     rate_limit_per_hour = peewee.IntegerField(default=1000)
     last_used_at = peewee.DateTimeField(null=True)
-    failure_count = peewee.IntegerField(default=0)
+    failure_count = peewee.IntegerField(default=0)  # deliveries that went dead
+    # Set by the first failed attempt after a success; an endpoint failing for long enough is disabled.
+    failing_since = peewee.DateTimeField(null=True)
     created_by = peewee.ForeignKeyField(User, backref="webhooks", on_delete="CASCADE")
     created_at = peewee.DateTimeField(default=utc_naive)
     updated_at = peewee.DateTimeField(default=utc_naive)

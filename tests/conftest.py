@@ -180,3 +180,16 @@ def repo(tmp_path: Path) -> Path:
     git(path, "add", ".")
     git(path, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "first")
     return path
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """When a test fails, show the tail of each process log it wrote (worker, API, make run)."""
+    outcome = yield
+    report = outcome.get_result()
+    tmp = getattr(item, "funcargs", {}).get("tmp_path")
+    if not report.failed or tmp is None:
+        return
+    for path in sorted(Path(tmp).glob("*.log")):
+        lines = path.read_text(errors="replace").splitlines()[-60:]
+        report.sections.append((f"{path.name} (last {len(lines)} lines)", "\n".join(lines)))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,13 @@ def open_ws(base: str, task_id: str, token: str | None, **query: str) -> websock
     return websocket.create_connection(url, timeout=30)
 
 
-def collect(ws: websocket.WebSocket) -> tuple[list[dict[str, Any]], int]:
-    """Every message until the server closes; returns them and the close code."""
+def collect(ws: websocket.WebSocket, limit: float = 90) -> tuple[list[dict[str, Any]], int]:
+    """Every message until the server closes; returns them and the close code. The server's pings keep
+    the socket alive, so the socket timeout alone would never end a stream that never finishes."""
     messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + limit
     while True:
+        assert time.monotonic() < deadline, f"no close within {limit}s; got {[m.get('type') for m in messages]}"
         opcode, data = ws.recv_data(control_frame=True)
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             ws.close()
@@ -146,7 +150,6 @@ def test_ping_pong_bad_messages_and_a_cancel_ends_the_stream(
 def test_a_client_that_stops_reading_still_gets_every_event_and_stalls_no_one(
         api_server: str, worker: Any, repo: Path) -> None:
     import socket
-    import time
 
     token = token_for(api_server, "slowpoke")
     # About 8 MB of log: far more than a small receive buffer and the kernel's send buffer hold.

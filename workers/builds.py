@@ -18,7 +18,7 @@ from models.project import Project
 from models.task import Task
 from workers import runtime
 from workers.checkout import CheckoutError, checkout
-from workers.events import emit
+from workers.events import emit, publish
 from workers.heartbeat import TaskHeartbeat
 from workers.process import Limits, run_streaming
 from workers.reporter import Reporter
@@ -105,12 +105,16 @@ def run_build(task_id: str) -> None:
     """Run one build; a redelivered or cancelled task is left as it is."""
     rt = runtime.current()
     task = Task.get_or_none(Task.id == task_id)
-    if task is None or not Task.claim(task_id, worker_id()):
+    if task is None:
         return
+    with db.atomic():  # the claim and its event commit together
+        if not Task.claim(task_id, worker_id()):
+            return
+        started = emit("build.started", {"task_id": task_id, "project_name": task.project_name, "ref": task.ref},
+                       owner_id=task.created_by_id)
+    publish(started)
     project = Project.get_or_none(Project.name == task.project_name)
     reporter = Reporter(rt.redis, task_id)
-    with db.atomic():
-        emit("build.started", {"task_id": task_id, "project_name": task.project_name, "ref": task.ref})
     if project is None:
         run = Run(status="failed", error=f"project {task.project_name!r} no longer exists")
     else:

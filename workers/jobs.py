@@ -8,12 +8,14 @@ import dramatiq
 from models.task import Task
 from workers import outbox, runtime
 from workers.settle import abandon
+from workers.webhooks import dispatch
 
 
 @dramatiq.actor(queue_name="scheduled", max_retries=0, time_limit=60_000, scheduled_job=True, store_results=True)
 def sweep_outbox() -> dict[str, int]:
-    """Re-send due outbox messages whose lease ran out: lost messages are delayed, never dropped."""
-    return outbox.sweep()
+    """Re-send due outbox messages and webhook deliveries whose lease ran out: lost messages are
+    delayed, never dropped."""
+    return {**outbox.sweep(), **dispatch.sweep()}
 
 
 @dramatiq.actor(queue_name="scheduled", max_retries=0, time_limit=60_000, scheduled_job=True, store_results=True)

@@ -16,7 +16,7 @@ class Job(NamedTuple):
 
 JOBS: tuple[Job, ...] = (
     Job("sweep_outbox", "sweep_outbox", 15,
-        "Re-send outbox messages that are due and have no message in flight."),
+        "Re-send outbox messages and webhook deliveries that are due and have no message in flight."),
     Job("reap_tasks", "reap_tasks", 30,
         "Fail running builds and analyses whose worker stopped heart-beating."),
 )

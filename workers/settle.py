@@ -8,21 +8,24 @@ import redis
 from core import streams
 from models.db import db
 from models.task import Task
-from workers.events import EVENT_TYPES, emit
+from workers.events import EVENT_TYPES, Emitted, emit, publish
 from workers.reporter import Reporter
 
 
-def _event(kind: str, status: str, task: Task, results: Any, error: str | None) -> None:
+def _event(kind: str, status: str, task: Task, results: Any, error: str | None) -> Emitted | None:
+    """The task's domain event, for its owner's (and admins') webhooks; call in the transition's transaction."""
     event_type = f"{kind}.{status}"
-    if event_type in EVENT_TYPES:
-        emit(event_type, {"task_id": str(task.id), "project_name": task.project_name, "status": status,
-                          "results": results, "error": error})
+    if event_type not in EVENT_TYPES:
+        return None
+    return emit(event_type, {"task_id": str(task.id), "project_name": task.project_name, "status": status,
+                             "results": results, "error": error}, owner_id=task.created_by_id)
 
 
 def announce_cancel(kind: str, task: Task, client: redis.Redis, results: Any = None) -> None:
     """After a cancel won the transition: the event, and the stream's last word."""
     with db.atomic():
-        _event(kind, "cancelled", task, results, "cancelled by request")
+        emitted = _event(kind, "cancelled", task, results, "cancelled by request")
+    publish(emitted)
     streams.append(client, str(task.id), "error", status="cancelled", error="cancelled by request", results=results)
 
 
@@ -31,8 +34,8 @@ def settle(kind: str, task: Task, reporter: Reporter, status: str, results: Any,
     if status in ("completed", "failed"):
         with db.atomic():
             won = Task.finish(task.id, status, results, error)
-            if won:
-                _event(kind, status, task, results, error)
+            emitted = _event(kind, status, task, results, error) if won else None
+        publish(emitted)
         if won:
             if status == "completed":
                 reporter.completion(status, results)
@@ -50,8 +53,8 @@ def abandon(task: Task, client: redis.Redis, error: str) -> bool:
     """Fail a running task whose worker stopped heart-beating; False if it ended meanwhile."""
     with db.atomic():
         won = Task.finish(task.id, "failed", task.results, error)
-        if won:
-            _event(task.kind, "failed", task, task.results, error)
+        emitted = _event(task.kind, "failed", task, task.results, error) if won else None
+    publish(emitted)
     if won:
         streams.append(client, str(task.id), "error", status="failed", error=error)
     return won

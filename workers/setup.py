@@ -17,7 +17,8 @@ from models.db import connect_database
 from workers import runtime
 from workers.broker import build_broker
 
-ACTOR_MODULES = ("workers.jobs", "workers.diagnostics", "workers.builds", "workers.analyses")
+ACTOR_MODULES = ("workers.jobs", "workers.diagnostics", "workers.builds", "workers.analyses",
+                 "workers.webhooks.deliver")
 
 
 def configure(settings: Settings | None = None) -> dramatiq.Broker:

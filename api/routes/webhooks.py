@@ -9,11 +9,14 @@ from flask_smorest import Blueprint
 from api.auth.guard import auth_required, current_user
 from api.errors import ApiError, not_found
 from api.schemas.common import ListArgsSchema, page, page_of
+from api.schemas.deliveries import DeliveryListArgsSchema, DeliverySchema, TestSentSchema
 from api.schemas.webhooks import WebhookCreatedSchema, WebhookCreateSchema, WebhookSchema, WebhookUpdateSchema
 from api.services import services
 from models.db import db, utc_naive
+from models.delivery import Delivery, DeliveryAttempt
 from models.user import User
 from models.webhook import WebhookEndpoint
+from workers.events import emit, publish
 from workers.webhooks.signing import new_secret
 from workers.webhooks.ssrf import UnsafeTarget, resolve
 
@@ -95,3 +98,41 @@ class WebhookItem(MethodView):
         """Remove an endpoint"""
         with db.atomic():
             _get(webhook_id).delete_instance()
+
+
+@blp.route("/<int:webhook_id>/test")
+class WebhookTest(MethodView):
+    @auth_required("webhook:manage")
+    @blp.response(202, TestSentSchema)
+    def post(self, webhook_id: int) -> dict[str, Any]:
+        """Send a `webhook.test` event to this endpoint only, whatever it subscribes to"""
+        endpoint = _get(webhook_id)
+        if not endpoint.is_active:
+            raise ApiError(409, f"Webhook {webhook_id} is disabled; enable it first")
+        with db.atomic():
+            emitted = emit("webhook.test", {"webhook_id": endpoint.id, "message": "A test event from Conveyor."},
+                           owner_id=current_user().id, endpoints=[endpoint])
+        publish(emitted)
+        return {"event_id": emitted.event.id, "deliveries": 1, "delivery_id": emitted.delivery_ids[0]}
+
+
+@blp.route("/<int:webhook_id>/deliveries")
+class WebhookDeliveries(MethodView):
+    @auth_required("webhook:manage")
+    @blp.arguments(DeliveryListArgsSchema, location="query")
+    @blp.response(200, page_of(DeliverySchema))
+    def get(self, args: dict[str, Any], webhook_id: int) -> dict[str, Any]:
+        """This endpoint's deliveries, newest first, each with every attempt"""
+        endpoint = _get(webhook_id)
+        query = Delivery.select().where(Delivery.endpoint == endpoint.id)
+        if args.get("status"):
+            query = query.where(Delivery.status == args["status"])
+        result = page(query.order_by(Delivery.created_at.desc(), Delivery.id.desc()), args)
+        attempts: dict[str, list[DeliveryAttempt]] = {d.id: [] for d in result["items"]}
+        if attempts:
+            for attempt in DeliveryAttempt.select().where(DeliveryAttempt.delivery << list(attempts)).order_by(
+                    DeliveryAttempt.n):
+                attempts[attempt.__data__["delivery"]].append(attempt)
+        for delivery in result["items"]:
+            delivery.attempt_rows = attempts[delivery.id]
+        return result

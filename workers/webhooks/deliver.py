@@ -1,0 +1,130 @@
+"""The delivery actor: one signed HTTP attempt per message, and what follows from its outcome.
+
+2xx succeeds. 410 Gone disables the endpoint. Anything else is retried after the endpoint's backoff,
+scheduled as a delayed message (and as the row's due time, for the sweeper), never by sleeping here.
+After max_retries the delivery is dead. An endpoint failing every attempt for WEBHOOK_DISABLE_AFTER_SECONDS
+is disabled. Over its hourly rate limit a delivery waits; it is not dropped.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+import dramatiq
+
+from models.db import db, utc_naive
+from models.delivery import Delivery, DeliveryAttempt
+from models.webhook import WebhookEndpoint
+from workers import runtime
+from workers.webhooks import dispatch, policy, stats, transport
+from workers.webhooks.signing import signature_headers
+
+log = logging.getLogger(__name__)
+GONE = 410
+
+
+@dramatiq.actor(queue_name="webhooks", max_retries=0, time_limit=180_000)
+def deliver_webhook(delivery_id: str) -> None:
+    """Attempt one delivery; a duplicate message, or one for a row not yet due, does nothing."""
+    rt = runtime.current()
+    delivery = Delivery.select(Delivery, WebhookEndpoint).join(WebhookEndpoint).where(
+        Delivery.id == delivery_id).first()
+    if delivery is None:  # its endpoint was deleted
+        return
+    endpoint = delivery.endpoint
+    hold = timedelta(seconds=endpoint.timeout_seconds + rt.settings.webhook_attempt_grace)
+    if not Delivery.begin_attempt(delivery_id, hold):
+        return
+    if not endpoint.is_active:
+        _end(delivery, "dead", "the endpoint is disabled")
+        return
+    wait = policy.rate_limit_wait(rt.redis_url, endpoint)
+    if wait:
+        _defer(delivery, wait)
+        return
+    outcome = _attempt(delivery, endpoint, rt.settings.webhook_allow_private)
+    retry_in = _conclude(delivery, endpoint, outcome, rt.settings.webhook_disable_after)
+    stats.record(rt.redis, _label(outcome, retry_in), outcome.duration_ms / 1000)
+    if retry_in is not None:
+        _schedule(delivery_id, retry_in)
+
+
+def _attempt(delivery: Delivery, endpoint: WebhookEndpoint, allow_private: bool) -> transport.Outcome:
+    content = policy.body(delivery.event)
+    headers = {"Content-Type": "application/json", "User-Agent": "Conveyor-Webhooks/1",
+               **signature_headers(endpoint.secret, delivery.id, int(time.time()), content)}
+    return transport.post(endpoint.url, content, headers, timeout=endpoint.timeout_seconds,
+                          verify=endpoint.ssl_verify, allow_private=allow_private)
+
+
+def _conclude(delivery: Delivery, endpoint: WebhookEndpoint, outcome: transport.Outcome,
+              disable_after: int) -> timedelta | None:
+    """Record the attempt and move the row on; returns the wait before a retry, if there is one."""
+    now = utc_naive()
+    n, round_n = delivery.attempt_count + 1, delivery.round_attempts + 1
+    retry_in: timedelta | None = None
+    with db.atomic():
+        DeliveryAttempt.create(delivery=delivery.id, n=n, at=now, status_code=outcome.status_code,
+                               duration_ms=outcome.duration_ms, error=outcome.error,
+                               response_excerpt=outcome.response_excerpt)
+        counts = {"attempt_count": n, "round_attempts": round_n, "updated_at": now}
+        if outcome.ok:
+            _update(delivery, status="succeeded", delivered_at=now, last_error=None, **counts)
+            _update_endpoint(endpoint, last_used_at=now, failing_since=None)
+            return None
+        error = outcome.error or f"HTTP {outcome.status_code}"
+        failing_since = endpoint.failing_since or now
+        disable = outcome.status_code == GONE or (now - failing_since).total_seconds() >= disable_after
+        _update_endpoint(endpoint, failing_since=failing_since,
+                         **({"is_active": False, "updated_at": now} if disable else {}))
+        if disable or round_n > endpoint.max_retries:
+            _update(delivery, status="dead", last_error=error, **counts)
+            WebhookEndpoint.update(failure_count=WebhookEndpoint.failure_count + 1).where(
+                WebhookEndpoint.id == endpoint.id).execute()
+        else:
+            retry_in = timedelta(seconds=policy.backoff_seconds(endpoint, round_n))
+            _update(delivery, status="failed", last_error=error, next_attempt_at=now + retry_in,
+                    lease_until=now + retry_in + dispatch.SEND_LEASE, **counts)
+    if disable:
+        log.warning("webhook endpoint disabled", extra={"webhook_id": endpoint.id, "reason": error})
+    return retry_in
+
+
+def _label(outcome: transport.Outcome, retry_in: timedelta | None) -> str:
+    if outcome.ok:
+        return "succeeded"
+    if outcome.status_code == GONE:
+        return "gone"
+    return "failed" if retry_in is not None else "dead"
+
+
+def _update(delivery: Delivery, **fields: Any) -> None:
+    """Move a row this attempt holds (still `delivering`): a redelivery meanwhile is not overwritten."""
+    Delivery.update(**fields).where((Delivery.id == delivery.id) & (Delivery.status == "delivering")).execute()
+
+
+def _update_endpoint(endpoint: WebhookEndpoint, **fields: Any) -> None:
+    if fields:
+        WebhookEndpoint.update(**fields).where(WebhookEndpoint.id == endpoint.id).execute()
+
+
+def _end(delivery: Delivery, status: str, error: str) -> None:
+    _update(delivery, status=status, last_error=error, updated_at=utc_naive(), lease_until=None)
+    stats.record(runtime.current().redis, status)
+
+
+def _defer(delivery: Delivery, wait: float) -> None:
+    until = utc_naive() + timedelta(seconds=wait)
+    Delivery.defer(delivery.id, until, dispatch.SEND_LEASE, "waiting for the endpoint's hourly rate limit")
+    stats.record(runtime.current().redis, "rate_limited")
+    _schedule(delivery.id, timedelta(seconds=wait))
+
+
+def _schedule(delivery_id: str, delay: timedelta) -> None:
+    try:
+        dispatch.schedule(delivery_id, delay)
+    except dispatch.BROKER_ERRORS:
+        log.warning("could not schedule a webhook retry; the sweeper will", extra={"delivery_id": delivery_id})
+
