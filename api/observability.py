@@ -8,6 +8,7 @@ import redis
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from api.services import services
@@ -22,7 +23,7 @@ class QueueCollector(Collector):
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         with self.app.app_context():
             svc = services()
             depth = GaugeMetricFamily("conveyor_queue_messages", "Messages per queue and state",
@@ -48,7 +49,7 @@ class QueueCollector(Collector):
             yield from _webhook_metrics(svc.redis)
 
 
-def _webhook_metrics(client: redis.Redis) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
+def _webhook_metrics(client: redis.Redis) -> Iterator[Metric]:
     try:
         outcomes = webhook_stats.outcomes(client)
         buckets, total = webhook_stats.latency(client)
