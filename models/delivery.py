@@ -57,7 +57,10 @@ class Delivery(BaseModel):
     def claim_send(cls, delivery_id: str, lease: timedelta, now: datetime | None = None) -> bool:
         """Take the in-flight lease for sending a message; one sender wins a due row."""
         now = now or utc_naive()
-        query = cls.update(lease_until=now + lease).where((cls.id == delivery_id) & cls._sendable(now))
+        # A row left `delivering` by a worker that died mid-attempt goes back to `pending` for the next one.
+        status = peewee.Case(None, [(cls.status == "delivering", "pending")], cls.status)
+        query = cls.update(lease_until=now + lease, status=status).where(
+            (cls.id == delivery_id) & cls._sendable(now))
         return bool(query.execute())
 
     @classmethod
