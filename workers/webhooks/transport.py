@@ -58,7 +58,7 @@ def pinned_url(url: str, address: str) -> tuple[str, str]:
     return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), host_header
 
 
-def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, verify: bool,
+def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, verify: bool | str,
          allow_private: bool) -> Outcome:
     """POST `body`; every failure (refused target, DNS, connect, timeout, TLS) comes back as an Outcome."""
     started = time.monotonic()
