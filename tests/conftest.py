@@ -128,12 +128,18 @@ def auth(client: FlaskClient) -> Any:
 
 
 @pytest.fixture
-def worker(base_env: dict[str, str], tmp_path: Path, client: FlaskClient) -> Iterator[Any]:
+def worker_env() -> dict[str, str]:
+    """Extra settings for the `worker` fixture's process; a test module overrides this to change them."""
+    return {}
+
+
+@pytest.fixture
+def worker(base_env: dict[str, str], worker_env: dict[str, str], tmp_path: Path, client: FlaskClient) -> Iterator[Any]:
     """A real `dramatiq` worker process on the suite's Redis and database."""
     from tests.processes import running, worker_argv
 
     log = (tmp_path / "worker.log").open("w")
-    env = {**base_env, "dramatiq_worker_timeout": "100", "LOG_LEVEL": "INFO"}
+    env = {**base_env, "dramatiq_worker_timeout": "100", "LOG_LEVEL": "INFO", **worker_env}
     with running(worker_argv(threads=4), env, log) as process:
         yield process
     log.close()

@@ -6,7 +6,6 @@ import hmac
 import json
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,7 @@ from tests.processes import running, stop_group, wait_for, worker_argv
 from tests.receiver import receiving
 
 pytestmark = pytest.mark.slow
-WORKER_ENV = {"WEBHOOK_ALLOW_PRIVATE": "true", "WEBHOOK_ATTEMPT_GRACE_SECONDS": "1",
-              "dramatiq_worker_timeout": "100", "LOG_LEVEL": "INFO"}
+WORKER_ENV = {"WEBHOOK_ALLOW_PRIVATE": "true", "WEBHOOK_ATTEMPT_GRACE_SECONDS": "1"}
 
 
 @pytest.fixture
@@ -30,13 +28,13 @@ def app(make_app: Any) -> Flask:
 
 
 def start_worker(base_env: dict[str, str], log: Path, **env: str) -> Any:
-    return running(worker_argv(threads=4), {**base_env, **WORKER_ENV, **env}, log.open("a"))
+    settings = {**base_env, **WORKER_ENV, "dramatiq_worker_timeout": "100", "LOG_LEVEL": "INFO", **env}
+    return running(worker_argv(threads=4), settings, log.open("a"))
 
 
 @pytest.fixture
-def hook_worker(base_env: dict[str, str], tmp_path: Path, client: FlaskClient) -> Iterator[Any]:
-    with start_worker(base_env, tmp_path / "worker.log") as process:
-        yield process
+def worker_env() -> dict[str, str]:
+    return WORKER_ENV
 
 
 def endpoint(client: FlaskClient, headers: dict[str, str], url: str, **fields: Any) -> dict[str, Any]:
@@ -71,7 +69,7 @@ def webhook(client: FlaskClient, headers: dict[str, str], webhook_id: int) -> di
 
 
 def test_an_event_arrives_signed_both_ways_and_is_recorded(
-        client: FlaskClient, auth: Any, hook_worker: Any) -> None:
+        client: FlaskClient, auth: Any, worker: Any) -> None:
     user = auth("user")
     with receiving([200]) as receiver:
         hook = endpoint(client, user, receiver.url, events=["deployment.*"])
@@ -95,7 +93,7 @@ def test_an_event_arrives_signed_both_ways_and_is_recorded(
 
 
 def test_a_failing_receiver_is_retried_with_growing_gaps_and_the_same_id(
-        client: FlaskClient, auth: Any, hook_worker: Any) -> None:
+        client: FlaskClient, auth: Any, worker: Any) -> None:
     user = auth("user")
     with receiving([500, 503, 200]) as receiver:
         hook = endpoint(client, user, receiver.url, retry_policy={"backoff_base": 1.5, "max_retries": 3})
@@ -113,7 +111,7 @@ def test_a_failing_receiver_is_retried_with_growing_gaps_and_the_same_id(
 
 
 def test_a_dead_delivery_can_be_redelivered_and_a_redelivery_counts_once(
-        client: FlaskClient, auth: Any, hook_worker: Any) -> None:
+        client: FlaskClient, auth: Any, worker: Any) -> None:
     user = auth("user")
     status = {"now": 500}
     with receiving([lambda: status["now"]]) as receiver:
@@ -138,7 +136,7 @@ def test_a_dead_delivery_can_be_redelivered_and_a_redelivery_counts_once(
     assert webhook(client, user, hook["id"])["failure_count"] == 1
 
 
-def test_410_gone_disables_the_endpoint(client: FlaskClient, auth: Any, hook_worker: Any) -> None:
+def test_410_gone_disables_the_endpoint(client: FlaskClient, auth: Any, worker: Any) -> None:
     user = auth("user")
     with receiving([410]) as receiver:
         hook = endpoint(client, user, receiver.url)
@@ -151,7 +149,7 @@ def test_410_gone_disables_the_endpoint(client: FlaskClient, auth: Any, hook_wor
 
 
 def test_a_timeout_is_recorded_as_an_attempt_and_retried(
-        client: FlaskClient, auth: Any, hook_worker: Any) -> None:
+        client: FlaskClient, auth: Any, worker: Any) -> None:
     user = auth("user")
 
     def slow() -> int:
@@ -180,7 +178,7 @@ def test_delivery_refuses_a_private_target_when_the_worker_does_not_allow_it(
     assert receiver.count() == 0
 
 
-def test_the_hourly_rate_limit_delays_and_never_drops(client: FlaskClient, auth: Any, hook_worker: Any) -> None:
+def test_the_hourly_rate_limit_delays_and_never_drops(client: FlaskClient, auth: Any, worker: Any) -> None:
     user = auth("user")
     with receiving([200]) as receiver:
         hook = endpoint(client, user, receiver.url, rate_limit_per_hour=2)
@@ -209,7 +207,7 @@ def test_an_endpoint_failing_for_the_configured_period_is_disabled(
     assert shown["is_active"] is False and shown["failure_count"] == 1
 
 
-def test_a_lost_message_is_recovered_by_the_sweeper(client: FlaskClient, auth: Any, hook_worker: Any) -> None:
+def test_a_lost_message_is_recovered_by_the_sweeper(client: FlaskClient, auth: Any, worker: Any) -> None:
     """Rows committed but never sent (a crash right after commit): the sweep job sends them."""
     from models.db import db
     from workers.events import emit

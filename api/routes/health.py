@@ -38,6 +38,8 @@ class DeepHealthSchema(ma.Schema):
     queues = ma.fields.Dict()
     workers = ma.fields.Dict()
     scheduler = ma.fields.Dict()
+    webhooks = ma.fields.Dict(metadata={"description": "Endpoints active, failing and disabled; deliveries "
+                                                      "pending and dead."})
 
 
 @blp.route("/health")
