@@ -46,7 +46,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy api workers scheduler models core
 
-## bench: the benchmarks that exist so far (WebSocket fan-out); writes bench/results.md and .json
+## bench: the benchmarks that exist so far (WebSocket fan-out, webhook delivery); writes bench/results.md and .json
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.run
 

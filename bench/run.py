@@ -1,7 +1,8 @@
 """`make bench` / `make bench-smoke`: run the benchmarks that exist and write bench/results.{md,json}.
 
-So far: WebSocket fan-out (the builds issue). The benchmark issue adds API latency, throughput,
-webhooks, metrics and scale-out, each as a ratio to a baseline measured in the same run.
+So far: WebSocket fan-out (the builds issue) and webhook delivery against a bare Dramatiq actor (the
+webhooks issue). The benchmark issue adds API latency, throughput, metrics and scale-out, each as a
+ratio to a baseline measured in the same run.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench import ws_fanout  # noqa: E402
+from bench import webhooks, ws_fanout  # noqa: E402
 
 
 def table(rows: list[dict]) -> str:  # type: ignore[type-arg]
@@ -30,12 +31,23 @@ def table(rows: list[dict]) -> str:  # type: ignore[type-arg]
     return "\n".join(lines)
 
 
+def hook_table(r: dict) -> str:  # type: ignore[type-arg]
+    lines = ["| | p50 ms | p99 ms | max ms | burst | deliveries/s |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name in ("conveyor", "bare_actor"):
+        lat = r[name]["latency_ms"]
+        lines.append(f"| {name} | {lat['p50']} | {lat['p99']} | {lat['max']} | {r[name]['burst']} "
+                     f"| {r[name]['deliveries_per_second']} |")
+    lines.append(f"\nThroughput ratio (Conveyor / bare actor): {r['throughput_ratio']}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     smoke = "--smoke" in sys.argv
     started = time.monotonic()
     fanout = ws_fanout.main([20] if smoke else [20, 200])
+    hooks = webhooks.main(*((20, 200) if smoke else (200, 2000)))
     results = {"machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
-               "mode": "smoke" if smoke else "full", "ws_fanout": fanout,
+               "mode": "smoke" if smoke else "full", "ws_fanout": fanout, "webhooks": hooks,
                "seconds": round(time.monotonic() - started, 1)}
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (HERE / "results.md").write_text(
@@ -44,7 +56,13 @@ def main() -> None:
         "## WebSocket fan-out: clients watching one running build on one API process\n\n"
         "Latency is from an event's append to the stream (its timestamp) to its receipt by a client; the\n"
         "clients run in 4 processes on the same machine, so their own cost is inside these figures.\n\n"
-        f"{table(fanout)}\n")
+        f"{table(fanout)}\n\n"
+        "## Webhook delivery: Conveyor's delivery actor against a bare Dramatiq actor, same run\n\n"
+        "One worker process with 8 threads (`make run`'s default) and a receiver in its own process. Latency:\n"
+        "one event at a time, from just before the transaction that writes the event and its delivery (or\n"
+        "the bare `send()`) to the receiver reading the request. Throughput: a burst, from its first send\n"
+        "to the last receipt.\n\n"
+        f"{hook_table(hooks)}\n")
     print((HERE / "results.md").read_text())
 
 

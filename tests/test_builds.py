@@ -180,3 +180,19 @@ def test_a_worker_stopping_gracefully_kills_the_step_and_fails_the_build(
     wait_for(lambda: not _pid_alive(pid), timeout=10, what="the step's processes to be killed")
     build = client.get(f"/api/v1/builds/{task_id}", headers=user).get_json()
     assert build["status"] == "failed" and build["error"] == "the worker shut down while the build ran"
+
+
+def test_builds_queued_before_a_worker_boots_all_run(
+        client: FlaskClient, auth: Any, base_env: dict[str, str], repo: Path, tmp_path: Path) -> None:
+    """Messages waiting when a worker starts are taken at once, while it is still booting: none may fail.
+    (Binding the database after the worker threads had started once broke a first message's transaction
+    and left its build running for ever; that race is timing-dependent, so this test may not catch it.)"""
+    from tests.processes import running, worker_argv
+
+    user = auth("user")
+    make_project(client, user, repo, [{"name": "hello", "run": "echo hello"}])
+    task_ids = [start_build(client, user) for _ in range(8)]
+    env = {**base_env, "dramatiq_worker_timeout": "100"}
+    with (tmp_path / "worker.log").open("w") as log, running(worker_argv(threads=8), env, log):
+        statuses = [wait_final(client, user, task_id, timeout=60)["status"] for task_id in task_ids]
+    assert statuses == ["completed"] * 8

@@ -32,7 +32,7 @@ def test_worker_runs_a_job_enqueued_through_the_api(client: FlaskClient, auth: A
     assert job["last_message_id"] == message_id
     assert job["last_trigger"] == "manual"
     assert job["last_status"] == "succeeded" and job["last_error"] is None
-    assert job["last_result"] == {"sent": 0, "skipped": 0}
+    assert job["last_result"] == {"sent": 0, "skipped": 0, "deliveries_sent": 0, "deliveries_due": 0}
     deep = client.get("/health/deep").get_json()
     assert deep["workers"]["count"] >= 1 and deep["workers"]["items"][0]["threads"] == 4
     metrics = client.get("/metrics").get_data(as_text=True)

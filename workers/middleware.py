@@ -29,7 +29,9 @@ class DatabaseConnection(Middleware):
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        # Before, not after: Dramatiq starts the worker threads before `after_worker_boot`, and re-binding
+        # the proxy under a thread that is already in a transaction broke it (and left SQLite locked).
         connect_database(self.database_url)
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
