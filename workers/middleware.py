@@ -14,7 +14,7 @@ import dramatiq
 from dramatiq.middleware import Middleware
 
 from core.redis import get_redis
-from models.db import connect_database, db
+from models.db import connect_database, db, is_postgres
 from models.outbox import OutboxMessage
 from workers import state
 
@@ -39,7 +39,9 @@ class DatabaseConnection(Middleware):
 
     def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy, *,
                               result: Any = None, exception: BaseException | None = None) -> None:
-        if not db.is_closed():
+        # A PostgreSQL connection goes back to the pool. A SQLite one, cheap to hold and costly to reopen
+        # (a file open and four pragmas), stays with its thread, unless a transaction was left open.
+        if not db.is_closed() and (is_postgres() or db.in_transaction()):
             db.close()
 
     after_skip_message = after_process_message

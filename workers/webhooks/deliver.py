@@ -16,6 +16,7 @@ import dramatiq
 
 from models.db import db, utc_naive
 from models.delivery import Delivery, DeliveryAttempt
+from models.event import Event
 from models.webhook import WebhookEndpoint
 from workers import runtime
 from workers.webhooks import dispatch, policy, stats, transport
@@ -23,14 +24,16 @@ from workers.webhooks.signing import signature_headers
 
 log = logging.getLogger(__name__)
 GONE = 410
+# `last_used_at` moves in steps this long: a busy endpoint's row is not rewritten on every delivery.
+LAST_USED_STEP = timedelta(seconds=1)
 
 
 @dramatiq.actor(queue_name="webhooks", max_retries=0, time_limit=180_000)
 def deliver_webhook(delivery_id: str) -> None:
     """Attempt one delivery; a duplicate message, or one for a row not yet due, does nothing."""
     rt = runtime.current()
-    delivery = Delivery.select(Delivery, WebhookEndpoint).join(WebhookEndpoint).where(
-        Delivery.id == delivery_id).first()
+    delivery = Delivery.select(Delivery, WebhookEndpoint, Event).join(WebhookEndpoint).switch(Delivery).join(
+        Event).where(Delivery.id == delivery_id).first()
     if delivery is None:  # its endpoint was deleted
         return
     endpoint = delivery.endpoint
@@ -72,7 +75,8 @@ def _conclude(delivery: Delivery, endpoint: WebhookEndpoint, outcome: transport.
         counts = {"attempt_count": n, "round_attempts": round_n, "updated_at": now}
         if outcome.ok:
             _update(delivery, status="succeeded", delivered_at=now, last_error=None, **counts)
-            _update_endpoint(endpoint, last_used_at=now, failing_since=None)
+            if endpoint.failing_since or not endpoint.last_used_at or now - endpoint.last_used_at > LAST_USED_STEP:
+                _update_endpoint(endpoint, last_used_at=now, failing_since=None)
             return None
         error = outcome.error or f"HTTP {outcome.status_code}"
         failing_since = endpoint.failing_since or now

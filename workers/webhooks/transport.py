@@ -71,19 +71,26 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, veri
     except UnsafeTarget as exc:
         return Outcome(None, elapsed(), f"refused target: {exc}")
     target, host_header = pinned_url(url, addresses[0])
-    with requests.Session() as session:
-        session.trust_env = False  # no proxies or .netrc from the worker's environment
-        session.mount(target.split("://", 1)[0] + "://", PinnedAdapter(urlsplit(url).hostname or ""))
+    # The adapter alone, without a Session: no cookies, no proxies or .netrc from the environment.
+    adapter = PinnedAdapter(urlsplit(url).hostname or "")
+    request = requests.Request("POST", target, data=body, headers={**headers, "Host": host_header}).prepare()
+    try:
+        return _send(adapter, request, timeout, verify, elapsed)
+    finally:
+        adapter.close()
+
+
+def _send(adapter: PinnedAdapter, request: requests.PreparedRequest, timeout: float, verify: bool | str,
+          elapsed: Any) -> Outcome:
+    try:
+        response = adapter.send(request, stream=True, timeout=(timeout, timeout), verify=verify)
+    except requests.Timeout:
+        return Outcome(None, elapsed(), f"timed out after {timeout:g} s")
+    except requests.RequestException as exc:
+        return Outcome(None, elapsed(), f"{type(exc).__name__}: {exc}"[:500])
+    with response:
         try:
-            response = session.post(target, data=body, headers={**headers, "Host": host_header},
-                                    timeout=(timeout, timeout), allow_redirects=False, stream=True, verify=verify)
-        except requests.Timeout:
-            return Outcome(None, elapsed(), f"timed out after {timeout:g} s")
-        except requests.RequestException as exc:
-            return Outcome(None, elapsed(), f"{type(exc).__name__}: {exc}"[:500])
-        with response:
-            try:
-                excerpt = response.raw.read(EXCERPT_BYTES, decode_content=True)
-            except Exception:  # a broken body does not change the status the receiver gave
-                excerpt = b""
-        return Outcome(response.status_code, elapsed(), None, excerpt.decode("utf-8", "replace") or None)
+            excerpt = response.raw.read(EXCERPT_BYTES, decode_content=True)
+        except Exception:  # a broken body does not change the status the receiver gave
+            excerpt = b""
+    return Outcome(response.status_code, elapsed(), None, excerpt.decode("utf-8", "replace") or None)
