@@ -90,6 +90,11 @@ def test_an_event_arrives_signed_both_ways_and_is_recorded(
     assert attempt["response_excerpt"] == '{"ok": true}' and attempt["duration_ms"] >= 0
     assert delivery["next_attempt_at"] is None and delivery["delivered_at"] is not None
     assert webhook(client, user, hook["id"])["last_used_at"] is not None
+    metrics = client.get("/metrics").get_data(True)
+    assert 'conveyor_webhook_deliveries_total{outcome="succeeded"} 1.0' in metrics
+    assert "conveyor_webhook_attempt_duration_seconds_count 1.0" in metrics
+    deep = client.get("/health/deep").get_json()["webhooks"]
+    assert deep == {"active": 1, "failing": 0, "disabled": 0, "pending_deliveries": 0, "dead_deliveries": 0}
 
 
 def test_a_failing_receiver_is_retried_with_growing_gaps_and_the_same_id(
