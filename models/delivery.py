@@ -64,6 +64,11 @@ class Delivery(BaseModel):
         return bool(query.execute())
 
     @classmethod
+    def release(cls, delivery_id: str) -> None:
+        """Drop the in-flight lease of a message that could not be sent."""
+        cls.update(lease_until=None).where((cls.id == delivery_id) & (cls.status << ("pending", "failed"))).execute()
+
+    @classmethod
     def begin_attempt(cls, delivery_id: str, hold: timedelta) -> bool:
         """Take the row for one HTTP attempt. False for a duplicate message, a final row or one not yet due."""
         now = utc_naive()

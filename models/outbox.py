@@ -45,6 +45,10 @@ class OutboxMessage(BaseModel):
         return bool(query.execute())
 
     @classmethod
+    def release(cls, message_id: int) -> None:
+        cls.update(lease_until=None).where((cls.id == message_id) & (cls.status == "pending")).execute()
+
+    @classmethod
     def extend_lease(cls, message_id: int, lease: timedelta) -> None:
         cls.update(lease_until=utc_naive() + lease).where(
             (cls.id == message_id) & (cls.status == "pending")).execute()

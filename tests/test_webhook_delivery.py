@@ -252,3 +252,25 @@ def test_a_worker_killed_mid_attempt_is_recovered_with_the_same_id(
             delivery = settle(client, user, hook["id"], "succeeded")
     assert receiver.count() == 2 and len({r.headers["webhook-id"] for r in receiver.requests}) == 1
     assert [a["status_code"] for a in delivery["attempts"]] == [200]
+
+
+def test_redis_down_at_publish_leaves_the_deliveries_due_for_the_sweeper(
+        make_app: Any, client: FlaskClient, auth: Any, worker: Any) -> None:
+    from models.db import db
+    from tests.processes import free_port
+    from workers.events import emit, publish
+    from workers.webhooks import dispatch
+
+    user = auth("user")
+    with receiving([200]) as receiver:
+        hook = endpoint(client, user, receiver.url)
+        owner_id = client.get("/api/v1/users/me", headers=user).get_json()["id"]
+        make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}")  # this process's broker now reaches no Redis
+        with db.atomic():
+            emitted = emit("deployment.completed", {"while": "redis was down"}, owner_id=owner_id)
+        assert publish(emitted) == 0
+        assert deliveries(client, user, hook["id"])[0]["status"] == "pending"
+        make_app(WEBHOOK_ALLOW_PRIVATE="true")  # Redis is back
+        assert dispatch.sweep() == {"deliveries_sent": 1, "deliveries_due": 1}
+        delivery = settle(client, user, hook["id"], "succeeded")
+    assert delivery["id"] == emitted.delivery_ids[0] and receiver.count() == 1

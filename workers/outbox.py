@@ -30,7 +30,11 @@ def send(message: OutboxMessage) -> bool:
         return False
     actor = dramatiq.get_broker().get_actor(message.actor_name)
     options: dict[str, Any] = {OUTBOX_OPTION: message.id}
-    actor.send_with_options(args=tuple(message.args), **options)
+    try:
+        actor.send_with_options(args=tuple(message.args), **options)
+    except (redis.RedisError, dramatiq.errors.BrokerConnectionError):
+        OutboxMessage.release(message.id)  # nothing in flight: due again at the next sweep
+        raise
     return True
 
 

@@ -130,5 +130,6 @@ def _schedule(delivery_id: str, delay: timedelta) -> None:
     try:
         dispatch.schedule(delivery_id, delay)
     except dispatch.BROKER_ERRORS:
+        Delivery.release(delivery_id)  # no message in flight: the sweeper sends one once it is due
         log.warning("could not schedule a webhook retry; the sweeper will", extra={"delivery_id": delivery_id})
 

@@ -53,7 +53,11 @@ def send(delivery_id: str, delay: timedelta | None = None) -> bool:
     """Send a message for a due, unleased delivery. Raises when the broker is unreachable."""
     if not Delivery.claim_send(delivery_id, SEND_LEASE + (delay or timedelta(0))):
         return False
-    schedule(delivery_id, delay)
+    try:
+        schedule(delivery_id, delay)
+    except BROKER_ERRORS:
+        Delivery.release(delivery_id)  # nothing is in flight: due again for the next sweep, not after the lease
+        raise
     return True
 
 
