@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -115,7 +116,9 @@ def main(latency_n: int = 200, burst_n: int = 2000) -> dict[str, Any]:
     server, _ = ensure_embedded_redis(var)
     env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(var), "VAR_DIR": str(var), "REDIS_URL": server.url,
            "SECRET_KEY": "bench-secret-key-long-enough-0123456789", "LOG_LEVEL": "WARNING",
-           "WEBHOOK_ALLOW_PRIVATE": "true", "dramatiq_worker_timeout": "100"}
+           "WEBHOOK_ALLOW_PRIVATE": "true", "dramatiq_worker_timeout": "100",
+           # SQLite under the temp VAR_DIR, as `make run`; BENCH_DATABASE_URL measures another database.
+           "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{var / 'conveyor.db'}")}
     port = free_port()
     receiver = multiprocessing.get_context("fork").Process(target=_receiver, args=(port,), daemon=True)
     receiver.start()

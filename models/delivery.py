@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 import peewee
 
-from models.db import BaseModel, utc_naive
+from models.db import BaseModel, db, utc_naive
 from models.event import Event
 from models.webhook import WebhookEndpoint
 
@@ -42,6 +44,21 @@ class Delivery(BaseModel):
     created_at = peewee.DateTimeField(default=utc_naive)
     updated_at = peewee.DateTimeField(default=utc_naive)
     delivered_at = peewee.DateTimeField(null=True)
+
+    @classmethod
+    def with_endpoint_and_event(cls, delivery_id: str) -> Delivery | None:
+        """The row with its endpoint and event, in one query whose SQL is built once per database: peewee
+        takes longer to write this three-table SELECT than the database takes to run it."""
+        sql, fields = _joined_select(id(db.obj))
+        row = db.execute_sql(sql, (delivery_id,)).fetchone()
+        if row is None:
+            return None
+        values: dict[type[BaseModel], dict[str, Any]] = {Delivery: {}, WebhookEndpoint: {}, Event: {}}
+        for field, value in zip(fields, row, strict=True):
+            values[field.model][field.name] = field.python_value(value)
+        delivery = Delivery(**values[Delivery])
+        delivery.endpoint, delivery.event = WebhookEndpoint(**values[WebhookEndpoint]), Event(**values[Event])
+        return delivery
 
     @classmethod
     def _sendable(cls, now: datetime) -> peewee.Expression:
@@ -90,6 +107,13 @@ class Delivery(BaseModel):
         query = cls.update(status="pending", round_attempts=0, next_attempt_at=now, lease_until=None,
                            updated_at=now).where((cls.id == delivery_id) & (cls.status << REDELIVERABLE))
         return bool(query.execute())
+
+
+@lru_cache(maxsize=4)
+def _joined_select(database_id: int) -> tuple[str, list[peewee.Field]]:
+    fields = [*Delivery._meta.sorted_fields, *WebhookEndpoint._meta.sorted_fields, *Event._meta.sorted_fields]
+    query = Delivery.select(*fields).join(WebhookEndpoint).switch(Delivery).join(Event).where(Delivery.id == "")
+    return query.sql()[0], fields
 
 
 class DeliveryAttempt(BaseModel):

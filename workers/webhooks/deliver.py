@@ -16,7 +16,6 @@ import dramatiq
 
 from models.db import db, utc_naive
 from models.delivery import Delivery, DeliveryAttempt
-from models.event import Event
 from models.webhook import WebhookEndpoint
 from workers import runtime
 from workers.webhooks import dispatch, policy, stats, transport
@@ -32,8 +31,7 @@ LAST_USED_STEP = timedelta(seconds=1)
 def deliver_webhook(delivery_id: str) -> None:
     """Attempt one delivery; a duplicate message, or one for a row not yet due, does nothing."""
     rt = runtime.current()
-    delivery = Delivery.select(Delivery, WebhookEndpoint, Event).join(WebhookEndpoint).switch(Delivery).join(
-        Event).where(Delivery.id == delivery_id).first()
+    delivery = Delivery.with_endpoint_and_event(delivery_id)
     if delivery is None:  # its endpoint was deleted
         return
     endpoint = delivery.endpoint
