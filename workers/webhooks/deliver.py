@@ -67,9 +67,9 @@ def _conclude(delivery: Delivery, endpoint: WebhookEndpoint, outcome: transport.
     n, round_n = delivery.attempt_count + 1, delivery.round_attempts + 1
     retry_in: timedelta | None = None
     with db.atomic():
-        DeliveryAttempt.create(delivery=delivery.id, n=n, at=now, status_code=outcome.status_code,
+        DeliveryAttempt.insert(delivery=delivery.id, n=n, at=now, status_code=outcome.status_code,
                                duration_ms=outcome.duration_ms, error=outcome.error,
-                               response_excerpt=outcome.response_excerpt)
+                               response_excerpt=outcome.response_excerpt).execute()
         counts = {"attempt_count": n, "round_attempts": round_n, "updated_at": now}
         if outcome.ok:
             _update(delivery, status="succeeded", delivered_at=now, last_error=None, **counts)
