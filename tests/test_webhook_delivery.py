@@ -90,8 +90,10 @@ def test_an_event_arrives_signed_both_ways_and_is_recorded(
     assert attempt["response_excerpt"] == '{"ok": true}' and attempt["duration_ms"] >= 0
     assert delivery["next_attempt_at"] is None and delivery["delivered_at"] is not None
     assert webhook(client, user, hook["id"])["last_used_at"] is not None
-    metrics = client.get("/metrics").get_data(True)
-    assert 'conveyor_webhook_deliveries_total{outcome="succeeded"} 1.0' in metrics
+    # Counted with the message's outcome, just after the row changed: wait for it.
+    metrics = wait_for(lambda: (text := client.get("/metrics").get_data(True)) and
+                       'conveyor_webhook_deliveries_total{outcome="succeeded"} 1.0' in text and text,
+                       timeout=10, what="the delivery metrics")
     assert "conveyor_webhook_attempt_duration_seconds_count 1.0" in metrics
     deep = client.get("/health/deep").get_json()["webhooks"]
     assert deep == {"active": 1, "failing": 0, "disabled": 0, "pending_deliveries": 0, "dead_deliveries": 0}
@@ -196,7 +198,8 @@ def test_the_hourly_rate_limit_delays_and_never_drops(client: FlaskClient, auth:
         assert receiver.count() == 2
     [held] = waiting
     assert "rate limit" in held["last_error"] and held["attempts"] == [] and held["next_attempt_at"] is not None
-    assert 'conveyor_webhook_deliveries_total{outcome="rate_limited"}' in client.get("/metrics").get_data(True)
+    counted = 'conveyor_webhook_deliveries_total{outcome="rate_limited"}'
+    wait_for(lambda: counted in client.get("/metrics").get_data(True), timeout=10, what="the rate-limited count")
 
 
 def test_an_endpoint_failing_for_the_configured_period_is_disabled(

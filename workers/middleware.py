@@ -83,6 +83,7 @@ class Outcomes(Middleware):
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         message.options["_started"] = time.monotonic()
+        state.discard_deferred_counts()  # whatever an earlier message left unflushed is not this one's
 
     def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy, *,
                               result: Any = None, exception: BaseException | None = None) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any, cast
 
@@ -39,11 +40,34 @@ def record_job_finished(client: redis.Redis, name: str, *, duration_ms: float, r
                                "last_result": result if error is None else None, "last_error": error})
 
 
+_deferred = threading.local()
+
+
+def count_with_outcome(key: str, field: str, amount: int | float = 1) -> None:
+    """Add to a counter hash in the same Redis round trip as the current message's outcome (the
+    `Outcomes` middleware flushes it), instead of one more round trip per message."""
+    pending = getattr(_deferred, "counts", None)
+    if pending is None:
+        pending = _deferred.counts = []
+    pending.append((key, field, amount))
+
+
+def discard_deferred_counts() -> None:
+    _deferred.counts = []
+
+
 def record_message_outcome(client: redis.Redis, actor: str, outcome: str, seconds: float) -> None:
-    """Count a processed message per actor and outcome, for every process to report (Prometheus)."""
+    """Count a processed message per actor and outcome, for every process to report (Prometheus),
+    with the counts the message deferred (`count_with_outcome`)."""
     pipe = client.pipeline(transaction=False)
     pipe.hincrby(MESSAGE_COUNTS_KEY, f"{actor}|{outcome}", 1)
     pipe.hincrbyfloat(MESSAGE_SECONDS_KEY, actor, seconds)
+    pending, _deferred.counts = getattr(_deferred, "counts", None) or [], []
+    for key, field, amount in pending:
+        if isinstance(amount, int):
+            pipe.hincrby(key, field, amount)
+        else:
+            pipe.hincrbyfloat(key, field, amount)
     pipe.execute()
 
 

@@ -47,7 +47,7 @@ def deliver_webhook(delivery_id: str) -> None:
         return
     outcome = _attempt(delivery, endpoint, rt.settings.webhook_allow_private)
     retry_in = _conclude(delivery, endpoint, outcome, rt.settings.webhook_disable_after)
-    stats.record(rt.redis, _label(outcome, retry_in), outcome.duration_ms / 1000)
+    stats.record(_label(outcome, retry_in), outcome.duration_ms / 1000)
     if retry_in is not None:
         _schedule(delivery_id, retry_in)
 
@@ -114,13 +114,13 @@ def _update_endpoint(endpoint: WebhookEndpoint, **fields: Any) -> None:
 
 def _end(delivery: Delivery, status: str, error: str) -> None:
     _update(delivery, status=status, last_error=error, updated_at=utc_naive(), lease_until=None)
-    stats.record(runtime.current().redis, status)
+    stats.record(status)
 
 
 def _defer(delivery: Delivery, wait: float) -> None:
     until = utc_naive() + timedelta(seconds=wait)
     Delivery.defer(delivery.id, until, dispatch.SEND_LEASE, "waiting for the endpoint's hourly rate limit")
-    stats.record(runtime.current().redis, "rate_limited")
+    stats.record("rate_limited")
     _schedule(delivery.id, timedelta(seconds=wait))
 
 

@@ -6,22 +6,22 @@ from typing import cast
 
 import redis
 
+from workers import state
+
 OUTCOMES_KEY = "conveyor:stats:webhook_outcomes"
 LATENCY_KEY = "conveyor:stats:webhook_seconds"
 # Upper bounds (seconds) of the latency histogram's buckets; +Inf is implied.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
-def record(client: redis.Redis, outcome: str, seconds: float | None = None) -> None:
+def record(outcome: str, seconds: float | None = None) -> None:
     """Count one outcome (`succeeded`, `failed`, `dead`, `gone`, `rate_limited`, ...) and, for an HTTP
-    attempt, its duration."""
-    pipe = client.pipeline(transaction=False)
-    pipe.hincrby(OUTCOMES_KEY, outcome, 1)
+    attempt, its duration; written with the message's own outcome, in one Redis round trip."""
+    state.count_with_outcome(OUTCOMES_KEY, outcome)
     if seconds is not None:
         bucket = next((str(bound) for bound in BUCKETS if seconds <= bound), "+Inf")
-        pipe.hincrby(LATENCY_KEY, bucket, 1)
-        pipe.hincrbyfloat(LATENCY_KEY, "sum", seconds)
-    pipe.execute()
+        state.count_with_outcome(LATENCY_KEY, bucket)
+        state.count_with_outcome(LATENCY_KEY, "sum", float(seconds))
 
 
 def outcomes(client: redis.Redis) -> dict[str, int]:
