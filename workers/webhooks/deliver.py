@@ -34,10 +34,14 @@ def deliver_webhook(delivery_id: str) -> None:
     delivery = Delivery.with_endpoint_and_event(delivery_id)
     if delivery is None:  # its endpoint was deleted
         return
-    endpoint = delivery.endpoint
-    hold = timedelta(seconds=endpoint.timeout_seconds + rt.settings.webhook_attempt_grace)
+    hold = timedelta(seconds=delivery.endpoint.timeout_seconds + rt.settings.webhook_attempt_grace)
     if not Delivery.begin_attempt(delivery_id, hold):
         return
+    # Read again now that this attempt holds the row: another message's attempt may have ended in between.
+    delivery = Delivery.with_endpoint_and_event(delivery_id)
+    if delivery is None:
+        return
+    endpoint = delivery.endpoint
     if not endpoint.is_active:
         _end(delivery, "dead", "the endpoint is disabled")
         return
