@@ -16,6 +16,7 @@ from playhouse.migrate import migrate as migrate_ops
 from models.db import BaseModel, db, is_postgres, utc_naive
 from models.delivery import Delivery, DeliveryAttempt
 from models.event import Event
+from models.metric import MetricPoint
 from models.outbox import OutboxMessage
 from models.project import Project
 from models.task import Task, TaskLog
@@ -65,12 +66,17 @@ def _deliveries(migrator: SchemaMigrator) -> None:
     db.create_tables([Delivery, DeliveryAttempt], safe=True)
 
 
+def _metrics(migrator: SchemaMigrator) -> None:
+    db.create_tables([MetricPoint], safe=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
     Migration(3, "projects, tasks, task logs, events", _tasks),
     Migration(4, "webhook endpoints", _webhooks),
     Migration(5, "webhook deliveries and attempts", _deliveries),
+    Migration(6, "metric points", _metrics),
 )
 
 
@@ -112,5 +118,5 @@ def migrate() -> list[int]:
 
 def all_models() -> list[type[BaseModel]]:
     """Every table, dependents first, for tests that clean up between cases."""
-    return [DeliveryAttempt, Delivery, WebhookEndpoint, Event, TaskLog, Task, Project, OutboxMessage, User,
+    return [MetricPoint, DeliveryAttempt, Delivery, WebhookEndpoint, Event, TaskLog, Task, Project, OutboxMessage, User,
             SchemaVersion]

@@ -1,0 +1,81 @@
+"""Metric ingestion (`POST /api/v1/metrics`) and series (`GET /api/v1/metrics`)."""
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth.guard import auth_required
+from api.errors import ApiError
+from api.schemas.metrics import (
+    MAX_TAGS,
+    TAG_KEY,
+    TAG_KEY_RULE,
+    AcceptedSchema,
+    MetricsInSchema,
+    SeriesArgsSchema,
+    SeriesSchema,
+)
+from models.db import db, utc_naive
+from models.metric import MetricPoint
+
+blp = Blueprint("metrics", __name__, url_prefix="/api/v1/metrics", description="Metrics: push points, read series")
+CHUNK = 500  # rows per INSERT: well under SQLite's bound-parameter limit
+_TAG_KEY = re.compile(TAG_KEY)
+
+
+def _naive_utc(moment: datetime | None) -> datetime:
+    return utc_naive() if moment is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _tag_filters() -> dict[str, str]:
+    """`?tags.KEY=VALUE` pairs; a malformed key or too many is a 422 like any other bad argument."""
+    filters = {key[len("tags."):]: value for key, value in request.args.items() if key.startswith("tags.")}
+    bad = [key for key in filters if not _TAG_KEY.fullmatch(key)]
+    if bad or len(filters) > MAX_TAGS:
+        detail = f"Tag keys: {TAG_KEY_RULE}" if bad else f"At most {MAX_TAGS} tag filters."
+        raise ApiError(422, "The request is not valid", details={"tags": [detail]})
+    return filters
+
+
+@blp.route("")
+class Metrics(MethodView):
+    @auth_required("metrics:write")
+    @blp.arguments(MetricsInSchema)
+    @blp.response(202, AcceptedSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, int]:
+        """Store up to 10,000 points; one bad point refuses them all (422 names its index)"""
+        now = utc_naive()
+        rows = [{"name": p["name"], "value": p["value"], "unit": p["unit"], "tags": p["tags"],
+                 "timestamp": now if p["timestamp"] is None else _naive_utc(p["timestamp"])} for p in body["metrics"]]
+        with db.atomic():
+            for start in range(0, len(rows), CHUNK):
+                MetricPoint.insert_many(rows[start:start + CHUNK]).execute()
+        return {"accepted_count": len(rows)}
+
+    @auth_required()
+    @blp.arguments(SeriesArgsSchema, location="query")
+    @blp.response(200, SeriesSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Raw points, oldest first, by name, time range and tags (`?tags.env=prod`)"""
+        end = _naive_utc(args.get("end_time"))
+        start = _naive_utc(args["start_time"]) if args.get("start_time") else end - timedelta(hours=1)
+        query = MetricPoint.select().where(MetricPoint.timestamp.between(start, end))
+        if args.get("name"):
+            query = query.where(MetricPoint.name == args["name"])
+        for key, value in _tag_filters().items():
+            query = query.where(MetricPoint.tagged(key, value))
+        points = query.order_by(MetricPoint.timestamp, MetricPoint.id).limit(args["limit"])
+        return {"metrics": [_raw(point) for point in points], "total_count": query.count(),
+                "start_time": start, "end_time": end}
+
+
+def _raw(point: MetricPoint) -> dict[str, Any]:
+    """A raw point in the series shape: a bucket of one."""
+    v = point.value
+    return {"name": point.name, "timestamp": point.timestamp, "count": 1, "sum": v, "min": v, "max": v, "avg": v,
+            "p50": v, "p95": v, "p99": v, "unit": point.unit, "tags": point.tags}
