@@ -50,6 +50,7 @@ class Settings:
     scheduler_lock_ttl: int
     build_max_seconds: int
     task_stale_seconds: int
+    metrics_retention_days: int
     api_threads: int
     log_level: str
 
@@ -195,6 +196,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         scheduler_lock_ttl=r.number("SCHEDULER_LOCK_TTL", 10, 2, 300),
         build_max_seconds=r.number("BUILD_MAX_SECONDS", 7200, 10, 86_400),
         task_stale_seconds=r.number("TASK_STALE_SECONDS", 60, 3, 3600),
+        metrics_retention_days=r.number("METRICS_RETENTION_DAYS", 7, 1, 3650),
         api_threads=r.number("API_THREADS", 256, 4, 4096),
         log_level=r.choice("LOG_LEVEL", "INFO", _LOG_LEVELS, str.upper),
     )

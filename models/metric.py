@@ -12,6 +12,13 @@ import peewee
 from models.db import BaseModel, JSONField, is_postgres
 
 
+def tagged(column: peewee.Field, key: str, value: str) -> peewee.Expression:
+    """Rows whose canonical tag JSON in `column` includes `key=value` (exact, case-sensitive)."""
+    needle = json.dumps({key: value}, separators=(",", ":"))[1:-1]
+    position = peewee.fn.strpos(column, needle) if is_postgres() else peewee.fn.instr(column, needle)
+    return position > 0
+
+
 class MetricPoint(BaseModel):
     id = peewee.BigAutoField()
     name = peewee.CharField(max_length=128)
@@ -23,9 +30,34 @@ class MetricPoint(BaseModel):
     class Meta:
         indexes = ((("name", "timestamp"), False),)
 
-    @classmethod
-    def tagged(cls, key: str, value: str) -> peewee.Expression:
-        """Points whose tags include `key=value` (exact, case-sensitive)."""
-        needle = json.dumps({key: value}, separators=(",", ":"))[1:-1]
-        position = peewee.fn.strpos(cls.tags, needle) if is_postgres() else peewee.fn.instr(cls.tags, needle)
-        return position > 0
+
+
+RESOLUTIONS = {"1m": 60, "1h": 3600}
+
+
+class MetricRollup(BaseModel):
+    """count, sum, min, max, avg and exact percentiles of the raw points of one name, tag set and bucket."""
+
+    id = peewee.BigAutoField()
+    resolution = peewee.CharField(max_length=4)
+    name = peewee.CharField(max_length=128)
+    tags = peewee.TextField()  # the points' canonical JSON, as stored
+    bucket = peewee.DateTimeField()
+    count = peewee.IntegerField()
+    sum = peewee.DoubleField()
+    min = peewee.DoubleField()
+    max = peewee.DoubleField()
+    avg = peewee.DoubleField()
+    p50 = peewee.DoubleField()
+    p95 = peewee.DoubleField()
+    p99 = peewee.DoubleField()
+
+    class Meta:
+        indexes = ((("resolution", "name", "bucket", "tags"), True),)
+
+
+class RollupWatermark(BaseModel):
+    """The highest raw point id that the rollups have seen: newer points mark their buckets for redoing."""
+
+    name = peewee.CharField(max_length=32, primary_key=True)
+    last_point_id = peewee.BigIntegerField(default=0)

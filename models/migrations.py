@@ -16,7 +16,7 @@ from playhouse.migrate import migrate as migrate_ops
 from models.db import BaseModel, db, is_postgres, utc_naive
 from models.delivery import Delivery, DeliveryAttempt
 from models.event import Event
-from models.metric import MetricPoint
+from models.metric import MetricPoint, MetricRollup, RollupWatermark
 from models.outbox import OutboxMessage
 from models.project import Project
 from models.task import Task, TaskLog
@@ -67,7 +67,7 @@ def _deliveries(migrator: SchemaMigrator) -> None:
 
 
 def _metrics(migrator: SchemaMigrator) -> None:
-    db.create_tables([MetricPoint], safe=True)
+    db.create_tables([MetricPoint, MetricRollup, RollupWatermark], safe=True)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -76,7 +76,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "projects, tasks, task logs, events", _tasks),
     Migration(4, "webhook endpoints", _webhooks),
     Migration(5, "webhook deliveries and attempts", _deliveries),
-    Migration(6, "metric points", _metrics),
+    Migration(6, "metric points and rollups", _metrics),
 )
 
 
@@ -118,5 +118,5 @@ def migrate() -> list[int]:
 
 def all_models() -> list[type[BaseModel]]:
     """Every table, dependents first, for tests that clean up between cases."""
-    return [MetricPoint, DeliveryAttempt, Delivery, WebhookEndpoint, Event, TaskLog, Task, Project, OutboxMessage, User,
-            SchemaVersion]
+    return [RollupWatermark, MetricRollup, MetricPoint, DeliveryAttempt, Delivery, WebhookEndpoint, Event,
+            TaskLog, Task, Project, OutboxMessage, User, SchemaVersion]

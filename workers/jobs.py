@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import dramatiq
 
+from models.db import utc_naive
 from models.task import Task
-from workers import outbox, runtime
+from workers import outbox, rollups, runtime
 from workers.settle import abandon
 from workers.webhooks import dispatch
 
@@ -26,3 +28,27 @@ def reap_tasks() -> dict[str, int]:
     reason = f"the worker running it stopped responding (no heartbeat for {stale} s)"
     reaped = sum(abandon(task, rt.redis, reason) for task in Task.stale(timedelta(seconds=stale)))
     return {"reaped": reaped}
+
+
+# Rollups outlive the raw points they were made from.
+ROLLUP_RETENTION = {"1m": timedelta(days=30), "1h": timedelta(days=400)}
+
+
+@dramatiq.actor(queue_name="scheduled", max_retries=0, time_limit=600_000, scheduled_job=True, store_results=True)
+def aggregate_metrics() -> dict[str, Any]:
+    """Roll new and late raw points up into 1-minute and 1-hour buckets (one run at a time)."""
+    rt = runtime.current()
+    lock = rt.redis.lock("conveyor:lock:aggregate_metrics", timeout=600, blocking=False)
+    if not lock.acquire():
+        return {"skipped": "another run is in progress"}
+    try:
+        return rollups.aggregate(horizon=utc_naive() - timedelta(days=rt.settings.metrics_retention_days))
+    finally:
+        lock.release()
+
+
+@dramatiq.actor(queue_name="scheduled", max_retries=0, time_limit=600_000, scheduled_job=True, store_results=True)
+def prune_metrics() -> dict[str, int]:
+    """Delete raw points older than METRICS_RETENTION_DAYS, and rollups past their own retention."""
+    now, days = utc_naive(), runtime.current().settings.metrics_retention_days
+    return rollups.prune(now - timedelta(days=days), {r: now - age for r, age in ROLLUP_RETENTION.items()})

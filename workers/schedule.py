@@ -19,6 +19,10 @@ JOBS: tuple[Job, ...] = (
         "Re-send outbox messages and webhook deliveries that are due and have no message in flight."),
     Job("reap_tasks", "reap_tasks", 30,
         "Fail running builds and analyses whose worker stopped heart-beating."),
+    Job("aggregate_metrics", "aggregate_metrics", 60,
+        "Roll new and late metric points up into 1-minute and 1-hour buckets."),
+    Job("prune_metrics", "prune_metrics", 3600,
+        "Delete raw metric points and rollups past their retention."),
 )
 
 

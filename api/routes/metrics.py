@@ -1,6 +1,7 @@
 """Metric ingestion (`POST /api/v1/metrics`) and series (`GET /api/v1/metrics`)."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from api.schemas.metrics import (
     SeriesSchema,
 )
 from models.db import db, utc_naive
-from models.metric import MetricPoint
+from models.metric import MetricPoint, MetricRollup, tagged
 
 blp = Blueprint("metrics", __name__, url_prefix="/api/v1/metrics", description="Metrics: push points, read series")
 CHUNK = 500  # rows per INSERT: well under SQLite's bound-parameter limit
@@ -61,16 +62,22 @@ class Metrics(MethodView):
     @blp.arguments(SeriesArgsSchema, location="query")
     @blp.response(200, SeriesSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Raw points, oldest first, by name, time range and tags (`?tags.env=prod`)"""
+        """A series, oldest first: raw points, or 1-minute or 1-hour rollups (by the aggregate_metrics job),
+        by name, time range and tags (`?tags.env=prod`)"""
         end = _naive_utc(args.get("end_time"))
         start = _naive_utc(args["start_time"]) if args.get("start_time") else end - timedelta(hours=1)
-        query = MetricPoint.select().where(MetricPoint.timestamp.between(start, end))
+        raw = args["resolution"] == "raw"
+        model: Any = MetricPoint if raw else MetricRollup
+        moment = model.timestamp if raw else model.bucket
+        query = model.select().where(moment.between(start, end))
+        if not raw:
+            query = query.where(model.resolution == args["resolution"])
         if args.get("name"):
-            query = query.where(MetricPoint.name == args["name"])
+            query = query.where(model.name == args["name"])
         for key, value in _tag_filters().items():
-            query = query.where(MetricPoint.tagged(key, value))
-        points = query.order_by(MetricPoint.timestamp, MetricPoint.id).limit(args["limit"])
-        return {"metrics": [_raw(point) for point in points], "total_count": query.count(),
+            query = query.where(tagged(model.tags, key, value))
+        rows = query.order_by(moment, model.id).limit(args["limit"])
+        return {"metrics": [_raw(row) if raw else _rollup(row) for row in rows], "total_count": query.count(),
                 "start_time": start, "end_time": end}
 
 
@@ -79,3 +86,8 @@ def _raw(point: MetricPoint) -> dict[str, Any]:
     v = point.value
     return {"name": point.name, "timestamp": point.timestamp, "count": 1, "sum": v, "min": v, "max": v, "avg": v,
             "p50": v, "p95": v, "p99": v, "unit": point.unit, "tags": point.tags}
+
+
+def _rollup(row: MetricRollup) -> dict[str, Any]:
+    return {"name": row.name, "timestamp": row.bucket, "tags": json.loads(row.tags),
+            **{f: getattr(row, f) for f in ("count", "sum", "min", "max", "avg", "p50", "p95", "p99")}}

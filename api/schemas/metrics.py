@@ -13,7 +13,7 @@ TAG_KEY = r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$"
 NAME_RULE = "A letter or _, then up to 127 letters, digits or _ . : -"
 TAG_KEY_RULE = "A letter or _, then up to 63 letters, digits or _ . : -"
 MAX_POINTS, MAX_TAGS = 10_000, 16
-RESOLUTIONS = ("raw",)  # 1m and 1h arrive with the aggregate_metrics rollups
+RESOLUTIONS = ("raw", "1m", "1h")
 
 
 def _tags(**kwargs: Any) -> ma.fields.Dict:
