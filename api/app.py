@@ -17,7 +17,7 @@ from api.docs import assets, document_websockets, openapi_config
 from api.errors import ErrorSchema, register_error_handlers
 from api.observability import init_metrics
 from api.ratelimit import init_rate_limits, limit_routes
-from api.routes import admin, analyses, auth, builds, events, health, metrics, projects, users, webhooks
+from api.routes import admin, alerts, analyses, auth, builds, events, health, metrics, projects, users, webhooks
 from api.services import Services
 from api.ws.hub import StreamHub
 from api.ws.routes import SERVER_OPTIONS, ws_blp
@@ -28,7 +28,7 @@ from models.db import db
 from workers.setup import configure as configure_workers
 
 BLUEPRINTS = (health.blp, auth.blp, users.blp, projects.blp, builds.blp, analyses.blp, webhooks.blp, events.blp,
-              metrics.blp, admin.blp)
+              metrics.blp, alerts.rules_blp, alerts.alerts_blp, admin.blp)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 

@@ -13,6 +13,7 @@ import peewee
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 from playhouse.migrate import migrate as migrate_ops
 
+from models.alert import Alert, AlertRule
 from models.db import BaseModel, db, is_postgres, utc_naive
 from models.delivery import Delivery, DeliveryAttempt
 from models.event import Event
@@ -70,6 +71,10 @@ def _metrics(migrator: SchemaMigrator) -> None:
     db.create_tables([MetricPoint, MetricRollup, RollupWatermark], safe=True)
 
 
+def _alerts(migrator: SchemaMigrator) -> None:
+    db.create_tables([AlertRule, Alert], safe=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -77,6 +82,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "webhook endpoints", _webhooks),
     Migration(5, "webhook deliveries and attempts", _deliveries),
     Migration(6, "metric points and rollups", _metrics),
+    Migration(7, "alert rules and alerts", _alerts),
 )
 
 
@@ -118,5 +124,5 @@ def migrate() -> list[int]:
 
 def all_models() -> list[type[BaseModel]]:
     """Every table, dependents first, for tests that clean up between cases."""
-    return [RollupWatermark, MetricRollup, MetricPoint, DeliveryAttempt, Delivery, WebhookEndpoint, Event,
-            TaskLog, Task, Project, OutboxMessage, User, SchemaVersion]
+    return [Alert, AlertRule, RollupWatermark, MetricRollup, MetricPoint, DeliveryAttempt, Delivery,
+            WebhookEndpoint, Event, TaskLog, Task, Project, OutboxMessage, User, SchemaVersion]

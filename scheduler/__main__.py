@@ -9,7 +9,7 @@ from core.logging import configure_logging
 from core.redis import get_redis, resolve_redis_url
 from core.settings import ConfigError, load_settings
 from scheduler.runner import SchedulerRunner
-from workers.schedule import JOBS
+from workers.schedule import timed
 from workers.setup import configure
 
 
@@ -21,7 +21,7 @@ def main() -> int:
         return 2
     configure_logging(settings.log_level)
     configure(settings)
-    runner = SchedulerRunner(get_redis(resolve_redis_url(settings)), JOBS, settings.scheduler_lock_ttl)
+    runner = SchedulerRunner(get_redis(resolve_redis_url(settings)), timed(), settings.scheduler_lock_ttl)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         runner.stop()

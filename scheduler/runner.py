@@ -32,12 +32,18 @@ def send_actor(job: Job) -> str:
     return str(message.message_id)
 
 
+def _interval(job: Job) -> int:
+    if not job.interval_seconds:
+        raise ValueError(f"job {job.name} is not on a timer")
+    return job.interval_seconds
+
+
 class SchedulerRunner:
     def __init__(self, client: redis.Redis, jobs: Sequence[Job], lock_ttl: float,
                  send: Callable[[Job], str] = send_actor,
                  scheduler_factory: Callable[[], BaseScheduler] = BlockingScheduler) -> None:
         self.client = client
-        self.jobs = tuple(jobs)
+        self.jobs = tuple(job for job in jobs if job.interval_seconds)  # the others follow another job
         self.send = send
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lock = LeaderLock(client, LOCK_KEY, lock_ttl, self.holder)
@@ -50,9 +56,9 @@ class SchedulerRunner:
         self.scheduler.add_job(self.keep_lead, IntervalTrigger(seconds=self.lead_interval, timezone=UTC),
                                id="_leader", next_run_time=datetime.now(UTC))
         for job in self.jobs:
-            trigger = IntervalTrigger(seconds=job.interval_seconds, start_date=EPOCH, timezone=UTC)
+            trigger = IntervalTrigger(seconds=_interval(job), start_date=EPOCH, timezone=UTC)
             self.scheduler.add_job(self.fire, trigger, args=[job], id=job.name,
-                                   misfire_grace_time=job.interval_seconds)
+                                   misfire_grace_time=_interval(job))
         log.info("scheduler starting", extra={"holder": self.holder, "jobs": [j.name for j in self.jobs]})
         self.scheduler.start()
 
@@ -74,7 +80,7 @@ class SchedulerRunner:
             state.record_scheduler_tick(self.client, self.holder)
             now = time.time()
             for job in self.jobs:
-                next_tick = (math.floor(now / job.interval_seconds) + 1) * job.interval_seconds
+                next_tick = (math.floor(now / _interval(job)) + 1) * _interval(job)
                 state.set_job_next_run(self.client, job.name, next_tick)
         except redis.RedisError:
             log.warning("could not record the scheduler tick", exc_info=True)
@@ -83,14 +89,14 @@ class SchedulerRunner:
         """Send the job's actor if we lead and no replica has sent it for this tick yet."""
         if not self.lock.held:
             return False
-        tick = math.floor(time.time() / job.interval_seconds) * job.interval_seconds
+        tick = math.floor(time.time() / _interval(job)) * _interval(job)
         key = f"{FIRED_KEY}:{job.name}:{tick}"
         try:
-            if not self.client.set(key, self.holder, nx=True, ex=job.interval_seconds * 2 + 60):
+            if not self.client.set(key, self.holder, nx=True, ex=_interval(job) * 2 + 60):
                 return False
             message_id = self.send(job)
             state.record_job_enqueued(self.client, job.name, at=time.time(),
-                                      next_run=tick + job.interval_seconds, message_id=message_id,
+                                      next_run=tick + _interval(job), message_id=message_id,
                                       trigger="schedule")
         except (redis.RedisError, dramatiq.errors.BrokerConnectionError):
             log.warning("could not fire job", extra={"job": job.name}, exc_info=True)

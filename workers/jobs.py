@@ -8,7 +8,7 @@ import dramatiq
 
 from models.db import utc_naive
 from models.task import Task
-from workers import outbox, rollups, runtime
+from workers import alerting, outbox, rollups, runtime
 from workers.settle import abandon
 from workers.webhooks import dispatch
 
@@ -52,3 +52,9 @@ def prune_metrics() -> dict[str, int]:
     """Delete raw points older than METRICS_RETENTION_DAYS, and rollups past their own retention."""
     now, days = utc_naive(), runtime.current().settings.metrics_retention_days
     return rollups.prune(now - timedelta(days=days), {r: now - age for r, age in ROLLUP_RETENTION.items()})
+
+
+@dramatiq.actor(queue_name="scheduled", max_retries=0, time_limit=600_000, scheduled_job=True, store_results=True)
+def evaluate_alerts() -> dict[str, int]:
+    """Raise alerts whose rule's condition holds and resolve those whose condition cleared."""
+    return alerting.evaluate()

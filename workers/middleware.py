@@ -16,7 +16,7 @@ from dramatiq.middleware import Middleware
 from core.redis import get_redis
 from models.db import connect_database, db, is_postgres
 from models.outbox import OutboxMessage
-from workers import state
+from workers import schedule, state
 
 log = logging.getLogger(__name__)
 OUTBOX_OPTION = "outbox_id"
@@ -96,8 +96,18 @@ class Outcomes(Middleware):
                 error = None if exception is None else "".join(traceback.format_exception_only(exception)).strip()
                 state.record_job_finished(client, message.actor_name, duration_ms=seconds * 1000,
                                           result=result, error=error)
+                if exception is None:
+                    self._start_followers(broker, client, message.actor_name)
         except Exception:  # bookkeeping must never fail the message it describes
             log.warning("could not record the message outcome", exc_info=True)
+
+    @staticmethod
+    def _start_followers(broker: dramatiq.Broker, client: Any, name: str) -> None:
+        """Jobs that run after this one (`Job.after`), e.g. alert evaluation after each aggregation."""
+        for job in schedule.followers(name):
+            sent = broker.get_actor(job.actor_name).send()
+            state.record_job_enqueued(client, job.name, at=time.time(), next_run=None,
+                                      message_id=sent.message_id, trigger=f"after {name}")
 
     @property
     def actor_options(self) -> set[str]:

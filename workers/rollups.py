@@ -123,3 +123,24 @@ def prune(raw_before: datetime, rollups_before: dict[str, datetime]) -> dict[str
         result[resolution] = MetricRollup.delete().where(
             (MetricRollup.resolution == resolution) & (MetricRollup.bucket < before)).execute()
     return result
+
+
+def by_tag_set(metric: str, aggregation: str, start: datetime, end: datetime) -> dict[str, tuple[float, int]]:
+    """`aggregation` (avg, max, min, count, p50, p95, p99) of `metric`'s raw points in [start, end), per tag
+    set (canonical JSON), with each set's point count. Exact, like the rollups."""
+    tags, value = MetricPoint.tags.cast("TEXT"), MetricPoint.value
+    scope = (MetricPoint.name == metric) & _in_range(start, end)
+    if aggregation in QUANTILES and not is_postgres():
+        rows: Any = (MetricPoint.select(tags, value).where(scope).order_by(tags, value).tuples())
+        result = {}
+        for tag_text, group in groupby(rows.iterator(), key=lambda row: row[0]):
+            values = [row[1] for row in group]
+            result[tag_text] = (percentile(values, QUANTILES[aggregation]), len(values))
+        return result
+    if aggregation in QUANTILES:
+        measure: Any = peewee.SQL(f"percentile_cont({QUANTILES[aggregation]}) WITHIN GROUP (ORDER BY value)")
+    else:
+        measure = getattr(peewee.fn, aggregation.upper())(MetricPoint.id if aggregation == "count" else value)
+    query: Any = (MetricPoint.select(tags, measure, peewee.fn.COUNT(MetricPoint.id)).where(scope)
+                  .group_by(tags).tuples())
+    return {tag_text: (float(measured), int(count)) for tag_text, measured, count in query}

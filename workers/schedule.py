@@ -10,8 +10,9 @@ from typing import NamedTuple
 class Job(NamedTuple):
     name: str
     actor_name: str
-    interval_seconds: int
+    interval_seconds: int | None  # None: not on a timer
     description: str
+    after: str | None = None  # runs when this job has succeeded
 
 
 JOBS: tuple[Job, ...] = (
@@ -21,6 +22,8 @@ JOBS: tuple[Job, ...] = (
         "Fail running builds and analyses whose worker stopped heart-beating."),
     Job("aggregate_metrics", "aggregate_metrics", 60,
         "Roll new and late metric points up into 1-minute and 1-hour buckets."),
+    Job("evaluate_alerts", "evaluate_alerts", None,
+        "Raise and resolve alerts from the alert rules, right after each aggregation.", after="aggregate_metrics"),
     Job("prune_metrics", "prune_metrics", 3600,
         "Delete raw metric points and rollups past their retention."),
 )
@@ -28,3 +31,13 @@ JOBS: tuple[Job, ...] = (
 
 def find_job(name: str) -> Job | None:
     return next((job for job in JOBS if job.name == name), None)
+
+
+def timed() -> tuple[Job, ...]:
+    """The jobs the scheduler fires on their interval."""
+    return tuple(job for job in JOBS if job.interval_seconds)
+
+
+def followers(name: str) -> tuple[Job, ...]:
+    """Jobs that run when `name` has succeeded."""
+    return tuple(job for job in JOBS if job.after == name)

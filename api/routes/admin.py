@@ -63,7 +63,7 @@ class Maintenance(MethodView):
 
 def _describe(job: Job, recorded: dict[str, Any]) -> dict[str, Any]:
     entry = {"name": job.name, "actor": job.actor_name, "description": job.description,
-             "interval_seconds": job.interval_seconds, **recorded}
+             "interval_seconds": job.interval_seconds, "after": job.after, **recorded}
     for field in _TIMES:
         entry[field] = isoformat(from_timestamp(recorded.get(field)))
     return entry

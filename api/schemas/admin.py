@@ -21,7 +21,9 @@ class JobSchema(ma.Schema):
     name = ma.fields.String(required=True)
     actor = ma.fields.String(required=True)
     description = ma.fields.String()
-    interval_seconds = ma.fields.Integer(required=True)
+    interval_seconds = ma.fields.Integer(required=True, allow_none=True,
+                                         metadata={"description": "null: not on a timer (see `after`)"})
+    after = ma.fields.String(allow_none=True, metadata={"description": "runs when this job has succeeded"})
     last_run_at = ma.fields.String(allow_none=True, metadata={"description": "when it was last enqueued"})
     next_run_at = ma.fields.String(allow_none=True)
     last_trigger = ma.fields.String(allow_none=True, metadata={"description": "schedule or manual"})

@@ -1,0 +1,156 @@
+"""Alert rules (`/api/v1/alert-rules`) and the alerts they raise (`/api/v1/alerts`)."""
+from __future__ import annotations
+
+from typing import Any
+
+import peewee
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth.guard import auth_required, current_user
+from api.errors import ApiError, not_found
+from api.schemas.alerts import (
+    AcknowledgedSchema,
+    AcknowledgeSchema,
+    AlertListArgsSchema,
+    AlertRuleCreateSchema,
+    AlertRuleSchema,
+    AlertRuleUpdateSchema,
+    AlertSchema,
+)
+from api.schemas.common import ListArgsSchema, page, page_of
+from models.alert import Alert, AlertRule
+from models.db import db, utc_naive
+from models.user import User
+from workers.alerting import resolve
+from workers.events import publish
+
+rules_blp = Blueprint("alert_rules", __name__, url_prefix="/api/v1/alert-rules", description="Alert rules")
+alerts_blp = Blueprint("alerts", __name__, url_prefix="/api/v1/alerts", description="Alerts")
+
+
+def _rule(rule_id: int) -> AlertRule:
+    rule = AlertRule.select(AlertRule, User).join(User).where(AlertRule.id == rule_id).first()
+    if rule is None:
+        raise not_found("Alert rule", rule_id)
+    return rule
+
+
+def _save(rule: AlertRule) -> AlertRule:
+    try:
+        with db.atomic():
+            rule.save()
+    except peewee.IntegrityError:
+        raise ApiError(409, f"An alert rule named {rule.name!r} exists already") from None
+    return rule
+
+
+@rules_blp.route("")
+class AlertRules(MethodView):
+    @auth_required()
+    @rules_blp.arguments(ListArgsSchema, location="query")
+    @rules_blp.response(200, page_of(AlertRuleSchema))
+    def get(self, args: dict[str, int]) -> dict[str, Any]:
+        """Every alert rule, by name"""
+        return page(AlertRule.select(AlertRule, User).join(User).order_by(AlertRule.name), args)
+
+    @auth_required("alert:manage")
+    @rules_blp.arguments(AlertRuleCreateSchema)
+    @rules_blp.response(201, AlertRuleSchema)
+    def post(self, body: dict[str, Any]) -> AlertRule:
+        """Add a rule: an aggregation over a window compared with a threshold or a 7-day baseline"""
+        return _save(AlertRule(created_by=current_user(), **body))
+
+
+@rules_blp.route("/<int:rule_id>")
+class AlertRuleItem(MethodView):
+    @auth_required()
+    @rules_blp.response(200, AlertRuleSchema)
+    def get(self, rule_id: int) -> AlertRule:
+        """One rule"""
+        return _rule(rule_id)
+
+    @auth_required("alert:manage")
+    @rules_blp.arguments(AlertRuleUpdateSchema)
+    @rules_blp.response(200, AlertRuleSchema)
+    def put(self, body: dict[str, Any], rule_id: int) -> AlertRule:
+        """Change a rule; giving a threshold drops the baseline factor, and the other way round"""
+        rule = _rule(rule_id)
+        for field, value in body.items():
+            setattr(rule, field, value)
+        if body.get("threshold") is not None:
+            rule.baseline_factor = None
+        if body.get("baseline_factor") is not None:
+            rule.threshold = None
+        if (rule.threshold is None) == (rule.baseline_factor is None):
+            raise ApiError(422, "The request is not valid",
+                           details={"threshold": ["Give exactly one of threshold and baseline_factor."]})
+        rule.updated_at = utc_naive()
+        return _save(rule)
+
+    @auth_required("alert:manage")
+    @rules_blp.response(204)
+    def delete(self, rule_id: int) -> None:
+        """Remove a rule (its alerts stay, without it)"""
+        _rule(rule_id).delete_instance()
+
+
+def _alert(alert_id: int) -> Alert:
+    alert = Alert.get_or_none(Alert.id == alert_id)
+    if alert is None:
+        raise not_found("Alert", alert_id)
+    return alert
+
+
+@alerts_blp.route("")
+class Alerts(MethodView):
+    @auth_required()
+    @alerts_blp.arguments(AlertListArgsSchema, location="query")
+    @alerts_blp.response(200, page_of(AlertSchema))
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Alerts, newest first"""
+        query = Alert.select()
+        for name in ("status", "severity"):
+            if args.get(name):
+                query = query.where(getattr(Alert, name) == args[name])
+        return page(query.order_by(Alert.created_at.desc(), Alert.id.desc()), args)
+
+
+@alerts_blp.route("/<int:alert_id>")
+class AlertItem(MethodView):
+    @auth_required()
+    @alerts_blp.response(200, AlertSchema)
+    def get(self, alert_id: int) -> Alert:
+        """One alert, with its context (observed value, threshold or baseline, point count)"""
+        return _alert(alert_id)
+
+
+@alerts_blp.route("/acknowledge")
+class Acknowledge(MethodView):
+    @auth_required("alert:manage")
+    @alerts_blp.arguments(AcknowledgeSchema)
+    @alerts_blp.response(200, AcknowledgedSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Acknowledge pending alerts; each id that cannot be says why"""
+        ids = list(dict.fromkeys(body["alert_ids"]))
+        found = {a.id: a for a in Alert.select().where(Alert.id << ids)}
+        failures = [{"id": i, "reason": "not found" if i not in found else f"it is {found[i].status}"}
+                    for i in ids if i not in found or found[i].status != "pending"]
+        pending = [i for i in ids if i in found and found[i].status == "pending"]
+        done = Alert.update(status="acknowledged", acknowledged_at=utc_naive(),
+                            acknowledged_by=current_user().username).where(
+            (Alert.id << pending) & (Alert.status == "pending")).execute() if pending else 0
+        return {"acknowledged": done, "failed": len(ids) - done, "failures": failures}
+
+
+@alerts_blp.route("/<int:alert_id>/resolve")
+class Resolve(MethodView):
+    @auth_required("alert:manage")
+    @alerts_blp.response(200, AlertSchema)
+    def post(self, alert_id: int) -> Alert:
+        """Resolve an open alert by hand (`alert.resolved` goes out)"""
+        emitted = resolve(_alert(alert_id), f"resolved by {current_user().username}")
+        if emitted is None:
+            raise ApiError(409, f"Alert {alert_id} is resolved already")
+        publish(emitted)
+        return _alert(alert_id)
