@@ -19,6 +19,7 @@ from api.observability import init_metrics
 from api.ratelimit import init_rate_limits, limit_routes
 from api.routes import admin, alerts, analyses, auth, builds, events, health, metrics, projects, users, webhooks
 from api.services import Services
+from api.ws import alerts as alerts_ws  # noqa: F401 (declares its route on ws_blp)
 from api.ws.hub import StreamHub
 from api.ws.routes import SERVER_OPTIONS, ws_blp
 from core.logging import configure_logging, request_id_var

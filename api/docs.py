@@ -62,3 +62,14 @@ def document_websockets(spec: Any, app: Flask) -> None:
             ],
             "responses": {"101": {"description": "Switching Protocols: the WebSocket is open"}},
         }})
+    spec.path(rule=rules["ws.alerts_channel"], operations={"get": {
+        "tags": ["alerts"], "summary": "New alerts, live (WebSocket)",
+        "description": (
+            'WebSocket. Authenticate with `?token=` or the Authorization header (close 4401). Send `{"type": '
+            '"subscribe", "channels": ["critical_alerts" | "performance_warnings" | "all"]}` (answered with '
+            '`subscribed`) to receive `{"type": "alert", "data": {...}}` for each new alert of those severities; '
+            'everyone gets `{"type": "system_status", "data": {cache_hit_rate, active_webhooks, '
+            'pending_deliveries, queued_tasks, workers}}` every 5 s. `{"type": "ping"}` answers `pong`.'),
+        "parameters": [{"name": "token", "in": "query", "schema": {"type": "string"}}],
+        "responses": {"101": {"description": "Switching Protocols: the WebSocket is open"}},
+    }})

@@ -3,17 +3,22 @@ resolve it when the condition clears. `alert.created` and `alert.resolved` go ou
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 import peewee
+import redis
 
+from core import streams
 from models.alert import Alert, AlertRule
 from models.db import db, utc_naive
-from workers import rollups
+from workers import rollups, runtime
 from workers.events import Emitted, emit, publish
 
+log = logging.getLogger(__name__)
 BASELINE = timedelta(days=7)
+ALERTS_STREAM = "alerts"  # the Redis stream the alerts WebSocket relays (`core.streams`)
 
 
 def _limit(rule: AlertRule, baseline: tuple[float, int] | None) -> float | None:
@@ -52,9 +57,19 @@ def _raise(rule: AlertRule, tags_text: str, context: dict[str, Any]) -> Emitted 
             alert = Alert.create(rule=rule.id, rule_name=rule.name, metric=rule.metric, tags=tags,
                                  severity=rule.severity, message=message, context=context,
                                  open_key=Alert.key(rule.id, tags_text))
-            return emit("alert.created", alert_data(alert))
+            emitted = emit("alert.created", alert_data(alert))
     except peewee.IntegrityError:  # another evaluation opened it first
         return None
+    _announce(alert)
+    return emitted
+
+
+def _announce(alert: Alert) -> None:
+    """Live, to the alerts WebSocket; best effort (the alert and its webhook event are committed)."""
+    try:
+        streams.append(runtime.current().redis, ALERTS_STREAM, "alert", data=alert_data(alert))
+    except redis.RedisError:
+        log.warning("could not announce an alert on the live channel", extra={"alert_id": alert.id})
 
 
 def resolve(alert: Alert, reason: str) -> Emitted | None:
