@@ -8,6 +8,7 @@ from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend
 
 from workers.middleware import DatabaseConnection, OutboxTracking, Outcomes, WorkerHeartbeat
+from workers.platform_metrics import MetricsFlush
 
 NAMESPACE = "dramatiq"
 # Workers that stop heart-beating for this long have their unacked messages requeued by the broker.
@@ -40,6 +41,7 @@ def build_broker(redis_url: str, database_url: str) -> RedisBroker:
             OutboxTracking(),
             Outcomes(redis_url),
             WorkerHeartbeat(redis_url),
+            MetricsFlush(),
         ],
     )
     return broker

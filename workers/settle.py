@@ -8,6 +8,7 @@ import redis
 from core import streams
 from models.db import db
 from models.task import Task
+from workers import platform_metrics
 from workers.events import EVENT_TYPES, Emitted, emit, publish
 from workers.reporter import Reporter
 
@@ -31,6 +32,12 @@ def announce_cancel(kind: str, task: Task, client: redis.Redis, results: Any = N
 
 def settle(kind: str, task: Task, reporter: Reporter, status: str, results: Any, error: str | None) -> str:
     """Record how a run ended; a cancel that came first wins. Returns the final status."""
+    final = _settle(kind, task, reporter, status, results, error)
+    _measure(kind, task)
+    return final
+
+
+def _settle(kind: str, task: Task, reporter: Reporter, status: str, results: Any, error: str | None) -> str:
     if status in ("completed", "failed"):
         with db.atomic():
             won = Task.finish(task.id, status, results, error)
@@ -47,6 +54,14 @@ def settle(kind: str, task: Task, reporter: Reporter, status: str, results: Any,
     if current == "cancelled":
         announce_cancel(kind, task, reporter.client, results)
     return str(current)  # the reaper may have failed it first: it said so itself
+
+
+def _measure(kind: str, task: Task) -> None:
+    """The run's duration as a platform metric (`conveyor.build.duration_seconds`, ...)."""
+    row = Task.get_by_id(task.id)
+    if row.started_at and row.finished_at:
+        platform_metrics.record(f"conveyor.{kind}.duration_seconds", (row.finished_at - row.started_at).total_seconds(),
+                                "s", project=row.project_name, status=row.status)
 
 
 def abandon(task: Task, client: redis.Redis, error: str) -> bool:

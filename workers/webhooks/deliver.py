@@ -17,7 +17,7 @@ import dramatiq
 from models.db import db, utc_naive
 from models.delivery import Delivery, DeliveryAttempt
 from models.webhook import WebhookEndpoint
-from workers import runtime
+from workers import platform_metrics, runtime
 from workers.webhooks import dispatch, policy, stats, transport
 from workers.webhooks.signing import signature_headers
 
@@ -51,7 +51,13 @@ def deliver_webhook(delivery_id: str) -> None:
         return
     outcome = _attempt(delivery, endpoint, rt.settings.webhook_allow_private)
     retry_in = _conclude(delivery, endpoint, outcome, rt.settings.webhook_disable_after)
-    stats.record(_label(outcome, retry_in), outcome.duration_ms / 1000)
+    label = _label(outcome, retry_in)
+    stats.record(label, outcome.duration_ms / 1000)
+    platform_metrics.record("conveyor.webhook.attempt_ms", outcome.duration_ms, "ms", outcome=label,
+                            endpoint=endpoint.id)
+    if outcome.ok:
+        waited = (utc_naive() - delivery.created_at).total_seconds() * 1000
+        platform_metrics.record("conveyor.webhook.delivery_latency_ms", waited, "ms", endpoint=endpoint.id)
     if retry_in is not None:
         _schedule(delivery_id, retry_in)
 

@@ -1,0 +1,66 @@
+"""The platform's own metrics (build and analysis durations, webhook attempt latency and outcome), kept as
+metric points like any team's, buffered per worker process and written in batches.
+
+`record()` only appends to the buffer; `MetricsFlush` (worker middleware) writes it every
+FLUSH_SECONDS and when the worker stops, with one `insert_many` per batch. Metrics are best effort:
+a batch that cannot be written is dropped with a warning rather than retried for ever.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import Middleware
+
+from models.db import db, utc_naive
+from models.metric import MetricPoint
+
+log = logging.getLogger(__name__)
+FLUSH_SECONDS = 2.0
+MAX_BUFFERED = 10_000  # beyond this (the database is away), new points are dropped
+_lock = threading.Lock()
+_buffer: list[dict[str, Any]] = []
+
+
+def record(name: str, value: float, unit: str | None = None, **tags: Any) -> None:
+    with _lock:
+        if len(_buffer) < MAX_BUFFERED:
+            _buffer.append({"name": name, "value": float(value), "unit": unit, "timestamp": utc_naive(),
+                            "tags": {key: str(tag) for key, tag in tags.items()}})
+
+
+def flush() -> int:
+    """Write what is buffered; returns how many points were written."""
+    with _lock:
+        batch = _buffer[:]
+        _buffer.clear()
+    if not batch:
+        return 0
+    try:
+        with db.connection_context(), db.atomic():
+            for start in range(0, len(batch), 500):
+                MetricPoint.insert_many(batch[start:start + 500]).execute()
+    except Exception:  # the database is away: these points are lost, the next batch may not be
+        log.warning("could not write platform metrics", extra={"points": len(batch)}, exc_info=True)
+        return 0
+    return len(batch)
+
+
+class MetricsFlush(Middleware):
+    """Writes the buffer every FLUSH_SECONDS from a thread of its own, and once more at shutdown."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        threading.Thread(target=self._run, name="conveyor-metrics-flush", daemon=True).start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(FLUSH_SECONDS):
+            flush()
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self.stop.set()
+        flush()
