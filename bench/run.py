@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench import webhooks, ws_fanout  # noqa: E402
+from bench import metrics, webhooks, ws_fanout  # noqa: E402
 
 
 def table(rows: list[dict]) -> str:  # type: ignore[type-arg]
@@ -43,13 +45,38 @@ def hook_table(r: dict) -> str:  # type: ignore[type-arg]
     return "\n".join(lines)
 
 
+def on_postgres(sizes: tuple[int, int]) -> list[dict]:  # type: ignore[type-arg]
+    """The metrics benchmark again on a throwaway PostgreSQL, when its binaries are here."""
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/postgres")):
+        print("metrics: no PostgreSQL binaries here; SQLite only", flush=True)
+        return []
+    out = Path(tempfile.mkstemp(suffix=".json")[1])
+    subprocess.run(["bash", str(HERE.parent / ".ci/with-postgres"), "bash", "-c",
+                    f'BENCH_DATABASE_URL="$TEST_DATABASE_URL" BENCH_OUTPUT={out} {sys.executable} -m bench.metrics '
+                    f"{sizes[0]} {sizes[1]}"], cwd=HERE.parent, check=True)
+    return [json.loads(out.read_text())]
+
+
+def metrics_table(runs: list[dict]) -> str:  # type: ignore[type-arg]
+    lines = ["| database | points ingested | points/s | batch ms (median, max) | points rolled up | aggregate s |",
+             "| --- | ---: | ---: | --- | ---: | ---: |"]
+    for r in runs:
+        i, a = r["ingest"], r["aggregation"]
+        lines.append(f"| {r['engine']} | {i['points']} | {i['points_per_second']} | {i['batch_ms_median']}, "
+                     f"{i['batch_ms_max']} | {a['points']} | {a['aggregate_seconds']} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     smoke = "--smoke" in sys.argv
     started = time.monotonic()
     fanout = ws_fanout.main([20] if smoke else [20, 200])
     hooks = webhooks.main(*((20, 200) if smoke else (200, 2000)))
+    sizes = (3, 50_000) if smoke else (20, 1_000_000)
+    metric_runs = [metrics.main(*sizes), *on_postgres(sizes)]
     results = {"machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
                "mode": "smoke" if smoke else "full", "ws_fanout": fanout, "webhooks": hooks,
+               "metrics": metric_runs,
                "seconds": round(time.monotonic() - started, 1)}
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (HERE / "results.md").write_text(
@@ -64,7 +91,12 @@ def main() -> None:
         "one event at a time, from just before the transaction that writes the event and its delivery (or\n"
         "the bare `send()`) to the receiver reading the request. Throughput: a burst queued while no worker\n"
         "runs, drained by a fresh worker, from its first delivery to its last. The two alternate, twice.\n\n"
-        f"{hook_table(hooks)}\n")
+        f"{hook_table(hooks)}\n\n"
+        "## Metrics: ingest through the API, and rolling raw points up\n\n"
+        "Ingest: 10,000-point batches posted one after another by one client to one API process (gunicorn\n"
+        "gthread, 8 threads). Aggregation: the `aggregate_metrics` job's work over raw points spread across\n"
+        "1,000 minutes and 10 tag sets (1-minute and 1-hour buckets, exact percentiles).\n\n"
+        f"{metrics_table(metric_runs)}\n")
     print((HERE / "results.md").read_text())
 
 

@@ -45,7 +45,8 @@ def test_builds_and_webhook_deliveries_are_measured(
     with receiving([200]) as receiver:
         client.post("/api/v1/webhooks", headers=user, json={"name": "m", "url": receiver.url, "events": ["build.*"]})
         make_project(client, user, repo, [{"name": "nap", "run": "sleep 0.3"}])
-        assert wait_final(client, user, start_build(client, user))["status"] == "completed"
+        build = wait_final(client, user, start_build(client, user))
+        assert build["status"] == "completed", build
         [build] = wait_for(lambda: points(client, user, "conveyor.build.duration_seconds"), timeout=15,
                            what="the build's duration")
         attempts = wait_for(lambda: len(got := points(client, user, "conveyor.webhook.attempt_ms")) == 2 and got,
