@@ -110,6 +110,17 @@ def run_streaming(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: f
                 break
             if on_tick:
                 on_tick()
+        # Output closed, but the leader may still be exiting (coreutils close stdout in an exit handler):
+        # let it finish before the group is killed, or a clean exit would read as death by SIGTERM.
+        while not (timed_out or cancelled):
+            try:
+                process.wait(timeout=FLUSH_SECONDS)
+                break
+            except subprocess.TimeoutExpired:  # still running without output: still bound by timeout and cancel
+                if time.monotonic() - started > timeout:
+                    timed_out = True
+                elif should_cancel():
+                    cancelled = True
     finally:
         selector.close()
         # Also reaps children that outlived the leader but hold the group (background jobs).
