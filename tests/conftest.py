@@ -88,9 +88,17 @@ def make_app(base_env: dict[str, str], schema: None, redis_client: redis.Redis) 
     _clean_tables()
 
 
+# Test modules marked `local_receivers` send webhooks to receivers on 127.0.0.1, which only this lets through.
+LOCAL_RECEIVERS = {"WEBHOOK_ALLOW_PRIVATE": "true"}
+
+
+def _local_receivers(request: pytest.FixtureRequest) -> dict[str, str]:
+    return dict(LOCAL_RECEIVERS) if request.node.get_closest_marker("local_receivers") else {}
+
+
 @pytest.fixture
-def app(make_app: Any) -> Flask:
-    return make_app()  # type: ignore[no-any-return]
+def app(make_app: Any, request: pytest.FixtureRequest) -> Flask:
+    return make_app(**_local_receivers(request))  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -128,9 +136,9 @@ def auth(client: FlaskClient) -> Any:
 
 
 @pytest.fixture
-def worker_env() -> dict[str, str]:
+def worker_env(request: pytest.FixtureRequest) -> dict[str, str]:
     """Extra settings for the `worker` fixture's process; a test module overrides this to change them."""
-    return {}
+    return _local_receivers(request)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from models.db import db, utc_naive
@@ -19,15 +18,7 @@ from workers import alerting
 RULE = {"name": "slow deploys", "metric": "latency", "aggregation": "p95", "comparison": "gt", "threshold": 100,
         "window_minutes": 5, "severity": "CRITICAL"}
 
-
-@pytest.fixture
-def app(make_app: Any) -> Flask:
-    return make_app(WEBHOOK_ALLOW_PRIVATE="true")  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def worker_env() -> dict[str, str]:
-    return {"WEBHOOK_ALLOW_PRIVATE": "true"}
+pytestmark = pytest.mark.local_receivers
 
 
 def push(client: FlaskClient, headers: dict[str, str], points: list[dict[str, Any]]) -> None:

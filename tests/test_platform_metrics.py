@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from models.db import db
@@ -14,15 +13,7 @@ from tests.receiver import receiving
 from tests.test_builds import make_project, start_build, wait_final
 from workers import platform_metrics
 
-
-@pytest.fixture
-def app(make_app: Any) -> Flask:
-    return make_app(WEBHOOK_ALLOW_PRIVATE="true")  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def worker_env() -> dict[str, str]:
-    return {"WEBHOOK_ALLOW_PRIVATE": "true"}
+pytestmark = pytest.mark.local_receivers
 
 
 def points(client: FlaskClient, headers: dict[str, str], name: str) -> list[dict[str, Any]]:

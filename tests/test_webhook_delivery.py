@@ -10,21 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
 
+from tests.conftest import LOCAL_RECEIVERS
 from tests.processes import running, stop_group, wait_for, worker_argv
 from tests.receiver import receiving
 
-pytestmark = pytest.mark.slow
-WORKER_ENV = {"WEBHOOK_ALLOW_PRIVATE": "true", "WEBHOOK_ATTEMPT_GRACE_SECONDS": "1"}
-
-
-@pytest.fixture
-def app(make_app: Any) -> Flask:
-    """The receivers live on 127.0.0.1, which only WEBHOOK_ALLOW_PRIVATE lets through."""
-    return make_app(WEBHOOK_ALLOW_PRIVATE="true")  # type: ignore[no-any-return]
+pytestmark = [pytest.mark.slow, pytest.mark.local_receivers]
+WORKER_ENV = {**LOCAL_RECEIVERS, "WEBHOOK_ATTEMPT_GRACE_SECONDS": "1"}
 
 
 def start_worker(base_env: dict[str, str], log: Path, **env: str) -> Any:

@@ -6,25 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.processes import wait_for
 from tests.receiver import receiving
 from tests.test_builds import make_project, start_build, wait_final
-from tests.test_webhook_delivery import WORKER_ENV, endpoint
+from tests.test_webhook_delivery import endpoint
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def app(make_app: Any) -> Flask:
-    return make_app(WEBHOOK_ALLOW_PRIVATE="true")  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def worker_env() -> dict[str, str]:
-    return WORKER_ENV
+pytestmark = [pytest.mark.slow, pytest.mark.local_receivers]
 
 
 def events_seen(requests: list[Any]) -> list[tuple[str, str]]:
