@@ -162,3 +162,18 @@ def test_the_aggregation_job_runs_the_evaluation_and_alert_created_reaches_a_rec
     assert jobs["evaluate_alerts"]["last_trigger"] == "after aggregate_metrics"
     follower = jobs["evaluate_alerts"]
     assert (follower["after"], follower["interval_seconds"]) == ("aggregate_metrics", None)
+
+
+def test_switching_off_or_deleting_a_rule_resolves_its_open_alerts(client: FlaskClient, auth: Any) -> None:
+    user = auth("user")
+    paused, gone = rule(client, user, name="paused"), rule(client, user, name="gone")
+    push(client, user, [{"name": "latency", "value": 500.0}])
+    assert evaluate()["raised"] == 2
+    client.put(f"/api/v1/alert-rules/{paused['id']}", headers=user, json={"is_active": False})
+    assert client.delete(f"/api/v1/alert-rules/{gone['id']}", headers=user).status_code == 204
+    closed = {a["rule"]: a for a in alerts(client, user)}
+    assert {name: a["status"] for name, a in closed.items()} == {"paused": "resolved", "gone": "resolved"}
+    assert closed["gone"]["rule_id"] is None
+    reasons = {client.get(f"/api/v1/alerts/{a['id']}", headers=user).get_json()["context"]["resolution"]
+               for a in closed.values()}
+    assert reasons == {"the rule was switched off", "the rule was deleted"}

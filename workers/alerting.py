@@ -85,6 +85,16 @@ def resolve(alert: Alert, reason: str) -> Emitted | None:
         return emit("alert.resolved", alert_data(alert))
 
 
+def close_rule_alerts(rule_id: int, reason: str) -> int:
+    """Resolve a rule's open alerts (the rule is being deleted or switched off: nothing would resolve them)."""
+    closed = 0
+    for alert in Alert.select().where((Alert.rule == rule_id) & Alert.open_key.is_null(False)):
+        emitted = resolve(alert, reason)
+        closed += emitted is not None
+        publish(emitted)
+    return closed
+
+
 def evaluate_rule(rule: AlertRule, now: datetime) -> tuple[int, int]:
     start = now - timedelta(minutes=rule.window_minutes)
     observed = rollups.by_tag_set(rule.metric, rule.aggregation, start, now)

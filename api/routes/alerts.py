@@ -22,7 +22,7 @@ from api.schemas.common import ListArgsSchema, page, page_of
 from models.alert import Alert, AlertRule
 from models.db import db, utc_naive
 from models.user import User
-from workers.alerting import resolve
+from workers.alerting import close_rule_alerts, resolve
 from workers.events import publish
 
 rules_blp = Blueprint("alert_rules", __name__, url_prefix="/api/v1/alert-rules", description="Alert rules")
@@ -86,13 +86,18 @@ class AlertRuleItem(MethodView):
             raise ApiError(422, "The request is not valid",
                            details={"threshold": ["Give exactly one of threshold and baseline_factor."]})
         rule.updated_at = utc_naive()
-        return _save(rule)
+        saved = _save(rule)
+        if body.get("is_active") is False:
+            close_rule_alerts(rule.id, "the rule was switched off")
+        return saved
 
     @auth_required("alert:manage")
     @rules_blp.response(204)
     def delete(self, rule_id: int) -> None:
-        """Remove a rule (its alerts stay, without it)"""
-        _rule(rule_id).delete_instance()
+        """Remove a rule; its open alerts are resolved, and all its alerts stay, without it"""
+        rule = _rule(rule_id)
+        close_rule_alerts(rule.id, "the rule was deleted")
+        rule.delete_instance()
 
 
 def _alert(alert_id: int) -> Alert:
