@@ -55,18 +55,16 @@ def ingest(base: str, token: str, batches: int) -> dict[str, Any]:
 def aggregation(points: int) -> dict[str, Any]:
     """`points` raw points over 1,000 minutes and 10 tag sets, inserted directly, then rolled up."""
     from models.db import db
-    from models.metric import MetricPoint
+    from models.metric import insert_points
     from workers import rollups
 
     start, rng = datetime(2026, 11, 20), random.Random(2)
-    rows = [{"name": "bench.agg", "value": rng.uniform(1, 500), "unit": None, "tags": {"service": f"svc-{i % 10}"},
-             "timestamp": start + timedelta(seconds=i * 60_000 / points)} for i in range(points)]
+    rows = [("bench.agg", rng.uniform(1, 500), None, {"service": f"svc-{i % 10}"},
+             start + timedelta(seconds=i * 60_000 / points)) for i in range(points)]
     with db.connection_context():
         t0 = time.monotonic()
-        for chunk in range(0, points, 5000):
-            with db.atomic():
-                for part in range(chunk, min(chunk + 5000, points), 500):
-                    MetricPoint.insert_many(rows[part:part + 500]).execute()
+        for chunk in range(0, points, 10_000):
+            insert_points(rows[chunk:chunk + 10_000])
         inserted = time.monotonic() - t0
         t0 = time.monotonic()
         result = rollups.aggregate(horizon=datetime(2000, 1, 1))

@@ -44,11 +44,19 @@ def utc_naive() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), sort_keys=True)  # built once: json.dumps builds one a call
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling per value: sorted keys, no spaces, ASCII."""
+    return _CANONICAL.encode(value)
+
+
 class JSONField(peewee.TextField):
-    """JSON kept as text, portable across SQLite and PostgreSQL."""
+    """JSON kept as text (canonical), portable across SQLite and PostgreSQL."""
 
     def db_value(self, value: Any) -> str | None:
-        return None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
+        return None if value is None else canonical_json(value)
 
     def python_value(self, value: Any) -> Any:
         return None if value is None else json.loads(value)

@@ -6,9 +6,12 @@ grouped on, and a `key=value` filter is a substring test on `"key":"value"`.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from datetime import datetime
 
 import peewee
 
+from models.bulk import bulk_insert
 from models.db import BaseModel, JSONField, is_postgres
 
 
@@ -31,7 +34,12 @@ class MetricPoint(BaseModel):
         indexes = ((("name", "timestamp"), False),)
 
 
+def insert_points(rows: Sequence[tuple[str, float, str | None, dict[str, str], datetime]]) -> int:
+    """Store points given as (name, value, unit, tags, naive-UTC timestamp), all or none."""
+    return bulk_insert(POINT_FIELDS, rows)
 
+
+POINT_FIELDS = (MetricPoint.name, MetricPoint.value, MetricPoint.unit, MetricPoint.tags, MetricPoint.timestamp)
 RESOLUTIONS = {"1m": 60, "1h": 3600}
 
 

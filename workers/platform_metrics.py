@@ -2,33 +2,33 @@
 metric points like any team's, buffered per worker process and written in batches.
 
 `record()` only appends to the buffer; `MetricsFlush` (worker middleware) writes it every
-FLUSH_SECONDS and when the worker stops, with one `insert_many` per batch. Metrics are best effort:
+FLUSH_SECONDS and when the worker stops, with one bulk insert per batch. Metrics are best effort:
 a batch that cannot be written is dropped with a warning rather than retried for ever.
 """
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 from typing import Any
 
 import dramatiq
 from dramatiq.middleware import Middleware
 
 from models.db import db, utc_naive
-from models.metric import MetricPoint
+from models.metric import insert_points
 
 log = logging.getLogger(__name__)
 FLUSH_SECONDS = 2.0
 MAX_BUFFERED = 10_000  # beyond this (the database is away), new points are dropped
 _lock = threading.Lock()
-_buffer: list[dict[str, Any]] = []
+_buffer: list[tuple[str, float, str | None, dict[str, str], datetime]] = []
 
 
 def record(name: str, value: float, unit: str | None = None, **tags: Any) -> None:
     with _lock:
         if len(_buffer) < MAX_BUFFERED:
-            _buffer.append({"name": name, "value": float(value), "unit": unit, "timestamp": utc_naive(),
-                            "tags": {key: str(tag) for key, tag in tags.items()}})
+            _buffer.append((name, float(value), unit, {key: str(tag) for key, tag in tags.items()}, utc_naive()))
 
 
 def flush() -> int:
@@ -39,9 +39,8 @@ def flush() -> int:
     if not batch:
         return 0
     try:
-        with db.connection_context(), db.atomic():
-            for start in range(0, len(batch), 500):
-                MetricPoint.insert_many(batch[start:start + 500]).execute()
+        with db.connection_context():
+            insert_points(batch)
     except Exception:  # the database is away: these points are lost, the next batch may not be
         log.warning("could not write platform metrics", extra={"points": len(batch)}, exc_info=True)
         return 0

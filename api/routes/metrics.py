@@ -21,11 +21,10 @@ from api.schemas.metrics import (
     SeriesArgsSchema,
     SeriesSchema,
 )
-from models.db import db, utc_naive
-from models.metric import MetricPoint, MetricRollup, tagged
+from models.db import utc_naive
+from models.metric import MetricPoint, MetricRollup, insert_points, tagged
 
 blp = Blueprint("metrics", __name__, url_prefix="/api/v1/metrics", description="Metrics: push points, read series")
-CHUNK = 500  # rows per INSERT: well under SQLite's bound-parameter limit
 _TAG_KEY = re.compile(TAG_KEY)
 
 
@@ -50,13 +49,7 @@ class Metrics(MethodView):
     @blp.response(202, AcceptedSchema)
     def post(self, body: dict[str, Any]) -> dict[str, int]:
         """Store up to 10,000 points; one bad point refuses them all (422 names its index)"""
-        now = utc_naive()
-        rows = [{"name": p["name"], "value": p["value"], "unit": p["unit"], "tags": p["tags"],
-                 "timestamp": now if p["timestamp"] is None else _naive_utc(p["timestamp"])} for p in body["metrics"]]
-        with db.atomic():
-            for start in range(0, len(rows), CHUNK):
-                MetricPoint.insert_many(rows[start:start + CHUNK]).execute()
-        return {"accepted_count": len(rows)}
+        return {"accepted_count": insert_points(body["metrics"])}
 
     @auth_required()
     @blp.arguments(SeriesArgsSchema, location="query")

@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from api.schemas.common import FullMatch, StrictSchema, UtcDateTime
+from api.schemas.point_list import PointList, PointRules
 
 METRIC_NAME = r"^[a-zA-Z_][a-zA-Z0-9_.:-]{0,127}$"
 TAG_KEY = r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$"
@@ -32,8 +33,8 @@ class MetricPointInSchema(StrictSchema):
 
 
 class MetricsInSchema(StrictSchema):
-    metrics = ma.fields.List(ma.fields.Nested(MetricPointInSchema), required=True,
-                             validate=ma.validate.Length(min=1, max=MAX_POINTS))
+    metrics = PointList(PointRules(METRIC_NAME, NAME_RULE, TAG_KEY, TAG_KEY_RULE, MAX_TAGS), MetricPointInSchema,
+                        required=True, validate=ma.validate.Length(min=1, max=MAX_POINTS))
 
 
 class AcceptedSchema(ma.Schema):
