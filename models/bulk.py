@@ -67,7 +67,8 @@ def _example(field: peewee.Field) -> Any:
 
 def _copy(fields: tuple[peewee.Field, ...], rows: Sequence[Sequence[Any]]) -> None:
     """COPY in PostgreSQL's text format: tab-separated, `\\N` for NULL, backslash escapes."""
-    columns = [[_copy_text(value) for value in column] for column in _columns(fields, rows)]
+    columns = [_copy_column(column, isinstance(field, (peewee.IntegerField, peewee.FloatField)))
+               for field, column in zip(fields, _columns(fields, rows), strict=True)]
     lines = io.StringIO()
     lines.writelines(line + "\n" for line in map("\t".join, zip(*columns, strict=True)))
     lines.seek(0)
@@ -76,7 +77,18 @@ def _copy(fields: tuple[peewee.Field, ...], rows: Sequence[Sequence[Any]]) -> No
     db.cursor().copy_expert(f'COPY "{table}" ({names}) FROM STDIN', lines)
 
 
-def _copy_text(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    return value.translate(_COPY_ESCAPES) if isinstance(value, str) else str(value)
+def _copy_column(values: list[Any], numeric: bool) -> list[str]:
+    """One column as COPY text. Names, units, tags and timestamps repeat within a batch, so their text is
+    made once per distinct value; numbers rarely do."""
+    if numeric:
+        return ["\\N" if value is None else str(value) for value in values]
+    memo: dict[tuple[type, Any], str] = {}  # keyed with the type: 1, 1.0 and True are equal as keys
+    texts = []
+    for value in values:
+        key = (value.__class__, value)
+        text = memo.get(key)
+        if text is None:
+            text = memo[key] = "\\N" if value is None else (
+                value.translate(_COPY_ESCAPES) if isinstance(value, str) else str(value))
+        texts.append(text)
+    return texts

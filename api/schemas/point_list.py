@@ -38,7 +38,8 @@ class PointRules:
     def check(self, point: Any, now: datetime) -> Row:
         if not isinstance(point, dict):
             raise PointError({"_schema": ["Invalid input type."]})
-        errors: dict[str, Any] = {key: ["Unknown field."] for key in point.keys() - FIELDS}
+        errors: dict[str, Any] = {} if FIELDS.issuperset(point) else {
+            key: ["Unknown field."] for key in point.keys() - FIELDS}
         name = self._name(point.get("name"), errors)
         value = self._value(point.get("value", ...), errors)
         unit = _unit(point.get("unit"), errors)
