@@ -17,7 +17,22 @@ from api.docs import assets, document_websockets, openapi_config
 from api.errors import ErrorSchema, register_error_handlers
 from api.observability import init_metrics
 from api.ratelimit import init_rate_limits, limit_routes
-from api.routes import admin, alerts, analyses, auth, builds, events, health, metrics, projects, users, webhooks
+from api.routes import (
+    admin,
+    alerts,
+    analyses,
+    analytics,
+    auth,
+    builds,
+    ci,
+    events,
+    health,
+    kubernetes,
+    metrics,
+    projects,
+    users,
+    webhooks,
+)
 from api.services import Services
 from api.ws import alerts as alerts_ws  # noqa: F401 (declares its route on ws_blp)
 from api.ws.hub import StreamHub
@@ -29,7 +44,8 @@ from models.db import db
 from workers.setup import configure as configure_workers
 
 BLUEPRINTS = (health.blp, auth.blp, users.blp, projects.blp, builds.blp, analyses.blp, webhooks.blp, events.blp,
-              metrics.blp, alerts.rules_blp, alerts.alerts_blp, admin.blp)
+              metrics.blp, alerts.rules_blp, alerts.alerts_blp, kubernetes.blp, ci.sources_blp, ci.pipelines_blp,
+              analytics.blp, admin.blp)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 

@@ -51,6 +51,9 @@ class Settings:
     build_max_seconds: int
     task_stale_seconds: int
     metrics_retention_days: int
+    poll_allow_private: bool
+    poll_timeout_seconds: int
+    restart_alert_threshold: int
     api_threads: int
     log_level: str
 
@@ -197,6 +200,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         build_max_seconds=r.number("BUILD_MAX_SECONDS", 7200, 10, 86_400),
         task_stale_seconds=r.number("TASK_STALE_SECONDS", 60, 3, 3600),
         metrics_retention_days=r.number("METRICS_RETENTION_DAYS", 7, 1, 3650),
+        poll_allow_private=r.flag("POLL_ALLOW_PRIVATE", False),
+        poll_timeout_seconds=r.number("POLL_TIMEOUT_SECONDS", 10, 1, 120),
+        restart_alert_threshold=r.number("KUBERNETES_RESTART_ALERT_THRESHOLD", 5, 1, 100_000),
         api_threads=r.number("API_THREADS", 256, 4, 4096),
         log_level=r.choice("LOG_LEVEL", "INFO", _LOG_LEVELS, str.upper),
     )

@@ -14,11 +14,13 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 from playhouse.migrate import migrate as migrate_ops
 
 from models.alert import Alert, AlertRule
+from models.cluster import Cluster, ClusterNode, ClusterPod
 from models.db import BaseModel, db, is_postgres, utc_naive
 from models.delivery import Delivery, DeliveryAttempt
 from models.event import Event
 from models.metric import MetricPoint, MetricRollup, RollupWatermark
 from models.outbox import OutboxMessage
+from models.pipeline import CISource, Pipeline
 from models.project import Project
 from models.task import Task, TaskLog
 from models.user import User, new_stamp
@@ -75,6 +77,10 @@ def _alerts(migrator: SchemaMigrator) -> None:
     db.create_tables([AlertRule, Alert], safe=True)
 
 
+def _polling(migrator: SchemaMigrator) -> None:
+    db.create_tables([Cluster, ClusterNode, ClusterPod, CISource, Pipeline], safe=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -83,6 +89,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "webhook deliveries and attempts", _deliveries),
     Migration(6, "metric points and rollups", _metrics),
     Migration(7, "alert rules and alerts", _alerts),
+    Migration(8, "kubernetes clusters, CI sources and pipelines", _polling),
 )
 
 
@@ -124,5 +131,6 @@ def migrate() -> list[int]:
 
 def all_models() -> list[type[BaseModel]]:
     """Every table, dependents first, for tests that clean up between cases."""
-    return [Alert, AlertRule, RollupWatermark, MetricRollup, MetricPoint, DeliveryAttempt, Delivery,
+    return [Pipeline, CISource, ClusterPod, ClusterNode, Cluster, Alert, AlertRule, RollupWatermark, MetricRollup,
+            MetricPoint, DeliveryAttempt, Delivery,
             WebhookEndpoint, Event, TaskLog, Task, Project, OutboxMessage, User, SchemaVersion]

@@ -88,8 +88,9 @@ def make_app(base_env: dict[str, str], schema: None, redis_client: redis.Redis) 
     _clean_tables()
 
 
-# Test modules marked `local_receivers` send webhooks to receivers on 127.0.0.1, which only this lets through.
-LOCAL_RECEIVERS = {"WEBHOOK_ALLOW_PRIVATE": "true"}
+# Test modules marked `local_receivers` send webhooks to receivers (and polls to fixture APIs) on 127.0.0.1,
+# which only this lets through.
+LOCAL_RECEIVERS = {"WEBHOOK_ALLOW_PRIVATE": "true", "POLL_ALLOW_PRIVATE": "true"}
 
 
 def _local_receivers(request: pytest.FixtureRequest) -> dict[str, str]:

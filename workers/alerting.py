@@ -52,11 +52,16 @@ def _raise(rule: AlertRule, tags_text: str, context: dict[str, Any]) -> Emitted 
     where = f" for {', '.join(f'{k}={v}' for k, v in tags.items())}" if tags else ""
     message = (f"{rule.metric} {rule.aggregation} {context['observed']:.6g} {sign} {context['limit']:.6g} "
                f"over the last {rule.window_minutes} min{where}")
+    return raise_alert(Alert.key(rule.id, tags_text), rule=rule.id, rule_name=rule.name, metric=rule.metric,
+                       tags=tags, severity=rule.severity, message=message, context=context)
+
+
+def raise_alert(open_key: str, **fields: Any) -> Emitted | None:
+    """Open an alert under `open_key` and emit `alert.created`; None when one is open under that key already.
+    Call outside a transaction and `publish()` the result."""
     try:
         with db.atomic():
-            alert = Alert.create(rule=rule.id, rule_name=rule.name, metric=rule.metric, tags=tags,
-                                 severity=rule.severity, message=message, context=context,
-                                 open_key=Alert.key(rule.id, tags_text))
+            alert = Alert.create(open_key=open_key, **fields)
             emitted = emit("alert.created", alert_data(alert))
     except peewee.IntegrityError:  # another evaluation opened it first
         return None

@@ -18,7 +18,7 @@ from workers import runtime
 from workers.broker import build_broker
 
 ACTOR_MODULES = ("workers.jobs", "workers.diagnostics", "workers.builds", "workers.analyses",
-                 "workers.webhooks.deliver")
+                 "workers.webhooks.deliver", "workers.polling.actors")
 
 
 def configure(settings: Settings | None = None) -> dramatiq.Broker:

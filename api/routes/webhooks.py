@@ -12,13 +12,13 @@ from api.schemas.common import ListArgsSchema, page, page_of
 from api.schemas.deliveries import DeliveryListArgsSchema, DeliverySchema, TestSentSchema
 from api.schemas.webhooks import WebhookCreatedSchema, WebhookCreateSchema, WebhookSchema, WebhookUpdateSchema
 from api.services import services
+from api.targets import check_target
 from models.db import db, utc_naive
 from models.delivery import Delivery, DeliveryAttempt
 from models.user import User
 from models.webhook import WebhookEndpoint
 from workers.events import emit, publish
 from workers.webhooks.signing import new_secret
-from workers.webhooks.ssrf import UnsafeTarget, resolve
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks", description="Webhook endpoints")
 
@@ -37,11 +37,7 @@ def _get(webhook_id: int) -> WebhookEndpoint:
 
 
 def _check_target(url: str) -> None:
-    """Refuse internal targets at creation too (delivery checks again, after resolving)."""
-    try:
-        resolve(url, allow_private=services().settings.webhook_allow_private)
-    except UnsafeTarget as exc:
-        raise ApiError(422, "The request is not valid", details={"url": [f"Refused: {exc}."]}) from None
+    check_target(url, services().settings.webhook_allow_private)
 
 
 def _flatten(body: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Polling the systems teams already run: Kubernetes clusters and CI providers (GitHub, GitLab)."""

@@ -1,0 +1,60 @@
+"""The polling actors: `poll_clusters` / `poll_pipelines` (scheduled) send one message per due cluster or
+source, so one slow or broken cluster never holds up the others; `poll_cluster` / `poll_ci_source` poll
+one (also sent by `POST .../poll`). A Redis lock keeps two polls of one target from overlapping."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+
+from models.cluster import Cluster
+from models.pipeline import CISource
+from workers import runtime
+from workers.polling import clusters, pipelines
+from workers.polling.due import claim_due
+
+
+def _locked(name: str, target_id: int, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    lock = runtime.current().redis.lock(f"conveyor:lock:{name}:{target_id}", timeout=300, blocking=False)
+    if not lock.acquire():
+        return {"skipped": "a poll of this target is in progress"}
+    try:
+        return work()
+    finally:
+        lock.release()
+
+
+@dramatiq.actor(queue_name="polling", max_retries=0, time_limit=300_000)
+def poll_cluster(cluster_id: int) -> dict[str, Any]:
+    cluster = Cluster.get_or_none(Cluster.id == cluster_id)
+    if cluster is None:
+        return {"skipped": "the cluster was deleted"}
+    return _locked("poll_cluster", cluster_id, lambda: clusters.poll(cluster))
+
+
+@dramatiq.actor(queue_name="polling", max_retries=0, time_limit=300_000)
+def poll_ci_source(source_id: int) -> dict[str, Any]:
+    source = CISource.get_or_none(CISource.id == source_id)
+    if source is None:
+        return {"skipped": "the source was deleted"}
+    return _locked("poll_ci_source", source_id, lambda: pipelines.poll(source))
+
+
+def _send_due(model: Any, actor: dramatiq.Actor[[int], Any]) -> dict[str, int]:
+    due = claim_due(model)
+    for target_id in due:
+        actor.send(target_id)
+    return {"sent": len(due)}
+
+
+@dramatiq.actor(queue_name="scheduled", max_retries=0, time_limit=60_000, scheduled_job=True, store_results=True)
+def poll_clusters() -> dict[str, int]:
+    """Send a poll for every cluster whose interval has passed."""
+    return _send_due(Cluster, poll_cluster)
+
+
+@dramatiq.actor(queue_name="scheduled", max_retries=0, time_limit=60_000, scheduled_job=True, store_results=True)
+def poll_pipelines() -> dict[str, int]:
+    """Send a poll for every CI source whose interval has passed."""
+    return _send_due(CISource, poll_ci_source)

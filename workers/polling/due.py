@@ -1,0 +1,20 @@
+"""Which clusters or CI sources are due a poll, each claimed for its next interval as it is picked, so a
+second scheduler replica (or a slow tick) never sends the same poll twice."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from models.db import utc_naive
+
+
+def claim_due(model: Any, now: datetime | None = None) -> list[int]:
+    now = now or utc_naive()
+    claimed = []
+    for row in model.select(model.id, model.next_poll_at, model.poll_interval_seconds).where(
+            model.next_poll_at <= now):
+        won = model.update(next_poll_at=now + timedelta(seconds=row.poll_interval_seconds)).where(
+            (model.id == row.id) & (model.next_poll_at == row.next_poll_at)).execute()
+        if won:
+            claimed.append(row.id)
+    return claimed

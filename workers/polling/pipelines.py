@@ -1,0 +1,164 @@
+"""Poll one CI source: read its newest runs, store them, and emit each status transition once.
+
+- The first page is asked for with the stored ETag; a 304 ends the poll at the cost of one request. The
+  new ETag is stored only once every run it covered was recorded, so a poll cut short is redone.
+- More pages are read while the source has no history yet, or while a whole page was new or changed.
+- A run's detail and stages are fetched only when it is new or its status changed.
+- The first poll of a source records its history without events (no flood of old runs). After that,
+  `pipeline.started` (entering running), `pipeline.completed` / `pipeline.failed` (entering a final
+  status) and, for the deploy workflow, `deployment.started` / `deployment.completed` are emitted in
+  the transaction that changes the row's status from the value it was read with, so a transition that
+  two polls see is emitted by one of them only.
+"""
+from __future__ import annotations
+
+import logging
+from posixpath import basename
+from typing import Any
+
+import peewee
+
+from models.db import db, utc_naive
+from models.pipeline import FINISHED, CISource, Pipeline
+from workers import runtime
+from workers.events import Emitted, emit, publish
+from workers.polling.github import HEADERS, GitHub
+from workers.polling.gitlab import GitLab
+from workers.polling.http import Api, PollError
+from workers.polling.providers import MAX_PAGES, PER_PAGE, Provider, RateLimited, Run, duration
+
+log = logging.getLogger(__name__)
+
+
+def _provider(source: CISource) -> Provider:
+    settings = runtime.current().settings
+    if source.provider == "github":
+        headers = {"Authorization": f"Bearer {source.token}", **HEADERS}
+    else:
+        headers = {"PRIVATE-TOKEN": source.token, "Accept": "application/json"}
+    api = Api(source.api_url, headers, timeout=settings.poll_timeout_seconds, verify=True,
+              allow_private=settings.poll_allow_private)
+    return (GitHub if source.provider == "github" else GitLab)(api, source.repository)
+
+
+def poll(source: CISource) -> dict[str, Any]:
+    now = utc_naive()
+    if source.rate_limited_until and source.rate_limited_until > now:
+        return {"source": source.id, "skipped": f"rate limited until {source.rate_limited_until.isoformat()}Z"}
+    result: dict[str, Any] = {"source": source.id}
+    try:
+        provider = _provider(source)
+        try:
+            result.update(_read(source, provider))
+        finally:
+            result["requests"] = provider.requests
+            provider.api.close()
+        if provider.exhausted_until:
+            _record(source, "rate_limited", "rate limit exhausted", rate_limited_until=provider.exhausted_until)
+    except RateLimited as exc:
+        _record(source, "rate_limited", str(exc), rate_limited_until=exc.until)
+        return {**result, "status": "rate_limited", "error": str(exc)}
+    except PollError as exc:
+        _record(source, "error", str(exc))
+        return {**result, "status": "error", "error": str(exc)}
+    return {**result, "status": "ok"}
+
+
+def _record(source: CISource, status: str, error: str | None, **fields: Any) -> None:
+    if error:
+        log.warning("CI poll failed", extra={"source_id": source.id, "error": error})
+    if status != "rate_limited":
+        fields.setdefault("rate_limited_until", None)
+    CISource.update(status=status, last_error=error, last_polled_at=utc_naive(), updated_at=utc_naive(),
+                    **fields).where(CISource.id == source.id).execute()
+
+
+def _read(source: CISource, provider: Provider) -> dict[str, Any]:
+    first = provider.page(1, source.etag)
+    if first.not_modified:
+        _record(source, "ok", None)
+        return {"not_modified": True, "runs": 0, "events": 0}
+    runs, number, page = list(first.runs), 1, first
+    while len(page.runs) == PER_PAGE and number < MAX_PAGES and (
+            not source.baselined or _all_changed(source, page.runs)):
+        number += 1
+        page = provider.page(number, None)
+        runs.extend(page.runs)
+    events = sum(_apply(source, provider, run) for run in reversed(runs))  # oldest first
+    _record(source, "ok", None, etag=first.etag, baselined=True)
+    return {"not_modified": False, "runs": len(runs), "events": events, "pages": number}
+
+
+def _all_changed(source: CISource, runs: list[Run]) -> bool:
+    known = {p.external_id: p.status for p in Pipeline.select(Pipeline.external_id, Pipeline.status).where(
+        (Pipeline.source == source.id) & Pipeline.external_id.in_([r.external_id for r in runs]))}
+    return all(known.get(run.external_id) != run.status for run in runs)
+
+
+def is_deploy(source: CISource, run: Run) -> bool:
+    """GitHub: the workflow's name or file (path or base name); GitLab: a stage of that name."""
+    wanted = source.deploy_workflow
+    if not wanted:
+        return False
+    names = {run.workflow, run.workflow_path, basename(run.workflow_path or "")} | set(run.stage_names)
+    return wanted in names
+
+
+def _apply(source: CISource, provider: Provider, run: Run) -> int:
+    existing = Pipeline.get_or_none((Pipeline.source == source.id) & (Pipeline.external_id == run.external_id))
+    if existing is not None and existing.status == run.status:
+        return 0
+    stages = provider.stages(run)
+    fields = _fields(source, run, stages)
+    emitted: list[Emitted] = []
+    with db.atomic():
+        if existing is None:
+            try:
+                with db.atomic():
+                    row = Pipeline.create(source=source.id, external_id=run.external_id, **fields)
+            except peewee.IntegrityError:  # another poll recorded it first; it owns the events
+                return 0
+            old = None
+        else:
+            changed = Pipeline.update(**fields).where(
+                (Pipeline.id == existing.id) & (Pipeline.status == existing.status)).execute()
+            if not changed:
+                return 0
+            row, old = Pipeline.get_by_id(existing.id), existing.status
+        if source.baselined:
+            emitted = [emit(kind, event_data(row), owner_id=source.owner_id)
+                       for kind in transition_events(old, row.status, row.is_deploy)]
+    for item in emitted:
+        publish(item)
+    return len(emitted)
+
+
+def _fields(source: CISource, run: Run, stages: list[dict[str, Any]]) -> dict[str, Any]:
+    finished = run.finished_at if run.status in FINISHED else None
+    return {"repository": source.repository, "branch": run.branch, "workflow": run.workflow,
+            "is_deploy": is_deploy(source, run), "status": run.status, "provider_status": run.provider_status[:64],
+            "started_at": run.started_at, "finished_at": finished, "duration": duration(run.started_at, finished),
+            "commit_sha": run.commit_sha, "commit_message": run.commit_message, "commit_author": run.commit_author,
+            "commit_timestamp": run.commit_timestamp, "url": run.url, "stages": _jsonable(stages),
+            "updated_at": utc_naive()}
+
+
+def _jsonable(stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: (v.isoformat() + "Z" if hasattr(v, "isoformat") else v) for k, v in s.items()} for s in stages]
+
+
+def transition_events(old: str | None, new: str, deploy: bool) -> list[str]:
+    """The events a status change means: entering running starts, entering a final status ends."""
+    kinds: list[str] = []
+    if new == "running" and old != "running":
+        kinds += ["pipeline.started"] + (["deployment.started"] if deploy else [])
+    if new in FINISHED and old != new:
+        kinds += ["pipeline.failed" if new == "failed" else "pipeline.completed"]
+        kinds += ["deployment.completed"] if deploy else []
+    return kinds
+
+
+def event_data(row: Pipeline) -> dict[str, Any]:
+    pipeline = {"id": row.id, "repository": row.repository, "branch": row.branch, "status": row.status,
+                "duration": row.duration, "workflow": row.workflow, "commit_sha": row.commit_sha, "url": row.url}
+    return {"pipeline": pipeline, "deployment": pipeline} if row.is_deploy else {"pipeline": pipeline}

@@ -1,0 +1,131 @@
+"""GitHub Actions and GitLab CI, read into one pipeline shape.
+
+A provider turns the source's API into `Run`s: normalised status (pending running success failed
+cancelled), branch, commit, timings and stages. Requests send the stored ETag (`If-None-Match`: a 304
+costs nothing), page with `per_page`, and `RateLimited` says until when the provider asked us to wait.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from workers.polling.http import Api, PollError, failure, json_body
+
+PER_PAGE = 50
+MAX_PAGES = 5
+
+GITHUB_STATUS = {"queued": "pending", "requested": "pending", "waiting": "pending", "pending": "pending",
+                 "in_progress": "running"}
+GITHUB_CONCLUSION = {"success": "success", "neutral": "success", "failure": "failed", "timed_out": "failed",
+                     "startup_failure": "failed", "cancelled": "cancelled", "skipped": "cancelled",
+                     "stale": "cancelled", "action_required": "pending"}
+GITLAB_STATUS = {"created": "pending", "waiting_for_resource": "pending", "preparing": "pending",
+                 "pending": "pending", "scheduled": "pending", "manual": "pending", "running": "running",
+                 "success": "success", "failed": "failed", "canceled": "cancelled", "canceling": "running",
+                 "skipped": "cancelled"}
+
+
+class RateLimited(PollError):
+    def __init__(self, until: datetime, message: str) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+@dataclass
+class Run:
+    external_id: str
+    status: str
+    provider_status: str
+    branch: str | None = None
+    workflow: str | None = None
+    workflow_path: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    commit_sha: str | None = None
+    commit_message: str | None = None
+    commit_author: str | None = None
+    commit_timestamp: datetime | None = None
+    url: str | None = None
+    stage_names: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Page:
+    runs: list[Run]
+    etag: str | None
+    not_modified: bool = False
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _reset_at(headers: Any) -> datetime:
+    reset = headers.get("X-RateLimit-Reset", headers.get("RateLimit-Reset")) or ""
+    if reset.strip().isdigit():
+        return datetime.fromtimestamp(max(int(reset), int(time.time())), UTC).replace(tzinfo=None)
+    return _now() + timedelta(seconds=60)
+
+
+def _exhausted(headers: Any) -> bool:
+    remaining = headers.get("X-RateLimit-Remaining", headers.get("RateLimit-Remaining"))
+    return remaining is not None and remaining.strip() == "0"
+
+
+class Provider:
+    """One source's API. `exhausted_until` is set when a response said no requests are left."""
+
+    def __init__(self, api: Api, repository: str) -> None:
+        self.api, self.repository = api, repository
+        self.exhausted_until: datetime | None = None
+        self.requests = 0
+
+    def fetch(self, path: str, params: dict[str, Any] | None = None, etag: str | None = None) -> requests.Response:
+        """A 200 or 304; RateLimited when refused for the rate limit (Retry-After or none left); else PollError."""
+        if self.exhausted_until is not None:
+            raise RateLimited(self.exhausted_until, f"rate limit exhausted until {self.exhausted_until:%H:%M:%S}Z")
+        response = self.api.get(path, params, {"If-None-Match": etag} if etag else None)
+        self.requests += 1
+        retry_after = (response.headers.get("Retry-After") or "").strip()
+        if response.status_code in (403, 429) and (retry_after or _exhausted(response.headers)):
+            until = _now() + timedelta(seconds=int(retry_after)) if retry_after.isdigit() else _reset_at(
+                response.headers)
+            raise RateLimited(until, f"GET {path}: HTTP {response.status_code}, rate limited until {until:%H:%M:%S}Z")
+        if response.status_code not in (200, 304):
+            raise failure(response, path)
+        if _exhausted(response.headers):
+            self.exhausted_until = _reset_at(response.headers)
+        return response
+
+    def json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return json_body(self.fetch(path, params), path)
+
+    def page(self, number: int, etag: str | None) -> Page:
+        """Runs, newest first; `etag` only on the first page."""
+        raise NotImplementedError
+
+    def stages(self, run: Run) -> list[dict[str, Any]]:
+        """The run's stages (jobs grouped by stage), and fills the run's commit details where the list lacks them."""
+        raise NotImplementedError
+
+
+def stage(name: str, statuses: list[str], starts: list[datetime | None], ends: list[datetime | None]) -> dict[str, Any]:
+    """One stage from its jobs: failed if any failed, running if any runs, ..., timed from first start to last end."""
+    status = next((s for s in ("failed", "running", "pending", "cancelled") if s in statuses), "success")
+    started = min((s for s in starts if s), default=None)
+    finished = max((e for e in ends if e), default=None) if status not in ("running", "pending") else None
+    return {"name": name, "status": status, "started_at": started, "finished_at": finished,
+            "duration": duration(started, finished)}
+
+
+def duration(started: datetime | None, finished: datetime | None) -> int | None:
+    return int((finished - started).total_seconds()) if started and finished else None
+
+
+def ids(value: Any) -> str:
+    return quote(str(value), safe="")
