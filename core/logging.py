@@ -38,3 +38,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     # APScheduler logs every run at INFO; our scheduler logs what matters itself.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    # peewee logs every query with its parameters at DEBUG: passwords' hashes, tokens, webhook secrets.
+    # Never, even with LOG_LEVEL=DEBUG.
+    logging.getLogger("peewee").setLevel(max(logging.INFO, root.level))

@@ -204,13 +204,17 @@ def test_gitlab_pipelines_with_stages_commit_and_deploys(client: FlaskClient, au
 
 
 def test_a_refused_token_is_an_error_that_never_shows_the_token(
-        client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
+        client: FlaskClient, auth: Any, github: FakeGitHub, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
     user = auth("user")
     source = add_source(client, user, github, token="ghp_wrong_token_value")
     assert poll(source)["status"] == "error"
     shown = client.get(f"/api/v1/ci/sources/{source}", headers=user)
     assert shown.get_json()["last_error"] == "GET /repos/octo-org/octo-repo/actions/runs: HTTP 401: Bad credentials"
     assert "ghp_wrong_token_value" not in shown.get_data(as_text=True)
+    logged = [str(record.__dict__) for record in caplog.records]
+    assert any("CI poll failed" in line for line in logged)
+    assert [line for line in logged if "ghp_wrong_token_value" in line] == []
 
 
 def test_polls_racing_each_other_emit_a_transition_once(client: FlaskClient, auth: Any, github: FakeGitHub) -> None:

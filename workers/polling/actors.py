@@ -3,6 +3,7 @@ source, so one slow or broken cluster never holds up the others; `poll_cluster` 
 one (also sent by `POST .../poll`). A Redis lock keeps two polls of one target from overlapping."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -14,31 +15,34 @@ from workers import runtime
 from workers.polling import clusters, pipelines
 from workers.polling.due import claim_due
 
+log = logging.getLogger(__name__)
 
-def _locked(name: str, target_id: int, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+
+def _locked(name: str, target_id: int, work: Callable[[], dict[str, Any]]) -> None:
+    """Run one poll unless another poll of the same target holds the lock; its outcome goes to the log
+    (and to the cluster's or source's row, which is what the API shows)."""
     lock = runtime.current().redis.lock(f"conveyor:lock:{name}:{target_id}", timeout=300, blocking=False)
     if not lock.acquire():
-        return {"skipped": "a poll of this target is in progress"}
+        log.info("poll skipped: another is in progress", extra={"poll": name, "target_id": target_id})
+        return
     try:
-        return work()
+        log.info("polled", extra={"poll": name, "target_id": target_id, "outcome": work()})
     finally:
         lock.release()
 
 
 @dramatiq.actor(queue_name="polling", max_retries=0, time_limit=300_000)
-def poll_cluster(cluster_id: int) -> dict[str, Any]:
+def poll_cluster(cluster_id: int) -> None:
     cluster = Cluster.get_or_none(Cluster.id == cluster_id)
-    if cluster is None:
-        return {"skipped": "the cluster was deleted"}
-    return _locked("poll_cluster", cluster_id, lambda: clusters.poll(cluster))
+    if cluster is not None:
+        _locked("poll_cluster", cluster_id, lambda: clusters.poll(cluster))
 
 
 @dramatiq.actor(queue_name="polling", max_retries=0, time_limit=300_000)
-def poll_ci_source(source_id: int) -> dict[str, Any]:
+def poll_ci_source(source_id: int) -> None:
     source = CISource.get_or_none(CISource.id == source_id)
-    if source is None:
-        return {"skipped": "the source was deleted"}
-    return _locked("poll_ci_source", source_id, lambda: pipelines.poll(source))
+    if source is not None:
+        _locked("poll_ci_source", source_id, lambda: pipelines.poll(source))
 
 
 def _send_due(model: Any, actor: dramatiq.Actor[[int], Any]) -> dict[str, int]:

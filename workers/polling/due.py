@@ -13,7 +13,10 @@ def claim_due(model: Any, now: datetime | None = None) -> list[int]:
     claimed = []
     for row in model.select(model.id, model.next_poll_at, model.poll_interval_seconds).where(
             model.next_poll_at <= now):
-        won = model.update(next_poll_at=now + timedelta(seconds=row.poll_interval_seconds)).where(
+        interval = timedelta(seconds=row.poll_interval_seconds)
+        # From when it was due, not from this tick: a tick a moment early must not stretch the interval.
+        following = row.next_poll_at + interval if row.next_poll_at + interval > now else now + interval
+        won = model.update(next_poll_at=following).where(
             (model.id == row.id) & (model.next_poll_at == row.next_poll_at)).execute()
         if won:
             claimed.append(row.id)
