@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from tests.conftest import create_user, login
 from tests.fake_kubernetes import FakeKubernetes, node, pod
 from tests.processes import wait_for
 from workers.polling import clusters
+from workers.polling.due import claim_due
 
 pytestmark = pytest.mark.local_receivers
 BASE = "/api/v1/kubernetes/clusters"
@@ -195,3 +197,18 @@ def test_one_unreachable_cluster_does_not_stop_the_others(
     wait_for(lambda: kube.hits("/version") >= 2, timeout=30, what="the poll asked for by the API")
     logs = "".join(path.read_text() for path in tmp_path.glob("*.log"))
     assert kube.token not in logs and "cluster poll failed" in logs
+
+
+def test_due_polls_keep_their_interval_and_are_claimed_once(client: FlaskClient, auth: Any,
+                                                           kube: FakeKubernetes) -> None:
+    add(client, auth("user"), kube, poll_interval_seconds=10)
+    with db.connection_context():
+        due = Cluster.get(Cluster.name == "prod").next_poll_at
+
+        def claim(after: float) -> list[int]:
+            return claim_due(Cluster, now=due + timedelta(seconds=after))
+
+        assert len(claim(4.9)) == 1 and claim(4.9) == []  # claimed once, not twice in one tick
+        assert claim(9.99) == [] and len(claim(10)) == 1  # due again 10 s after it was due, not after the tick
+        assert len(claim(100)) == 1  # far behind: the next poll is an interval from now
+        assert Cluster.get(Cluster.name == "prod").next_poll_at == due + timedelta(seconds=110)
