@@ -46,10 +46,17 @@ class Alert(BaseModel):
     message = peewee.TextField()
     context = JSONField(default=dict)
     open_key = peewee.CharField(max_length=600, null=True, unique=True)
+    # Set for alerts about something a user owns (their cluster): only they and admins see those.
+    owner_id = peewee.IntegerField(null=True, index=True)
     created_at = peewee.DateTimeField(default=utc_naive, index=True)
     acknowledged_at = peewee.DateTimeField(null=True)
     acknowledged_by = peewee.CharField(max_length=64, null=True)
     resolved_at = peewee.DateTimeField(null=True)
+
+    @staticmethod
+    def visible_to(user_id: int, admin: bool) -> peewee.Expression | bool:
+        """Rule alerts are everyone's; an owned alert is its owner's and the admins'."""
+        return True if admin else (Alert.owner_id.is_null() | (Alert.owner_id == user_id))
 
     @staticmethod
     def key(rule_id: int, tags_text: str) -> str:

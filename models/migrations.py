@@ -81,6 +81,11 @@ def _polling(migrator: SchemaMigrator) -> None:
     db.create_tables([Cluster, ClusterNode, ClusterPod, CISource, Pipeline], safe=True)
 
 
+def _alert_owner(migrator: SchemaMigrator) -> None:
+    add_column(migrator, "alert", "owner_id", peewee.IntegerField(null=True))
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "alert_owner_id" ON "alert" ("owner_id")')
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -90,6 +95,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "metric points and rollups", _metrics),
     Migration(7, "alert rules and alerts", _alerts),
     Migration(8, "kubernetes clusters, CI sources and pipelines", _polling),
+    Migration(9, "alert owners", _alert_owner),
 )
 
 

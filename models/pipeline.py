@@ -31,6 +31,7 @@ class CISource(BaseModel):
     etag = peewee.CharField(max_length=255, null=True)
     rate_limited_until = peewee.DateTimeField(null=True)
     baselined = peewee.BooleanField(default=False)  # the first poll records history without events
+    listed_at = peewee.DateTimeField(null=True)  # the last poll that read the list (not a 304)
     last_polled_at = peewee.DateTimeField(null=True)
     next_poll_at = peewee.DateTimeField(default=utc_naive, index=True)
     created_at = peewee.DateTimeField(default=utc_naive)
@@ -59,6 +60,7 @@ class Pipeline(BaseModel):
     commit_timestamp = peewee.DateTimeField(null=True)
     stages = JSONField(default=list)
     url = peewee.CharField(max_length=2048, null=True)
+    seen_at = peewee.DateTimeField(null=True)  # the last poll whose list had this run
     created_at = peewee.DateTimeField(default=utc_naive, index=True)
     updated_at = peewee.DateTimeField(default=utc_naive)
 

@@ -96,3 +96,26 @@ def test_alerts_reach_the_subscribers_of_their_channel_within_a_second(
             assert json.loads(idle.recv())["type"] == "system_status"
     for ws in (critical, everything, idle):  # an open alerts socket holds its server thread until it closes
         ws.close()
+
+
+def test_an_alert_about_a_users_cluster_reaches_only_them_and_admins(api_server: str) -> None:
+    from models.user import User
+
+    owner, other = token_for(api_server, "cluster-owner"), token_for(api_server, "bystander")
+    sockets = {name: open_channel(api_server, token) for name, token in (("owner", owner), ("other", other))}
+    for ws in sockets.values():
+        ws.send(json.dumps({"type": "subscribe", "channels": ["all"]}))
+        next_of(ws, "subscribed")
+    with db.connection_context():
+        owner_id = User.get(User.username == "cluster-owner").id
+        alerting.publish(alerting.raise_alert(
+            "k8s|1|node_not_ready|n1", owner_id=owner_id, rule_name="kubernetes.node_not_ready",
+            metric="kubernetes.node", severity="CRITICAL", tags={"node": "n1"}, message="n1 is NotReady",
+            context={}))
+    assert next_of(sockets["owner"], "alert", limit=3)["data"]["rule"] == "kubernetes.node_not_ready"
+    sockets["other"].settimeout(1.5)
+    with pytest.raises(websocket.WebSocketTimeoutException):
+        while True:
+            assert json.loads(sockets["other"].recv())["type"] == "system_status"
+    for ws in sockets.values():
+        ws.close()

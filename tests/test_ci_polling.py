@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from models.db import db
+from models.db import db, utc_naive
 from models.event import Event
 from models.pipeline import CISource
 from tests.fake_ci import FakeGitHub, FakeGitLab, github_job, github_run, gitlab_job, gitlab_pipeline
-from workers.polling import pipelines
+from workers.polling import pipelines, providers
 from workers.polling.github import status_of
 from workers.polling.providers import GITLAB_STATUS
 
@@ -235,3 +235,59 @@ def test_polls_racing_each_other_emit_a_transition_once(client: FlaskClient, aut
     for thread in threads:
         thread.join(timeout=60)
     assert events() == [("pipeline.completed", "success")]
+
+
+def asked_for(server: FakeGitHub, run_id: int) -> int:
+    return sum(1 for r in server.requests if r.path == f"/repos/{REPO}/actions/runs/{run_id}")
+
+
+def test_an_unfinished_run_pushed_off_the_first_page_is_followed_to_its_end(
+        client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
+    deploy = {"name": "Deploy", "path": ".github/workflows/deploy.yml"}
+    github.runs[REPO] = [github_run(n) for n in range(50, 1, -1)] + [github_run(1, status="in_progress", **deploy)]
+    source = add_source(client, auth("user"), github, deploy_workflow="deploy.yml")
+    poll(source)
+    github.runs[REPO].insert(0, github_run(51))  # the deploy is now 51st: off the first page
+    poll(source)
+    assert asked_for(github, 1) == 1 and events() == [("pipeline.completed", "success")]
+    github.runs[REPO][-1] = github_run(1, **deploy)  # it finishes; the first page does not change
+    result = poll(source)
+    assert result["not_modified"] is True
+    assert events()[1:] == [("pipeline.completed", "success"), ("deployment.completed", "success")]
+    poll(source)
+    assert asked_for(github, 1) == 2  # finished: not asked for again
+
+
+def test_answers_that_make_no_sense_are_an_error_not_a_crash(
+        client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
+    user = auth("user")
+    source = add_source(client, user, github)
+    github.runs[REPO][0]["head_commit"] = "not an object"
+    assert poll(source)["status"] == "error"
+    shown = client.get(f"/api/v1/ci/sources/{source}", headers=user).get_json()
+    assert shown["status"] == "error" and shown["last_error"].startswith("unreadable answer: ")
+
+
+@pytest.mark.parametrize(("header", "seconds"), [
+    ("120", 120), ("300000000000", 86_400), ("\u00b2", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0), ("soon", None),
+])
+def test_retry_after_in_seconds_or_as_a_date_is_bounded(header: str, seconds: int | None) -> None:
+    until = providers._retry_after(header)
+    if seconds is None:
+        assert until is None
+    else:
+        assert until is not None
+        assert abs((until - utc_naive()).total_seconds() - seconds) < 5
+
+
+def test_a_new_api_url_records_that_servers_history_quietly(
+        client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
+    user = auth("user")
+    source = add_source(client, user, github)
+    poll(source)
+    with FakeGitHub() as other:
+        other.runs[REPO] = [github_run(7, status="in_progress")]
+        assert client.patch(f"/api/v1/ci/sources/{source}", headers=user,
+                            json={"api_url": other.url}).status_code == 200
+        poll(source)
+    assert events() == []

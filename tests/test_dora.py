@@ -90,6 +90,7 @@ def test_only_your_sources_and_the_repository_asked_for(client: FlaskClient, aut
 @pytest.mark.parametrize("query", [
     {"start_date": "2026-11-07", "end_date": "2026-11-01"}, {"start_date": "2024-01-01", "end_date": "2026-11-01"},
     {"granularity": "hourly"}, {"start_date": "yesterday"}, {"end_date": ""},
+    {"start_date": "0001-01-01", "end_date": "0001-01-05"}, {"start_date": "9999-12-01", "end_date": "9999-12-31"},
 ])
 def test_bad_ranges_are_refused(client: FlaskClient, auth: Any, query: dict[str, str]) -> None:
     response = client.get("/api/v1/analytics/dora", headers=auth("user"),

@@ -21,6 +21,7 @@ from tests.fake_kubernetes import FakeKubernetes, node, pod
 from tests.processes import wait_for
 from workers.polling import clusters
 from workers.polling.due import claim_due
+from workers.polling.http import Api, PollError
 
 pytestmark = pytest.mark.local_receivers
 BASE = "/api/v1/kubernetes/clusters"
@@ -212,3 +213,39 @@ def test_due_polls_keep_their_interval_and_are_claimed_once(client: FlaskClient,
         assert claim(9.99) == [] and len(claim(10)) == 1  # due again 10 s after it was due, not after the tick
         assert len(claim(100)) == 1  # far behind: the next poll is an interval from now
         assert Cluster.get(Cluster.name == "prod").next_poll_at == due + timedelta(seconds=110)
+
+
+def test_an_answer_that_makes_no_sense_marks_the_cluster_unhealthy(
+        client: FlaskClient, auth: Any, kube: FakeKubernetes) -> None:
+    user = auth("user")
+    add(client, user, kube)
+    kube.nodes[0]["status"]["conditions"] = "not a list of conditions"
+    assert poll()["status"] == "unhealthy"
+    shown = client.get(f"{BASE}/prod", headers=user).get_json()
+    assert shown["status"] == "unhealthy" and shown["last_error"].startswith("unreadable answer: ")
+
+
+def test_cluster_alerts_are_for_their_owner_and_admins(client: FlaskClient, auth: Any, kube: FakeKubernetes) -> None:
+    owner, other, admin = auth("user"), auth("user", "someone-else"), auth("admin")
+    add(client, owner, kube)
+    poll()
+
+    def seen(headers: dict[str, str]) -> int:
+        return int(client.get("/api/v1/alerts", headers=headers).get_json()["total"])
+
+    assert (seen(owner), seen(other), seen(admin)) == (3, 0, 3)
+    alert_id = client.get("/api/v1/alerts", headers=owner).get_json()["items"][0]["id"]
+    assert client.get(f"/api/v1/alerts/{alert_id}", headers=other).status_code == 404
+    refused = client.post("/api/v1/alerts/acknowledge", headers=other, json={"alert_ids": [alert_id]}).get_json()
+    assert refused["acknowledged"] == 0 and refused["failures"] == [{"id": alert_id, "reason": "not found"}]
+    with db.connection_context():
+        created = [e.owner_id for e in Event.select().where(Event.type == "alert.created")]
+        owner_id = Cluster.get(Cluster.name == "prod").owner_id
+    assert created == [owner_id] * 3  # so their webhooks go to the owner's endpoints (and admins')
+
+
+def test_an_error_that_quotes_a_header_never_shows_the_token(kube: FakeKubernetes) -> None:
+    api = Api(kube.url, {"Authorization": "Bearer secret-token-value\n"}, timeout=5, verify=True, allow_private=True)
+    with pytest.raises(PollError) as raised:
+        api.get("/version")
+    assert "secret-token-value" not in str(raised.value) and str(raised.value).startswith("GET /version: Invalid")

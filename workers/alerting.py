@@ -42,7 +42,8 @@ def _context(rule: AlertRule, observed: float | None, count: int, limit: float |
 
 
 def alert_data(alert: Alert) -> dict[str, Any]:
-    return {"alert_id": alert.id, "rule": alert.rule_name, "metric": alert.metric, "severity": alert.severity,
+    return {"alert_id": alert.id, "owner_id": alert.owner_id,
+            "rule": alert.rule_name, "metric": alert.metric, "severity": alert.severity,
             "status": alert.status, "tags": alert.tags, "message": alert.message, "context": alert.context}
 
 
@@ -62,7 +63,7 @@ def raise_alert(open_key: str, **fields: Any) -> Emitted | None:
     try:
         with db.atomic():
             alert = Alert.create(open_key=open_key, **fields)
-            emitted = emit("alert.created", alert_data(alert))
+            emitted = emit("alert.created", alert_data(alert), owner_id=alert.owner_id)
     except peewee.IntegrityError:  # another evaluation opened it first
         return None
     _announce(alert)
@@ -87,7 +88,7 @@ def resolve(alert: Alert, reason: str) -> Emitted | None:
         if not closed:
             return None
         alert = Alert.get_by_id(alert.id)
-        return emit("alert.resolved", alert_data(alert))
+        return emit("alert.resolved", alert_data(alert), owner_id=alert.owner_id)
 
 
 def close_rule_alerts(rule_id: int, reason: str) -> int:

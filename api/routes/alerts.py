@@ -100,8 +100,13 @@ class AlertRuleItem(MethodView):
         rule.delete_instance()
 
 
+def _visible() -> Any:
+    user = current_user()
+    return Alert.select().where(Alert.visible_to(user.id, user.role == "admin"))
+
+
 def _alert(alert_id: int) -> Alert:
-    alert = Alert.get_or_none(Alert.id == alert_id)
+    alert = _visible().where(Alert.id == alert_id).first()
     if alert is None:
         raise not_found("Alert", alert_id)
     return alert
@@ -113,8 +118,8 @@ class Alerts(MethodView):
     @alerts_blp.arguments(AlertListArgsSchema, location="query")
     @alerts_blp.response(200, page_of(AlertSchema))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Alerts, newest first"""
-        query = Alert.select()
+        """Alerts you may see (rule alerts, and those about what you own), newest first"""
+        query = _visible()
         for name in ("status", "severity"):
             if args.get(name):
                 query = query.where(getattr(Alert, name) == args[name])
@@ -138,7 +143,7 @@ class Acknowledge(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Acknowledge pending alerts; each id that cannot be says why"""
         ids = list(dict.fromkeys(body["alert_ids"]))
-        found = {a.id: a for a in Alert.select().where(Alert.id << ids)}
+        found = {a.id: a for a in _visible().where(Alert.id << ids)}
         failures = [{"id": i, "reason": "not found" if i not in found else f"it is {found[i].status}"}
                     for i in ids if i not in found or found[i].status != "pending"]
         pending = [i for i in ids if i in found and found[i].status == "pending"]

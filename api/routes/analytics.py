@@ -15,6 +15,7 @@ from workers.dora import PERIODS, dora
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/v1/analytics", description="DORA metrics")
 MAX_RANGE = timedelta(days=731)
+EARLIEST, LATEST = datetime(1970, 1, 1), datetime(9000, 1, 1)  # room for the previous span and a bare end date
 
 
 class DayOrMoment(ma.fields.AwareDateTime):
@@ -25,8 +26,11 @@ class DayOrMoment(ma.fields.AwareDateTime):
         self.end = end
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        moment = super()._deserialize(value, attr, data, **kwargs).astimezone(UTC).replace(tzinfo=None)
-        return moment + timedelta(days=1) if self.end and isinstance(value, str) and len(value) == 10 else moment
+        try:
+            moment = super()._deserialize(value, attr, data, **kwargs).astimezone(UTC).replace(tzinfo=None)
+            return moment + timedelta(days=1) if self.end and isinstance(value, str) and len(value) == 10 else moment
+        except OverflowError:
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
 
 
 class DoraArgsSchema(StrictSchema):
@@ -40,6 +44,8 @@ class DoraArgsSchema(StrictSchema):
         start, end = data.get("start_date"), data.get("end_date")
         if start is not None and end is not None and not start < end <= start + MAX_RANGE:
             raise ma.ValidationError("end_date must be after start_date, and at most 731 days later.", "end_date")
+        if start is not None and not EARLIEST <= start <= LATEST:
+            raise ma.ValidationError(f"Between {EARLIEST.year} and {LATEST.year}.", "start_date")
 
 
 class _Frequency(ma.Schema):

@@ -81,7 +81,9 @@ class SourceItem(MethodView):
         source = _source(source_id)
         changes = {**body, "updated_at": utc_naive()}
         if "api_url" in body or "token" in body:
-            changes.update(etag=None, rate_limited_until=None)  # a new API or identity: start afresh
+            changes.update(etag=None, rate_limited_until=None)  # a new API or identity: ask afresh
+        if "api_url" in body and body["api_url"] != source.api_url:
+            changes["baselined"] = False  # another server's history is not news: record it quietly first
         with db.atomic():
             CISource.update(**changes).where(CISource.id == source.id).execute()
         return CISource.get_by_id(source.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import peewee
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -24,7 +25,9 @@ from api.services import services
 from api.targets import check_api_url
 from models.cluster import Cluster, ClusterNode, ClusterPod
 from models.db import db, utc_naive
+from models.user import User
 from workers.polling import clusters
+from workers.polling.due import poll_lock
 
 blp = Blueprint("kubernetes", __name__, url_prefix="/api/v1/kubernetes", description="Kubernetes clusters polled")
 
@@ -35,10 +38,20 @@ def _visible() -> Any:
 
 
 def _get(name: str) -> Cluster:
-    """Your cluster of that name (an admin without one of that name gets the oldest cluster so named)."""
+    """Your cluster of that name. An admin reaches another user's with `?owner=<username>`, or without it
+    when only one cluster has that name (several: 409, naming the owners)."""
     user = current_user()
-    cluster = (Cluster.get_or_none((Cluster.owner == user.id) & (Cluster.name == name))
-               or _visible().where(Cluster.name == name).order_by(Cluster.id).first())
+    owner = request.args.get("owner")
+    if user.role != "admin" or (owner is None and Cluster.get_or_none(
+            (Cluster.owner == user.id) & (Cluster.name == name))):
+        cluster = Cluster.get_or_none((Cluster.owner == user.id) & (Cluster.name == name))
+    else:
+        query = Cluster.select(Cluster, User).join(User).where(Cluster.name == name)
+        matches = list(query.where(User.username == owner) if owner is not None else query)
+        if len(matches) > 1:
+            owners = ", ".join(sorted(c.owner.username for c in matches))
+            raise ApiError(409, f"{len(matches)} clusters are named {name} (owners: {owners}); add ?owner=")
+        cluster = matches[0] if matches else None
     if cluster is None:
         raise not_found("Cluster", name)
     return cluster
@@ -90,9 +103,15 @@ class ClusterItem(MethodView):
     def delete(self, name: str) -> None:
         """Stop polling a cluster and forget its snapshot; its open alerts are resolved"""
         cluster = _get(name)
-        clusters.close_alerts(cluster)
-        with db.atomic():
-            cluster.delete_instance(recursive=True)
+        lock = poll_lock(services().redis, "poll_cluster", cluster.id)
+        if not lock.acquire(blocking_timeout=30):  # a poll in flight finishes first
+            raise ApiError(409, f"Cluster {name} is being polled; try again in a moment")
+        try:
+            with db.atomic():
+                cluster.delete_instance(recursive=True)
+            clusters.close_alerts(cluster)
+        finally:
+            lock.release()
 
 
 @blp.route("/clusters/<string:name>/nodes")

@@ -18,7 +18,8 @@ def _url(**kwargs: Any) -> ma.fields.Url:
     return ma.fields.Url(schemes={"http", "https"}, require_tld=False, validate=ma.validate.Length(max=2048),
                          **kwargs)
 
-_TOKEN = ma.validate.Length(min=1, max=8192)
+_TOKEN = [ma.validate.Length(min=1, max=8192),
+          FullMatch(r"^[\x21-\x7e]+$", error="Printable ASCII without spaces (it goes in an HTTP header).")]
 
 
 def _pem(value: str) -> None:

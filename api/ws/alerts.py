@@ -83,7 +83,7 @@ def _on_message(ws: Server, raw: str | bytes, severities: set[str]) -> None:
 def alerts_channel(ws: Server) -> None:
     try:
         with db.connection_context():
-            authenticate(request.args.get("token") or bearer_token())
+            user, _ = authenticate(request.args.get("token") or bearer_token())
     except ApiError:
         ws.close(UNAUTHORIZED, "unauthorized")
         return
@@ -96,7 +96,7 @@ def alerts_channel(ws: Server) -> None:
             if time.monotonic() >= next_status:
                 _send(ws, {"type": "system_status", "data": system_status(), "timestamp": isoformat(utcnow())})
                 next_status = time.monotonic() + STATUS_SECONDS
-            _relay(ws, subscription, severities)
+            _relay(ws, subscription, severities, None if user.role == "admin" else user.id)
             raw = ws.receive(timeout=POLL_SECONDS)
             if raw is not None:
                 _on_message(ws, raw, severities)
@@ -104,12 +104,14 @@ def alerts_channel(ws: Server) -> None:
         hub.unsubscribe(subscription)
 
 
-def _relay(ws: Server, subscription: Any, severities: set[str]) -> None:
+def _relay(ws: Server, subscription: Any, severities: set[str], viewer: int | None) -> None:
+    """New alerts of the subscribed severities that this user may see (`viewer` None: an admin, all)."""
     while True:
         try:
             event, _ = subscription.events.get_nowait()
         except queue.Empty:
             return
         alert = event.get("data") or {}
-        if alert.get("severity") in severities:
+        owner = alert.get("owner_id")
+        if alert.get("severity") in severities and (viewer is None or owner is None or owner == viewer):
             _send(ws, {"type": "alert", "data": alert, "id": event["id"]})

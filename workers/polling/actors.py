@@ -13,7 +13,7 @@ from models.cluster import Cluster
 from models.pipeline import CISource
 from workers import runtime
 from workers.polling import clusters, pipelines
-from workers.polling.due import claim_due
+from workers.polling.due import claim_due, poll_lock
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 def _locked(name: str, target_id: int, work: Callable[[], dict[str, Any]]) -> None:
     """Run one poll unless another poll of the same target holds the lock; its outcome goes to the log
     (and to the cluster's or source's row, which is what the API shows)."""
-    lock = runtime.current().redis.lock(f"conveyor:lock:{name}:{target_id}", timeout=300, blocking=False)
-    if not lock.acquire():
+    lock = poll_lock(runtime.current().redis, name, target_id)
+    if not lock.acquire(blocking=False):
         log.info("poll skipped: another is in progress", extra={"poll": name, "target_id": target_id})
         return
     try:
@@ -31,14 +31,14 @@ def _locked(name: str, target_id: int, work: Callable[[], dict[str, Any]]) -> No
         lock.release()
 
 
-@dramatiq.actor(queue_name="polling", max_retries=0, time_limit=300_000)
+@dramatiq.actor(queue_name="polling", max_retries=0, time_limit=600_000)
 def poll_cluster(cluster_id: int) -> None:
     cluster = Cluster.get_or_none(Cluster.id == cluster_id)
     if cluster is not None:
         _locked("poll_cluster", cluster_id, lambda: clusters.poll(cluster))
 
 
-@dramatiq.actor(queue_name="polling", max_retries=0, time_limit=300_000)
+@dramatiq.actor(queue_name="polling", max_retries=0, time_limit=600_000)
 def poll_ci_source(source_id: int) -> None:
     source = CISource.get_or_none(CISource.id == source_id)
     if source is not None:

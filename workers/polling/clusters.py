@@ -33,31 +33,41 @@ def poll(cluster: Cluster) -> dict[str, Any]:
                 snapshot = read_cluster(api)
             finally:
                 api.close()
+        stored = _store(cluster, snapshot)
     except PollError as exc:
-        _unhealthy(cluster, str(exc))
-        return {"cluster": cluster.name, "status": "unhealthy", "error": str(exc)}
-    _store(cluster, snapshot)
+        return _unhealthy(cluster, str(exc))
+    except Exception as exc:  # an answer we could not make sense of; its text may quote what we sent
+        return _unhealthy(cluster, f"unreadable answer: {type(exc).__name__}")
+    if not stored:
+        return {"cluster": cluster.name, "status": "deleted"}
     raised, resolved = _alerts(cluster, _firing(cluster, snapshot, settings.restart_alert_threshold))
     return {"cluster": cluster.name, "status": "healthy", "nodes": len(snapshot.nodes), "pods": len(snapshot.pods),
             "alerts_raised": raised, "alerts_resolved": resolved}
 
 
-def _unhealthy(cluster: Cluster, error: str) -> None:
+def _unhealthy(cluster: Cluster, error: str) -> dict[str, Any]:
     log.warning("cluster poll failed", extra={"cluster_id": cluster.id, "error": error})
     now = utc_naive()
     with db.atomic():
-        Cluster.update(status="unhealthy", last_error=error, last_polled_at=now,
-                       updated_at=now).where(Cluster.id == cluster.id).execute()
+        marked = Cluster.update(status="unhealthy", last_error=error, last_polled_at=now,
+                                updated_at=now).where(Cluster.id == cluster.id).execute()
+    result = {"cluster": cluster.name, "status": "unhealthy", "error": error}
+    if not marked:  # deleted while we polled: no alert may outlive it
+        return result
     firing = {_key(cluster, "cluster_unreachable", ""): {
         "rule_name": "kubernetes.cluster_unreachable", "metric": "kubernetes.cluster", "severity": "WARNING",
         "tags": {"cluster": cluster.name}, "message": f"Cluster {cluster.name} cannot be polled: {error}",
         "context": {"cluster": cluster.name, "error": error}}}
     _alerts(cluster, firing, only="cluster_unreachable")
+    return result
 
 
-def _store(cluster: Cluster, snapshot: Snapshot) -> None:
+def _store(cluster: Cluster, snapshot: Snapshot) -> bool:
+    """Replace the snapshot; False when the cluster was deleted meanwhile (nothing is written then)."""
     now = utc_naive()
     with db.atomic():
+        if not Cluster.select().where(Cluster.id == cluster.id).exists():
+            return False
         ClusterNode.delete().where(ClusterNode.cluster == cluster.id).execute()
         ClusterPod.delete().where(ClusterPod.cluster == cluster.id).execute()
         for start in range(0, len(snapshot.nodes), 200):
@@ -70,6 +80,7 @@ def _store(cluster: Cluster, snapshot: Snapshot) -> None:
                        pod_count=len(snapshot.pods), namespace_count=snapshot.namespaces,
                        metrics_available=snapshot.metrics, last_polled_at=now,
                        updated_at=now).where(Cluster.id == cluster.id).execute()
+    return True
 
 
 def _key(cluster: Cluster, kind: str, subject: str) -> str:
@@ -111,7 +122,7 @@ def _alerts(cluster: Cluster, firing: dict[str, dict[str, Any]], only: str | Non
     raised = resolved = 0
     for key, fields in firing.items():
         if key not in open_alerts:
-            emitted = alerting.raise_alert(key, **fields)
+            emitted = alerting.raise_alert(key, owner_id=cluster.owner_id, **fields)
             raised += emitted is not None
             publish(emitted)
     for key, alert in open_alerts.items():

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
+from redis.lock import Lock
+
 from models.db import utc_naive
+
+LOCK_SECONDS = 660  # beyond a poll's time limit (600 s)
+
+
+def poll_lock(client: redis.Redis, kind: str, target_id: int) -> Lock:
+    """The lock a poll of one cluster or source holds; deleting that target takes it too."""
+    return client.lock(f"conveyor:lock:{kind}:{target_id}", timeout=LOCK_SECONDS)
 
 
 def claim_due(model: Any, now: datetime | None = None) -> list[int]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.polling.http import PollError, timestamp
+from workers.polling.http import PollError, json_body, timestamp
 from workers.polling.providers import (
     GITHUB_CONCLUSION,
     GITHUB_STATUS,
@@ -29,10 +29,16 @@ class GitHub(Provider):
         response = self.fetch(path, {"per_page": PER_PAGE, "page": number}, etag)
         if response.status_code == 304:
             return Page([], etag, not_modified=True)
-        body = response.json() if response.content else {}
+        body = json_body(response, path) if response.content else {}
         if not isinstance(body, dict):
             raise PollError(f"GET {path}: unexpected JSON")
         return Page([_run(item) for item in body.get("workflow_runs") or []], response.headers.get("ETag"))
+
+    def run(self, external_id: str) -> Run:
+        body = self.json(f"/repos/{self.repository}/actions/runs/{external_id}")
+        if not isinstance(body, dict):
+            raise PollError(f"GET run {external_id}: unexpected JSON")
+        return _run(body)
 
     def stages(self, run: Run) -> list[dict[str, Any]]:
         body = self.json(f"/repos/{self.repository}/actions/runs/{run.external_id}/jobs", {"per_page": 100})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.polling.http import PollError, timestamp
+from workers.polling.http import PollError, json_body, timestamp
 from workers.polling.providers import (
     GITLAB_STATUS,
     PER_PAGE,
@@ -26,10 +26,16 @@ class GitLab(Provider):
         response = self.fetch(path, {"per_page": PER_PAGE, "page": number}, etag)
         if response.status_code == 304:
             return Page([], etag, not_modified=True)
-        body = response.json() if response.content else []
+        body = json_body(response, path) if response.content else []
         if not isinstance(body, list):
             raise PollError(f"GET {path}: unexpected JSON")
         return Page([_run(item) for item in body if isinstance(item, dict)], response.headers.get("ETag"))
+
+    def run(self, external_id: str) -> Run:
+        body = self.json(f"{self.project}/pipelines/{external_id}")
+        if not isinstance(body, dict):
+            raise PollError(f"GET pipeline {external_id}: unexpected JSON")
+        return _run(body)
 
     def stages(self, run: Run) -> list[dict[str, Any]]:
         detail = self.json(f"{self.project}/pipelines/{run.external_id}")

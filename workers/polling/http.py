@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from workers.webhooks.ssrf import UnsafeTarget, resolve
 from workers.webhooks.transport import PinnedAdapter, pinned_url
@@ -23,6 +24,10 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 
 class PollError(Exception):
     """The remote API could not be read; the message is safe to store and show (no credentials)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Api:
@@ -41,6 +46,13 @@ class Api:
     def close(self) -> None:
         self.session.close()
 
+    def _safe_detail(self, exc: BaseException) -> str:
+        detail = _first_line(exc)
+        secrets = [value for value in self.headers.values() if len(value) >= 6]
+        if not detail or any(part in detail for value in secrets for part in (value, value.split()[-1])):
+            return ""
+        return f": {detail}"
+
     def get(self, path: str, params: dict[str, Any] | None = None,
             headers: dict[str, str] | None = None) -> requests.Response:
         """The response, body read (bounded); PollError when there is none (refused, DNS, connect, TLS, time-out)."""
@@ -50,10 +62,12 @@ class Api:
                                         headers={**self.headers, **(headers or {}), "Host": host},
                                         verify=self.verify, allow_redirects=False, stream=True)
             body = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
-        except requests.Timeout:
+        except (requests.Timeout, urllib3.exceptions.TimeoutError):
             raise PollError(f"GET {path}: timed out after {self.timeout:g} s") from None
-        except (requests.RequestException, OSError) as exc:
-            raise PollError(f"GET {path}: {type(exc).__name__}: {_first_line(exc)}") from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            # Some of these quote the request's headers (an invalid header value is the token itself):
+            # the text is kept only when it holds none of them.
+            raise PollError(f"GET {path}: {type(exc).__name__}{self._safe_detail(exc)}") from None
         if len(body) > MAX_BODY_BYTES:
             raise PollError(f"GET {path}: the response is larger than {MAX_BODY_BYTES} bytes")
         response._content = body
@@ -63,10 +77,10 @@ class Api:
 def timestamp(text: Any) -> datetime | None:
     """An API's ISO 8601 time as naive UTC; None when absent or unreadable."""
     try:
-        moment = datetime.fromisoformat(str(text)) if text else None
-    except ValueError:
+        moment = datetime.fromisoformat(text) if isinstance(text, str) and text else None
+        return moment if moment is None or moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         return None
-    return moment if moment is None or moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def json_body(response: requests.Response, path: str) -> Any:
@@ -83,7 +97,7 @@ def failure(response: requests.Response, path: str) -> PollError:
     except (ValueError, AttributeError):
         message = None
     detail = f": {str(message)[:200]}" if message else ""
-    return PollError(f"GET {path}: HTTP {response.status_code}{detail}")
+    return PollError(f"GET {path}: HTTP {response.status_code}{detail}", response.status_code)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -23,7 +23,7 @@ class Snapshot:
 
 
 def read_cluster(api: Api) -> Snapshot:
-    version = _get(api, "/version").get("gitVersion")
+    version = clip(_get(api, "/version").get("gitVersion"), 64)
     nodes, pods = _list(api, "/api/v1/nodes"), _list(api, "/api/v1/pods")
     namespaces = len(_list(api, "/api/v1/namespaces"))
     node_usage, pod_usage = _usage(api, "nodes"), _usage(api, "pods")
@@ -35,6 +35,11 @@ def read_cluster(api: Api) -> Snapshot:
             per_node[row["node_name"]] = per_node.get(row["node_name"], 0) + 1
     node_rows = [node_row(node, (node_usage or {}).get(node["metadata"]["name"]), per_node) for node in nodes]
     return Snapshot(version, node_rows, pod_rows, namespaces, metrics)
+
+
+def clip(value: Any, length: int) -> str | None:
+    """Text for a bounded column (PostgreSQL refuses what is longer, and NUL anywhere)."""
+    return None if value is None else str(value).replace("\x00", "")[:length]
 
 
 def _get(api: Api, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -57,6 +62,8 @@ def _list(api: Api, path: str) -> list[dict[str, Any]]:
         token = (body.get("metadata") or {}).get("continue")
         if not token:
             return items
+        if token == params.get("continue"):
+            raise PollError(f"GET {path}: the server repeated its continue token")
         params = {"limit": PAGE, "continue": token}
     raise PollError(f"GET {path}: more than {MAX_PAGES * PAGE} items")
 
@@ -100,7 +107,7 @@ def node_row(node: dict[str, Any], usage: tuple[float | None, float | None] | No
             "cpu_usage": _percent(cpu, parse_quantity(allocatable.get("cpu"))),
             "memory_usage": _percent(memory, parse_quantity(allocatable.get("memory"))),
             "pods": per_node.get(meta.get("name", ""), 0),
-            "kubelet_version": (status.get("nodeInfo") or {}).get("kubeletVersion"),
+            "kubelet_version": clip((status.get("nodeInfo") or {}).get("kubeletVersion"), 64),
             "created_at": timestamp(meta.get("creationTimestamp"))}
 
 
@@ -116,8 +123,9 @@ def pod_row(pod: dict[str, Any], usage: tuple[float, float] | None) -> dict[str,
     reason = next((w for w in waiting if w and w not in ("ContainerCreating", "PodInitializing")), None)
     phase = status.get("phase") or "Unknown"
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-    return {"namespace": meta.get("namespace"), "name": meta.get("name"), "status": reason or phase,
-            "phase": phase, "ready": ready, "restarts": sum(int(c.get("restartCount") or 0) for c in containers),
+    return {"namespace": meta.get("namespace"), "name": meta.get("name"), "status": clip(reason or phase, 64),
+            "phase": clip(phase, 16), "ready": ready,
+            "restarts": sum(int(c.get("restartCount") or 0) for c in containers),
             "node_name": (pod.get("spec") or {}).get("nodeName"),
             "cpu_usage": None if usage is None else round(usage[0] * 1000, 1),
             "memory_usage": None if usage is None else round(usage[1] / MIB, 1),

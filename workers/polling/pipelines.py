@@ -25,9 +25,11 @@ from workers.events import Emitted, emit, publish
 from workers.polling.github import HEADERS, GitHub
 from workers.polling.gitlab import GitLab
 from workers.polling.http import Api, PollError
+from workers.polling.kubernetes import clip
 from workers.polling.providers import MAX_PAGES, PER_PAGE, Provider, RateLimited, Run, duration
 
 log = logging.getLogger(__name__)
+STRAGGLERS = 10
 
 
 def _provider(source: CISource) -> Provider:
@@ -61,6 +63,10 @@ def poll(source: CISource) -> dict[str, Any]:
     except PollError as exc:
         _record(source, "error", str(exc))
         return {**result, "status": "error", "error": str(exc)}
+    except Exception as exc:  # an answer we could not make sense of; its text may quote what we sent
+        error = f"unreadable answer: {type(exc).__name__}"
+        _record(source, "error", error)
+        return {**result, "status": "error", "error": error}
     return {**result, "status": "ok"}
 
 
@@ -77,16 +83,46 @@ def _read(source: CISource, provider: Provider) -> dict[str, Any]:
     first = provider.page(1, source.etag)
     if first.not_modified:
         _record(source, "ok", None)
-        return {"not_modified": True, "runs": 0, "events": 0}
+        return {"not_modified": True, "runs": 0, "events": _stragglers(source, provider), "pages": 1}
     runs, number, page = list(first.runs), 1, first
     while len(page.runs) == PER_PAGE and number < MAX_PAGES and (
             not source.baselined or _all_changed(source, page.runs)):
         number += 1
         page = provider.page(number, None)
         runs.extend(page.runs)
-    events = sum(_apply(source, provider, run) for run in reversed(runs))  # oldest first
-    _record(source, "ok", None, etag=first.etag, baselined=True)
-    return {"not_modified": False, "runs": len(runs), "events": events, "pages": number}
+    # A run that moved from the end of one page to the start of the next is in both: the later read wins.
+    latest = {run.external_id: run for run in runs}
+    ordered = list({run.external_id: None for run in reversed(runs)})  # oldest first
+    events = sum(_apply(source, provider, latest[external_id]) for external_id in ordered)
+    now = utc_naive()
+    for start in range(0, len(ordered), 500):
+        Pipeline.update(seen_at=now).where((Pipeline.source == source.id)
+                                           & Pipeline.external_id.in_(ordered[start:start + 500])).execute()
+    _record(source, "ok", None, etag=first.etag, baselined=True, listed_at=now)
+    source.listed_at = now
+    return {"not_modified": False, "runs": len(latest), "events": events + _stragglers(source, provider),
+            "pages": number}
+
+
+def _stragglers(source: CISource, provider: Provider) -> int:
+    """Unfinished runs that the last list no longer showed (pushed past its pages, or deleted) are asked for
+    one by one, up to STRAGGLERS a poll, so none stays `running` for ever."""
+    query = Pipeline.select().where((Pipeline.source == source.id) & Pipeline.status.not_in(FINISHED)
+                                    & (Pipeline.seen_at.is_null() | (Pipeline.seen_at < source.listed_at)))
+    events = 0
+    for row in query.order_by(Pipeline.id).limit(STRAGGLERS):
+        try:
+            run = provider.run(row.external_id)
+        except RateLimited:
+            raise
+        except PollError as exc:
+            if exc.status not in (404, 410):
+                raise
+            Pipeline.update(status="cancelled", provider_status="gone", updated_at=utc_naive()).where(
+                Pipeline.id == row.id).execute()  # deleted upstream: nothing to announce
+            continue
+        events += _apply(source, provider, run)
+    return events
 
 
 def _all_changed(source: CISource, runs: list[Run]) -> bool:
@@ -108,7 +144,12 @@ def _apply(source: CISource, provider: Provider, run: Run) -> int:
     existing = Pipeline.get_or_none((Pipeline.source == source.id) & (Pipeline.external_id == run.external_id))
     if existing is not None and existing.status == run.status:
         return 0
-    stages = provider.stages(run)
+    try:
+        stages = provider.stages(run)
+    except RateLimited:
+        raise
+    except PollError:  # this run's jobs are unreadable: record it without stages rather than stall the source
+        stages = []
     fields = _fields(source, run, stages)
     emitted: list[Emitted] = []
     with db.atomic():
@@ -135,12 +176,13 @@ def _apply(source: CISource, provider: Provider, run: Run) -> int:
 
 def _fields(source: CISource, run: Run, stages: list[dict[str, Any]]) -> dict[str, Any]:
     finished = run.finished_at if run.status in FINISHED else None
-    return {"repository": source.repository, "branch": run.branch, "workflow": run.workflow,
-            "is_deploy": is_deploy(source, run), "status": run.status, "provider_status": run.provider_status[:64],
+    return {"repository": source.repository, "branch": clip(run.branch, 255), "workflow": clip(run.workflow, 255),
+            "is_deploy": is_deploy(source, run), "status": run.status,
+            "provider_status": clip(run.provider_status, 64),
             "started_at": run.started_at, "finished_at": finished, "duration": duration(run.started_at, finished),
-            "commit_sha": run.commit_sha, "commit_message": run.commit_message, "commit_author": run.commit_author,
-            "commit_timestamp": run.commit_timestamp, "url": run.url, "stages": _jsonable(stages),
-            "updated_at": utc_naive()}
+            "commit_sha": clip(run.commit_sha, 64), "commit_message": clip(run.commit_message, 65_536),
+            "commit_author": clip(run.commit_author, 255), "commit_timestamp": run.commit_timestamp,
+            "url": clip(run.url, 2048), "stages": _jsonable(stages), "updated_at": utc_naive()}
 
 
 def _jsonable(stages: list[dict[str, Any]]) -> list[dict[str, Any]]:

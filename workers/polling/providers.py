@@ -6,9 +6,11 @@ costs nothing), page with `per_page`, and `RateLimited` says until when the prov
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -65,11 +67,30 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+MAX_WAIT = 86_400  # however long a provider asks us to wait, we ask again after a day at most
+_DIGITS = re.compile(r"[0-9]{1,12}")
+
+
 def _reset_at(headers: Any) -> datetime:
-    reset = headers.get("X-RateLimit-Reset", headers.get("RateLimit-Reset")) or ""
-    if reset.strip().isdigit():
-        return datetime.fromtimestamp(max(int(reset), int(time.time())), UTC).replace(tzinfo=None)
-    return _now() + timedelta(seconds=60)
+    """When the rate limit resets: `X-RateLimit-Reset` (epoch seconds), bounded to [now, now + a day]."""
+    reset = (headers.get("X-RateLimit-Reset", headers.get("RateLimit-Reset")) or "").strip()
+    seconds = int(reset) - time.time() if _DIGITS.fullmatch(reset) else 60
+    return _now() + timedelta(seconds=min(max(seconds, 0), MAX_WAIT))
+
+
+def _retry_after(value: str) -> datetime | None:
+    """`Retry-After` in seconds or as an HTTP date, bounded to a day; None when absent or unreadable."""
+    value = value.strip()
+    if _DIGITS.fullmatch(value):
+        return _now() + timedelta(seconds=min(int(value), MAX_WAIT))
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    wait = (moment - datetime.now(UTC)).total_seconds()
+    return _now() + timedelta(seconds=min(max(wait, 0), MAX_WAIT))
 
 
 def _exhausted(headers: Any) -> bool:
@@ -88,14 +109,15 @@ class Provider:
     def fetch(self, path: str, params: dict[str, Any] | None = None, etag: str | None = None) -> requests.Response:
         """A 200 or 304; RateLimited when refused for the rate limit (Retry-After or none left); else PollError."""
         if self.exhausted_until is not None:
-            raise RateLimited(self.exhausted_until, f"rate limit exhausted until {self.exhausted_until:%H:%M:%S}Z")
+            raise RateLimited(self.exhausted_until, "rate limit exhausted until "
+                                                    f"{self.exhausted_until.isoformat(timespec='seconds')}Z")
         response = self.api.get(path, params, {"If-None-Match": etag} if etag else None)
         self.requests += 1
-        retry_after = (response.headers.get("Retry-After") or "").strip()
+        retry_after = _retry_after(response.headers.get("Retry-After") or "")
         if response.status_code in (403, 429) and (retry_after or _exhausted(response.headers)):
-            until = _now() + timedelta(seconds=int(retry_after)) if retry_after.isdigit() else _reset_at(
-                response.headers)
-            raise RateLimited(until, f"GET {path}: HTTP {response.status_code}, rate limited until {until:%H:%M:%S}Z")
+            until = retry_after or _reset_at(response.headers)
+            raise RateLimited(until, f"GET {path}: HTTP {response.status_code}, rate limited until "
+                                     f"{until.isoformat(timespec='seconds')}Z")
         if response.status_code not in (200, 304):
             raise failure(response, path)
         if _exhausted(response.headers):
@@ -107,6 +129,10 @@ class Provider:
 
     def page(self, number: int, etag: str | None) -> Page:
         """Runs, newest first; `etag` only on the first page."""
+        raise NotImplementedError
+
+    def run(self, external_id: str) -> Run:
+        """One run by id (one that fell off the first page while unfinished)."""
         raise NotImplementedError
 
     def stages(self, run: Run) -> list[dict[str, Any]]:

@@ -1,8 +1,9 @@
 """Kubernetes resource quantities ("250m", "1.5", "16Gi", "129e6", "123456789n") as plain numbers."""
 from __future__ import annotations
 
+import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 _SUFFIXES = {
     "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
@@ -21,6 +22,7 @@ def parse_quantity(text: str | None) -> float | None:
     if match is None:
         return None
     try:
-        return float(Decimal(match.group(1)) * _SUFFIXES[match.group(2)])
-    except InvalidOperation:
+        value = float(Decimal(match.group(1)) * _SUFFIXES[match.group(2)])
+    except (ArithmeticError, ValueError):  # decimal's Overflow and InvalidOperation are ArithmeticErrors
         return None
+    return value if math.isfinite(value) else None
