@@ -1,8 +1,10 @@
 """The application factory: the only place an app is built."""
 from __future__ import annotations
 
+import logging
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -24,6 +26,7 @@ from api.routes import (
     analytics,
     auth,
     builds,
+    cache,
     ci,
     events,
     health,
@@ -45,7 +48,8 @@ from workers.setup import configure as configure_workers
 
 BLUEPRINTS = (health.blp, auth.blp, users.blp, projects.blp, builds.blp, analyses.blp, webhooks.blp, events.blp,
               metrics.blp, alerts.rules_blp, alerts.alerts_blp, kubernetes.blp, ci.sources_blp, ci.pipelines_blp,
-              analytics.blp, admin.blp)
+              analytics.blp, cache.blp, cache.dashboard_blp, admin.blp)
+log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -91,7 +95,25 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     app.extensions["stream_hub"] = StreamHub(redis_url)
     register_error_handlers(app)
     register_cli(app)
+    if settings.env != "test":
+        _warm_on_first_request(app)
     return app
+
+
+def _warm_on_first_request(app: Flask) -> None:
+    """The API warms the cache when it starts serving (its first request, e.g. the readiness probe), so the
+    first users do not pay for the misses; the scheduler keeps it warm from then on."""
+    started = threading.Event()
+
+    @app.before_request
+    def _warm_once() -> None:
+        if started.is_set():
+            return
+        started.set()
+        try:
+            app.extensions["conveyor"].broker.get_actor("warm_cache").send()
+        except Exception:  # the broker is away: the scheduler warms it later
+            log.warning("could not ask for a cache warm at start", exc_info=True)
 
 
 def _install_request_hooks(app: Flask) -> None:

@@ -14,7 +14,7 @@ from models.outbox import OutboxMessage
 from models.project import Project
 from models.task import Task, TaskLog
 from models.user import User
-from workers import outbox
+from workers import cache_views, outbox
 from workers.reporter import request_cancel
 from workers.settle import announce_cancel
 
@@ -38,6 +38,7 @@ def create(kind: str, user: User, fields: dict[str, Any]) -> Task:
             Task.refuse(task.id, "could not be queued: broker unavailable")
             OutboxMessage.mark_failed(message.id)
         raise ApiError(503, "The task queue is unavailable; nothing was started") from None
+    cache_views.task_changed(services().redis, task)
     return task
 
 
@@ -69,6 +70,7 @@ def cancel(kind: str, user: User, task_id: object) -> str:
         announce_cancel(kind, task, svc.redis)  # it never starts: the claim will find it cancelled
     else:
         request_cancel(svc.redis, str(task.id))  # the worker kills the process group and announces it
+    cache_views.task_changed(svc.redis, task)
     return f"{LABELS[kind]} {task.id} cancelled"
 
 

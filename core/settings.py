@@ -54,6 +54,7 @@ class Settings:
     poll_allow_private: bool
     poll_timeout_seconds: int
     restart_alert_threshold: int
+    cache_max_bytes: int
     api_threads: int
     log_level: str
 
@@ -203,6 +204,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         poll_allow_private=r.flag("POLL_ALLOW_PRIVATE", False),
         poll_timeout_seconds=r.number("POLL_TIMEOUT_SECONDS", 10, 1, 120),
         restart_alert_threshold=r.number("KUBERNETES_RESTART_ALERT_THRESHOLD", 5, 1, 100_000),
+        cache_max_bytes=r.number("CACHE_MAX_BYTES", 64 * 1024 * 1024, 1024 * 1024, 64 * 1024 ** 3),
         api_threads=r.number("API_THREADS", 256, 4, 4096),
         log_level=r.choice("LOG_LEVEL", "INFO", _LOG_LEVELS, str.upper),
     )

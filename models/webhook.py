@@ -29,6 +29,7 @@ class WebhookEndpoint(BaseModel):
     # Set by the first failed attempt after a success; an endpoint failing for long enough is disabled.
     failing_since = peewee.DateTimeField(null=True)
     created_by = peewee.ForeignKeyField(User, backref="webhooks", on_delete="CASCADE")
+    created_by_id: int
     created_at = peewee.DateTimeField(default=utc_naive)
     updated_at = peewee.DateTimeField(default=utc_naive)
 

@@ -13,12 +13,13 @@ import redis
 from core import streams
 from models.alert import Alert, AlertRule
 from models.db import db, utc_naive
-from workers import rollups, runtime
+from workers import cache_views, rollups, runtime
 from workers.events import Emitted, emit, publish
 
 log = logging.getLogger(__name__)
 BASELINE = timedelta(days=7)
 ALERTS_STREAM = "alerts"  # the Redis stream the alerts WebSocket relays (`core.streams`)
+ALERT_VIEWS = ("alerts_summary", "dashboard")  # the cached views an alert's change makes stale
 
 
 def _limit(rule: AlertRule, baseline: tuple[float, int] | None) -> float | None:
@@ -67,6 +68,7 @@ def raise_alert(open_key: str, **fields: Any) -> Emitted | None:
     except peewee.IntegrityError:  # another evaluation opened it first
         return None
     _announce(alert)
+    cache_views.changed(runtime.current().redis, ALERT_VIEWS, alert.owner_id)
     return emitted
 
 
@@ -88,7 +90,9 @@ def resolve(alert: Alert, reason: str) -> Emitted | None:
         if not closed:
             return None
         alert = Alert.get_by_id(alert.id)
-        return emit("alert.resolved", alert_data(alert), owner_id=alert.owner_id)
+        emitted = emit("alert.resolved", alert_data(alert), owner_id=alert.owner_id)
+    cache_views.changed(runtime.current().redis, ALERT_VIEWS, alert.owner_id)
+    return emitted
 
 
 def close_rule_alerts(rule_id: int, reason: str) -> int:

@@ -11,7 +11,7 @@ from dramatiq.middleware import Shutdown
 
 from models.project import Project
 from models.task import Task
-from workers import runtime
+from workers import cache_views, runtime
 from workers.analysis.analyser import analyse
 from workers.analysis.tools import AnalysisError, Cancelled
 from workers.builds import SAFE_PATH, worker_id
@@ -60,6 +60,7 @@ def run_analysis(task_id: str) -> None:
     task = Task.get_or_none(Task.id == task_id)
     if task is None or not Task.claim(task_id, worker_id()):
         return
+    cache_views.task_changed(rt.redis, task)
     reporter = Reporter(rt.redis, task_id)
     project = Project.get_or_none(Project.name == task.project_name)
     status: str

@@ -16,7 +16,7 @@ from dramatiq.middleware import Shutdown
 from models.db import db
 from models.project import Project
 from models.task import Task
-from workers import runtime
+from workers import cache_views, runtime
 from workers.checkout import CheckoutError, checkout
 from workers.events import emit, publish
 from workers.heartbeat import TaskHeartbeat
@@ -113,6 +113,7 @@ def run_build(task_id: str) -> None:
         started = emit("build.started", {"task_id": task_id, "project_name": task.project_name, "ref": task.ref},
                        owner_id=task.created_by_id)
     publish(started)
+    cache_views.task_changed(rt.redis, task)
     project = Project.get_or_none(Project.name == task.project_name)
     reporter = Reporter(rt.redis, task_id)
     if project is None:

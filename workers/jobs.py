@@ -1,6 +1,7 @@
 """Actors fired by the scheduler (and by `POST /api/v1/admin/jobs/{name}/run`)."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -8,7 +9,7 @@ import dramatiq
 
 from models.db import utc_naive
 from models.task import Task
-from workers import alerting, outbox, rollups, runtime
+from workers import alerting, cache_views, outbox, rollups, runtime
 from workers.settle import abandon
 from workers.webhooks import dispatch
 
@@ -58,3 +59,11 @@ def prune_metrics() -> dict[str, int]:
 def evaluate_alerts() -> dict[str, int]:
     """Raise alerts whose rule's condition holds and resolve those whose condition cleared."""
     return alerting.evaluate()
+
+
+@dramatiq.actor(queue_name="scheduled", max_retries=0, time_limit=120_000, scheduled_job=True, store_results=True)
+def warm_cache() -> dict[str, Any]:
+    """Build the cached views (webhooks list, alerts summary, dashboard) before their TTLs run out."""
+    started = time.monotonic()
+    warmed = cache_views.warm(runtime.current().redis)
+    return {"warmed_entries": warmed, "duration_ms": round((time.monotonic() - started) * 1000, 1)}

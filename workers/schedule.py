@@ -26,6 +26,8 @@ JOBS: tuple[Job, ...] = (
         "Raise and resolve alerts from the alert rules, right after each aggregation.", after="aggregate_metrics"),
     Job("prune_metrics", "prune_metrics", 3600,
         "Delete raw metric points and rollups past their retention."),
+    Job("warm_cache", "warm_cache", 50,
+        "Rebuild the cached views before their TTLs (1 to 5 min) run out."),
     Job("poll_clusters", "poll_clusters", 10,
         "Poll each Kubernetes cluster whose own poll interval has passed (one message per cluster)."),
     Job("poll_pipelines", "poll_pipelines", 15,

@@ -8,7 +8,7 @@ import redis
 from core import streams
 from models.db import db
 from models.task import Task
-from workers import platform_metrics
+from workers import cache_views, platform_metrics
 from workers.events import EVENT_TYPES, Emitted, emit, publish
 from workers.reporter import Reporter
 
@@ -28,11 +28,13 @@ def announce_cancel(kind: str, task: Task, client: redis.Redis, results: Any = N
         emitted = _event(kind, "cancelled", task, results, "cancelled by request")
     publish(emitted)
     streams.append(client, str(task.id), "error", status="cancelled", error="cancelled by request", results=results)
+    cache_views.task_changed(client, task)
 
 
 def settle(kind: str, task: Task, reporter: Reporter, status: str, results: Any, error: str | None) -> str:
     """Record how a run ended; a cancel that came first wins. Returns the final status."""
     final = _settle(kind, task, reporter, status, results, error)
+    cache_views.task_changed(reporter.client, task)
     _measure(kind, task)
     return final
 
@@ -72,4 +74,5 @@ def abandon(task: Task, client: redis.Redis, error: str) -> bool:
     publish(emitted)
     if won:
         streams.append(client, str(task.id), "error", status="failed", error=error)
+        cache_views.task_changed(client, task)
     return won

@@ -4,11 +4,13 @@ from __future__ import annotations
 from typing import Any
 
 import peewee
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth.guard import auth_required, current_user
 from api.errors import ApiError, not_found
+from api.routes.cache import cached_response
 from api.schemas.alerts import (
     AcknowledgedSchema,
     AcknowledgeSchema,
@@ -17,12 +19,15 @@ from api.schemas.alerts import (
     AlertRuleSchema,
     AlertRuleUpdateSchema,
     AlertSchema,
+    AlertsSummarySchema,
 )
 from api.schemas.common import ListArgsSchema, page, page_of
+from api.services import services
 from models.alert import Alert, AlertRule
 from models.db import db, utc_naive
 from models.user import User
-from workers.alerting import close_rule_alerts, resolve
+from workers import cache_views
+from workers.alerting import ALERT_VIEWS, close_rule_alerts, resolve
 from workers.events import publish
 
 rules_blp = Blueprint("alert_rules", __name__, url_prefix="/api/v1/alert-rules", description="Alert rules")
@@ -126,6 +131,16 @@ class Alerts(MethodView):
         return page(query.order_by(Alert.created_at.desc(), Alert.id.desc()), args)
 
 
+@alerts_blp.route("/summary")
+class AlertsSummary(MethodView):
+    @auth_required()
+    @alerts_blp.response(200, AlertsSummarySchema)
+    def get(self) -> Response:
+        """Open alerts you may see, by severity and status, with the five newest (cached 1 min)"""
+        user = current_user()
+        return cached_response("alerts_summary", None, lambda: cache_views.alerts_summary(user))
+
+
 @alerts_blp.route("/<int:alert_id>")
 class AlertItem(MethodView):
     @auth_required()
@@ -150,6 +165,8 @@ class Acknowledge(MethodView):
         done = Alert.update(status="acknowledged", acknowledged_at=utc_naive(),
                             acknowledged_by=current_user().username).where(
             (Alert.id << pending) & (Alert.status == "pending")).execute() if pending else 0
+        for owner in {found[i].owner_id for i in pending}:
+            cache_views.changed(services().redis, ALERT_VIEWS, owner)
         return {"acknowledged": done, "failed": len(ids) - done, "failures": failures}
 
 

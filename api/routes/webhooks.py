@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth.guard import auth_required, current_user
 from api.errors import ApiError, not_found
+from api.routes.cache import cached_response
 from api.schemas.common import ListArgsSchema, page, page_of
 from api.schemas.deliveries import DeliveryListArgsSchema, DeliverySchema, TestSentSchema
 from api.schemas.webhooks import WebhookCreatedSchema, WebhookCreateSchema, WebhookSchema, WebhookUpdateSchema
@@ -17,6 +19,7 @@ from models.db import db, utc_naive
 from models.delivery import Delivery, DeliveryAttempt
 from models.user import User
 from models.webhook import WebhookEndpoint
+from workers import cache_views
 from workers.events import emit, publish
 from workers.webhooks.signing import new_secret
 
@@ -40,6 +43,11 @@ def _check_target(url: str) -> None:
     check_target(url, services().settings.webhook_allow_private)
 
 
+def _changed(endpoint: WebhookEndpoint) -> None:
+    """The owner's (and admins') webhooks list and dashboard changed."""
+    cache_views.changed(services().redis, ("webhooks_list", "dashboard"), endpoint.created_by_id)
+
+
 def _flatten(body: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in body.items() if k != "retry_policy"}, **body.get("retry_policy", {})}
 
@@ -49,9 +57,10 @@ class Webhooks(MethodView):
     @auth_required("webhook:manage")
     @blp.arguments(ListArgsSchema, location="query")
     @blp.response(200, page_of(WebhookSchema))
-    def get(self, args: dict[str, int]) -> dict[str, Any]:
-        """Your webhook endpoints (all for admins), newest first"""
-        return page(_visible().order_by(WebhookEndpoint.id.desc()), args)
+    def get(self, args: dict[str, int]) -> Response:
+        """Your webhook endpoints (all for admins), newest first (cached 2 min; your writes refresh it)"""
+        user = current_user()
+        return cached_response("webhooks_list", args, lambda: cache_views.webhooks_page(user, **args))
 
     @auth_required("webhook:manage")
     @blp.arguments(WebhookCreateSchema)
@@ -62,7 +71,9 @@ class Webhooks(MethodView):
         fields = _flatten(body)
         fields.setdefault("secret", new_secret())
         with db.atomic():
-            return WebhookEndpoint.create(created_by=current_user(), **fields)
+            endpoint = WebhookEndpoint.create(created_by=current_user(), **fields)
+        _changed(endpoint)
+        return endpoint
 
 
 @blp.route("/<int:webhook_id>")
@@ -86,14 +97,17 @@ class WebhookItem(MethodView):
                 setattr(endpoint, field, value)
             endpoint.updated_at = utc_naive()
             endpoint.save()
+        _changed(endpoint)
         return endpoint
 
     @auth_required("webhook:manage")
     @blp.response(204)
     def delete(self, webhook_id: int) -> None:
         """Remove an endpoint"""
+        endpoint = _get(webhook_id)
         with db.atomic():
-            _get(webhook_id).delete_instance()
+            endpoint.delete_instance()
+        _changed(endpoint)
 
 
 @blp.route("/<int:webhook_id>/test")

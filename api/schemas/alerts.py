@@ -100,3 +100,19 @@ class AcknowledgedSchema(ma.Schema):
     acknowledged = ma.fields.Integer(required=True)
     failed = ma.fields.Integer(required=True)
     failures = ma.fields.List(ma.fields.Nested(FailureSchema))
+
+
+class _LatestAlertSchema(ma.Schema):
+    id = ma.fields.Integer()
+    rule = ma.fields.String()
+    severity = ma.fields.String()
+    status = ma.fields.String()
+    message = ma.fields.String()
+    created_at = ma.fields.String()
+
+
+class AlertsSummarySchema(ma.Schema):
+    open = ma.fields.Integer(required=True)
+    by_severity = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    by_status = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    latest = ma.fields.List(ma.fields.Nested(_LatestAlertSchema), required=True)

@@ -90,7 +90,7 @@ class PodSchema(ma.Schema):
 class PodArgsSchema(StrictSchema):
     namespace = ma.fields.String(validate=ma.validate.Length(min=1, max=253))
     status = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
-    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=1000))
+    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
     offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=1_000_000))
 
 

@@ -21,6 +21,7 @@ from api.auth.guard import authenticate, bearer_token
 from api.errors import ApiError
 from api.services import services
 from api.ws.routes import UNAUTHORIZED, sock, ws_blp
+from core import cache
 from core.timeutil import isoformat, utcnow
 from models.db import db
 from models.task import Task
@@ -52,7 +53,8 @@ def system_status() -> dict[str, Any]:
             with db.connection_context():
                 hooks = checks.webhook_summary()
                 queued = Task.select().where(Task.status == "queued").count()
-            _status_cache["data"] = {"cache_hit_rate": None, "active_webhooks": hooks["active"],
+            hit_rate = cache.stats(svc.redis, svc.settings.cache_max_bytes)["hit_rate"]
+            _status_cache["data"] = {"cache_hit_rate": hit_rate, "active_webhooks": hooks["active"],
                                      "pending_deliveries": hooks["pending_deliveries"], "queued_tasks": queued,
                                      "workers": len(state.live_workers(svc.redis))}
             _status_cache["at"] = time.monotonic()

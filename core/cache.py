@@ -1,0 +1,117 @@
+"""A Redis cache of named entries, shared by every API process and warmed by a worker.
+
+Each entry has a TTL (`ENTRIES`) and is stored per scope and query:
+`conveyor:cache:{entry}:{scope}:{digest of the query}`, where the scope is `u{user id}` for data a user
+sees differently from another (their webhooks, their dashboard) and `all` for shared data (the alerts
+summary), so a cached response is never served across users. Values are JSON.
+
+Hits, misses and evictions (entries removed before their TTL ran out: by a write that changed them, or by
+`POST /cache/invalidate`) are counted in one Redis hash, so every API process sees the same figures.
+Invalidation never uses KEYS: it walks the keyspace with SCAN and removes with UNLINK.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
+
+import redis
+
+PREFIX = "conveyor:cache:"
+STATS = "conveyor:cache-stats"  # outside PREFIX: invalidating `*` never resets the figures
+ENTRIES = {"webhooks_list": 120, "alerts_summary": 60, "dashboard": 300}
+SCAN_COUNT = 500
+
+
+def key(entry: str, scope: str, query: Mapping[str, Any] | None = None) -> str:
+    """The Redis key of `entry` for `scope` (`u{id}` or `all`) and the query's arguments."""
+    if entry not in ENTRIES:
+        raise ValueError(f"unknown cache entry {entry!r}")
+    canonical = json.dumps(dict(query or {}), sort_keys=True, separators=(",", ":"), default=str)
+    return f"{PREFIX}{entry}:{scope}:{hashlib.sha1(canonical.encode()).hexdigest()[:16]}"  # noqa: S324 (a name)
+
+
+def user_scope(user_id: int) -> str:
+    return f"u{user_id}"
+
+
+def cached(client: redis.Redis, entry: str, scope: str, query: Mapping[str, Any] | None,
+           build: Callable[[], Any]) -> Any:
+    """The cached value, or `build()`'s, stored for the entry's TTL. A Redis failure is a miss that is not
+    stored: the cache never makes a read fail."""
+    name = key(entry, scope, query)
+    try:
+        raw = cast(bytes | str | None, client.get(name))
+        client.hincrby(STATS, "hits" if raw is not None else "misses", 1)
+    except redis.RedisError:
+        return build()
+    if raw is not None:
+        return json.loads(raw)
+    value = build()
+    store(client, name, entry, value)
+    return value
+
+
+def store(client: redis.Redis, name: str, entry: str, value: Any) -> None:
+    try:
+        client.set(name, json.dumps(value, separators=(",", ":"), default=str), ex=ENTRIES[entry])
+    except redis.RedisError:
+        pass
+
+
+def _unlink(client: redis.Redis, names: Iterable[str]) -> int:
+    removed, batch = 0, []
+    for name in names:
+        batch.append(name)
+        if len(batch) >= SCAN_COUNT:
+            removed += cast(int, client.unlink(*batch))
+            batch = []
+    if batch:
+        removed += cast(int, client.unlink(*batch))
+    if removed:
+        client.hincrby(STATS, "evictions", removed)
+    return removed
+
+
+def matching(client: redis.Redis, pattern: str) -> Iterable[str]:
+    """Cache keys matching a glob over the part after the prefix (`webhooks_*`), by SCAN."""
+    for name in client.scan_iter(match=PREFIX + pattern, count=SCAN_COUNT):
+        yield name.decode() if isinstance(name, bytes) else str(name)
+
+
+def invalidate(client: redis.Redis, entry: str, scopes: Iterable[str] | None = None) -> int:
+    """Drop an entry for some scopes (every scope when None); returns how many keys went."""
+    patterns = [f"{entry}:*"] if scopes is None else [f"{entry}:{scope}:*" for scope in scopes]
+    try:
+        return sum(_unlink(client, matching(client, pattern)) for pattern in patterns)
+    except redis.RedisError:
+        return 0  # it expires on its own; the write that called this has committed
+
+
+def invalidate_request(client: redis.Redis, keys: Iterable[str], pattern: str | None) -> int:
+    """`POST /cache/invalidate`: entry names (every scope of each) and/or a glob over the key names."""
+    removed = sum(_unlink(client, matching(client, f"{name}:*")) for name in keys)
+    if pattern:
+        removed += _unlink(client, matching(client, pattern))
+    return removed
+
+
+def entries(client: redis.Redis) -> list[str]:
+    return list(matching(client, "*"))
+
+
+def stats(client: redis.Redis, configured_max: int) -> dict[str, Any]:
+    """The spec's figures: size from Redis's own memory accounting of the cache keys, max from `maxmemory`
+    when Redis has one, else the configured cap."""
+    raw = cast(dict[Any, Any], client.hgetall(STATS))
+    counts = {k.decode() if isinstance(k, bytes) else str(k): int(v) for k, v in raw.items()}
+    hits, misses = counts.get("hits", 0), counts.get("misses", 0)
+    size = 0
+    for name in matching(client, "*"):
+        size += int(cast(int | None, client.memory_usage(name)) or 0)
+    maxmemory = int(cast(dict[str, Any], client.config_get("maxmemory")).get("maxmemory") or 0)
+    return {"hit_rate": round(hits / (hits + misses), 4) if hits + misses else 0.0,
+            "total_requests": hits + misses, "cache_hits": hits, "cache_misses": misses,
+            "evicted_entries": counts.get("evictions", 0), "current_size_bytes": size,
+            "max_size_bytes": maxmemory or configured_max}
