@@ -44,6 +44,7 @@ from core.logging import configure_logging, request_id_var
 from core.redis import get_redis, resolve_redis_url
 from core.settings import Settings, load_settings
 from models.db import db
+from workers import state
 from workers.setup import configure as configure_workers
 
 BLUEPRINTS = (health.blp, auth.blp, users.blp, projects.blp, builds.blp, analyses.blp, webhooks.blp, events.blp,
@@ -110,8 +111,11 @@ def _warm_on_first_request(app: Flask) -> None:
         if started.is_set():
             return
         started.set()
+        svc = app.extensions["conveyor"]
         try:
-            app.extensions["conveyor"].broker.get_actor("warm_cache").send()
+            sent = svc.broker.get_actor("warm_cache").send()
+            state.record_job_enqueued(svc.redis, "warm_cache", at=time.time(), next_run=None,
+                                      message_id=sent.message_id, trigger="api start")
         except Exception:  # the broker is away: the scheduler warms it later
             log.warning("could not ask for a cache warm at start", exc_info=True)
 
