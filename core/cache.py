@@ -101,17 +101,30 @@ def entries(client: redis.Redis) -> list[str]:
     return list(matching(client, "*"))
 
 
+def _counts(client: redis.Redis) -> dict[str, int]:
+    raw = cast(dict[Any, Any], client.hgetall(STATS))
+    return {k.decode() if isinstance(k, bytes) else str(k): int(v) for k, v in raw.items()}
+
+
+def _rate(counts: dict[str, int]) -> float:
+    hits, misses = counts.get("hits", 0), counts.get("misses", 0)
+    return round(hits / (hits + misses), 4) if hits + misses else 0.0
+
+
+def hit_rate(client: redis.Redis) -> float:
+    """Hits over lookups so far (0 before any), without walking the keys as `stats` does."""
+    return _rate(_counts(client))
+
+
 def stats(client: redis.Redis, configured_max: int) -> dict[str, Any]:
     """The spec's figures: size from Redis's own memory accounting of the cache keys, max from `maxmemory`
     when Redis has one, else the configured cap."""
-    raw = cast(dict[Any, Any], client.hgetall(STATS))
-    counts = {k.decode() if isinstance(k, bytes) else str(k): int(v) for k, v in raw.items()}
+    counts = _counts(client)
     hits, misses = counts.get("hits", 0), counts.get("misses", 0)
     size = 0
     for name in matching(client, "*"):
         size += int(cast(int | None, client.memory_usage(name)) or 0)
     maxmemory = int(cast(dict[str, Any], client.config_get("maxmemory")).get("maxmemory") or 0)
-    return {"hit_rate": round(hits / (hits + misses), 4) if hits + misses else 0.0,
-            "total_requests": hits + misses, "cache_hits": hits, "cache_misses": misses,
+    return {"hit_rate": _rate(counts), "total_requests": hits + misses, "cache_hits": hits, "cache_misses": misses,
             "evicted_entries": counts.get("evictions", 0), "current_size_bytes": size,
             "max_size_bytes": maxmemory or configured_max}

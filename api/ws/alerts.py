@@ -53,8 +53,7 @@ def system_status() -> dict[str, Any]:
             with db.connection_context():
                 hooks = checks.webhook_summary()
                 queued = Task.select().where(Task.status == "queued").count()
-            hit_rate = cache.stats(svc.redis, svc.settings.cache_max_bytes)["hit_rate"]
-            _status_cache["data"] = {"cache_hit_rate": hit_rate, "active_webhooks": hooks["active"],
+            _status_cache["data"] = {"cache_hit_rate": cache.hit_rate(svc.redis), "active_webhooks": hooks["active"],
                                      "pending_deliveries": hooks["pending_deliveries"], "queued_tasks": queued,
                                      "workers": len(state.live_workers(svc.redis))}
             _status_cache["at"] = time.monotonic()
