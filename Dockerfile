@@ -14,7 +14,7 @@ COPY workers ./workers
 COPY scheduler ./scheduler
 COPY models ./models
 COPY core ./core
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . && pip install --no-cache-dir --no-deps drf-spectacular-sidecar==2026.10.1
 
 USER conveyor
 ENV CONVEYOR_ENV=production VAR_DIR=/tmp/conveyor HOST=0.0.0.0 PORT=8000

@@ -9,8 +9,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+# ReDoc's script comes from the package that ships it for drf-spectacular; only its files are used, so its
+# Django dependency is left out (--no-deps). Same in the Dockerfile.
+REDOC_PACKAGE := drf-spectacular-sidecar==2026.10.1
+
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml Makefile
 	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-deps '$(REDOC_PACKAGE)'
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed

@@ -1,22 +1,46 @@
-"""Serve Swagger UI's assets from the installed package, so that /docs works offline."""
+"""Serve Swagger UI's and ReDoc's assets from installed packages, so that /docs and /redoc work offline.
+
+Swagger UI comes with `flask-swagger-ui`; ReDoc's standalone bundle with `drf-spectacular-sidecar`, whose
+files are all we use (it is installed without its Django dependency, and never imported).
+"""
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 import flask_swagger_ui
-from flask import Blueprint, Flask, send_from_directory
+from flask import Blueprint, Flask, abort, send_from_directory
 from flask.typing import ResponseReturnValue
 
 ASSETS_URL = "/docs/assets/"
+REDOC_URL = "/redoc/assets/redoc.standalone.js"
+REDOC_CDN = "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"
 _DIST = Path(flask_swagger_ui.__file__).parent / "dist"
 
 assets = Blueprint("docs_assets", __name__)
 
 
+def redoc_bundles() -> Path | None:
+    """The installed ReDoc bundle's folder, found without importing its package; None when not installed."""
+    spec = importlib.util.find_spec("drf_spectacular_sidecar")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "static/drf_spectacular_sidecar/redoc/bundles"
+    return folder if (folder / "redoc.standalone.js").is_file() else None
+
+
 @assets.route(f"{ASSETS_URL}<path:filename>")
 def swagger_asset(filename: str) -> ResponseReturnValue:
     return send_from_directory(_DIST, filename, max_age=86_400)
+
+
+@assets.route(REDOC_URL)
+def redoc_asset() -> ResponseReturnValue:
+    folder = redoc_bundles()
+    if folder is None:
+        abort(404)
+    return send_from_directory(folder, "redoc.standalone.js", max_age=86_400)
 
 
 def openapi_config() -> dict[str, object]:
@@ -29,7 +53,8 @@ def openapi_config() -> dict[str, object]:
         "OPENAPI_SWAGGER_UI_PATH": "/docs",
         "OPENAPI_SWAGGER_UI_URL": ASSETS_URL,
         "OPENAPI_REDOC_PATH": "/redoc",
-        "OPENAPI_REDOC_URL": "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+        # From the installed package; the CDN only where it is missing (a `pip install .` without the Makefile).
+        "OPENAPI_REDOC_URL": REDOC_URL if redoc_bundles() else REDOC_CDN,
         "API_SPEC_OPTIONS": {
             "info": {"description": "Conveyor: builds, analyses, webhooks and alerts as queued jobs."},
             "security": [{"bearerAuth": []}],

@@ -32,7 +32,12 @@ def test_docs_page_and_its_assets_are_served_locally(client: FlaskClient) -> Non
     assert "/docs/assets/swagger-ui-bundle.js" in html
     asset = client.get("/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.get_data()) > 100_000
-    assert client.get("/redoc").status_code == 200
+    redoc = client.get("/redoc").get_data(as_text=True)
+    assert '<script src="/redoc/assets/redoc.standalone.js">' in redoc and "cdn" not in redoc.lower()
+    script = client.get("/redoc/assets/redoc.standalone.js")
+    assert script.status_code == 200 and "javascript" in script.content_type and len(script.get_data()) > 500_000
+    for page_html in (html, redoc):  # nothing is fetched from elsewhere
+        assert "https://" not in page_html.replace("https://github.com", "")
 
 
 def test_request_id_is_echoed_or_generated(client: FlaskClient) -> None:

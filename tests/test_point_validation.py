@@ -100,3 +100,23 @@ def test_bulk_insert_is_all_or_nothing(schema: None) -> None:
         with pytest.raises(Exception):  # noqa: B017 - the engines raise different errors: a NOT NULL timestamp
             insert_points(rows)
         assert MetricPoint.select().count() == 0
+
+
+def test_a_whole_batch_gets_the_same_verdicts_as_its_points_one_by_one() -> None:
+    """What a batch remembers between points (names, tag keys and timestamps already found valid) changes
+    no verdict: every point of a mixed batch is judged as the schema judges it alone."""
+    points = candidates()
+    with pytest.raises(ma.ValidationError) as raised:
+        MetricsInSchema().load({"metrics": points})
+    errors = raised.value.messages["metrics"]  # type: ignore[index, call-overload]
+    for index, point in enumerate(points):
+        ok, fields, _ = by_schema(point)
+        assert (index not in errors) == ok, (index, point)
+        if not ok:
+            assert set(errors[index]) == fields, (index, point)
+    good = [point for point in points if by_schema(point)[0]]
+    now = utc_naive()
+    rows = MetricsInSchema().load({"metrics": good})["metrics"]
+    for point, row in zip(good, rows, strict=True):
+        expected = by_schema(point)[2]
+        assert row[:4] == expected[:4] and (row[4] == expected[4] or (expected[4] is None and row[4] >= now))
