@@ -21,6 +21,7 @@ import redis
 PREFIX = "conveyor:cache:"
 STATS = "conveyor:cache-stats"  # outside PREFIX: invalidating `*` never resets the figures
 ENTRIES = {"webhooks_list": 120, "alerts_summary": 60, "dashboard": 300}
+SINGLE = {"alerts_summary", "dashboard"}  # one key per scope (no query arguments): dropped without a SCAN
 SCAN_COUNT = 500
 
 
@@ -82,8 +83,10 @@ def matching(client: redis.Redis, pattern: str) -> Iterable[str]:
 
 def invalidate(client: redis.Redis, entry: str, scopes: Iterable[str] | None = None) -> int:
     """Drop an entry for some scopes (every scope when None); returns how many keys went."""
-    patterns = [f"{entry}:*"] if scopes is None else [f"{entry}:{scope}:*" for scope in scopes]
     try:
+        if scopes is not None and entry in SINGLE:
+            return _unlink(client, [key(entry, scope) for scope in scopes])
+        patterns = [f"{entry}:*"] if scopes is None else [f"{entry}:{scope}:*" for scope in scopes]
         return sum(_unlink(client, matching(client, pattern)) for pattern in patterns)
     except redis.RedisError:
         return 0  # it expires on its own; the write that called this has committed
