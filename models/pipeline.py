@@ -48,6 +48,7 @@ class Pipeline(BaseModel):
     repository = peewee.CharField(max_length=255, index=True)
     branch = peewee.CharField(max_length=255, null=True)
     workflow = peewee.CharField(max_length=255, null=True)
+    workflow_path = peewee.CharField(max_length=512, null=True)  # GitHub's workflow file
     is_deploy = peewee.BooleanField(default=False)
     status = peewee.CharField(max_length=16)
     provider_status = peewee.CharField(max_length=64)

@@ -291,3 +291,31 @@ def test_a_new_api_url_records_that_servers_history_quietly(
                             json={"api_url": other.url}).status_code == 200
         poll(source)
     assert events() == []
+
+
+def test_changing_the_deploy_workflow_reclassifies_recorded_runs(
+        client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
+    user = auth("user")
+    github.runs[REPO].insert(0, github_run(3, name="Deploy", path=".github/workflows/deploy.yml"))
+    source = add_source(client, user, github)
+    poll(source)
+    assert {k: v["is_deploy"] for k, v in runs(client, user).items()} == {"1": False, "2": False, "3": False}
+    for wanted, expected in (("deploy.yml", True), ("Deploy", True), ("release.yml", False), (None, False)):
+        assert client.patch(f"/api/v1/ci/sources/{source}", headers=user,
+                            json={"deploy_workflow": wanted}).status_code == 200
+        assert runs(client, user)["3"]["is_deploy"] is expected, wanted
+        assert runs(client, user)["1"]["is_deploy"] is False
+    assert events() == []  # history reclassified quietly
+
+
+def test_a_gitlab_deploy_stage_that_did_not_run_is_no_deployment(
+        client: FlaskClient, auth: Any, gitlab: FakeGitLab) -> None:
+    user = auth("user")
+    gitlab.jobs[501][2] = gitlab_job(9003, 501, name="ship", stage="deploy", project_id=7, status="skipped")
+    source = add_source(client, user, gitlab, provider="gitlab", repository="group/sub/project",
+                        deploy_workflow="deploy")
+    poll(source)
+    assert runs(client, user)["501"]["is_deploy"] is False
+    patched = client.patch(f"/api/v1/ci/sources/{source}", headers=user, json={"deploy_workflow": "build"})
+    assert patched.status_code == 200
+    assert runs(client, user)["501"]["is_deploy"] is True  # its build stage ran

@@ -24,6 +24,7 @@ from api.services import services
 from api.targets import check_api_url
 from models.db import db, utc_naive
 from models.pipeline import DEFAULT_API_URLS, CISource, Pipeline
+from workers.polling import pipelines
 
 sources_blp = Blueprint("ci", __name__, url_prefix="/api/v1/ci", description="CI sources polled for pipelines")
 pipelines_blp = Blueprint("pipelines", __name__, url_prefix="/api/v1/pipelines", description="Pipeline runs")
@@ -86,7 +87,10 @@ class SourceItem(MethodView):
             changes["baselined"] = False  # another server's history is not news: record it quietly first
         with db.atomic():
             CISource.update(**changes).where(CISource.id == source.id).execute()
-        return CISource.get_by_id(source.id)
+            updated = CISource.get_by_id(source.id)
+            if "deploy_workflow" in body and body["deploy_workflow"] != source.deploy_workflow:
+                pipelines.recompute_deploys(updated)
+        return updated
 
     @auth_required("cluster:manage")
     @sources_blp.response(204)

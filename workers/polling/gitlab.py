@@ -53,7 +53,6 @@ class GitLab(Provider):
         by_stage: dict[str, list[dict[str, Any]]] = {}
         for job in sorted(jobs, key=lambda j: (str(j.get("created_at")), j.get("id") or 0)):
             by_stage.setdefault(job.get("stage") or "test", []).append(job)
-        run.stage_names = list(by_stage)
         return [stage(name, [GITLAB_STATUS.get(j.get("status") or "", "pending") for j in group],
                       [timestamp(j.get("started_at")) for j in group], [timestamp(j.get("finished_at")) for j in group])
                 for name, group in by_stage.items()]

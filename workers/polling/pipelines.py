@@ -131,13 +131,29 @@ def _all_changed(source: CISource, runs: list[Run]) -> bool:
     return all(known.get(run.external_id) != run.status for run in runs)
 
 
-def is_deploy(source: CISource, run: Run) -> bool:
-    """GitHub: the workflow's name or file (path or base name); GitLab: a stage of that name."""
-    wanted = source.deploy_workflow
+RAN = ("running", "success", "failed")  # a stage whose jobs were all skipped or left manual did not run
+
+
+def is_deploy(provider: str, wanted: str | None, workflow: str | None, workflow_path: str | None,
+              stages: list[dict[str, Any]]) -> bool:
+    """GitHub: the run's workflow, by name or file (path or base name); GitLab: a stage of that name that
+    ran."""
     if not wanted:
         return False
-    names = {run.workflow, run.workflow_path, basename(run.workflow_path or "")} | set(run.stage_names)
-    return wanted in names
+    if provider == "gitlab":
+        return any(s.get("name") == wanted and s.get("status") in RAN for s in stages)
+    return wanted in {workflow, workflow_path, basename(workflow_path or "")}
+
+
+def recompute_deploys(source: CISource) -> int:
+    """After `deploy_workflow` changed: which of the source's recorded runs are deployments, decided again
+    (no events: these runs' transitions have passed). Returns how many changed."""
+    changed = 0
+    for row in Pipeline.select().where(Pipeline.source == source.id):
+        deploy = is_deploy(source.provider, source.deploy_workflow, row.workflow, row.workflow_path, row.stages)
+        if deploy != row.is_deploy:
+            changed += Pipeline.update(is_deploy=deploy).where(Pipeline.id == row.id).execute()
+    return changed
 
 
 def _apply(source: CISource, provider: Provider, run: Run) -> int:
@@ -177,7 +193,9 @@ def _apply(source: CISource, provider: Provider, run: Run) -> int:
 def _fields(source: CISource, run: Run, stages: list[dict[str, Any]]) -> dict[str, Any]:
     finished = run.finished_at if run.status in FINISHED else None
     return {"repository": source.repository, "branch": clip(run.branch, 255), "workflow": clip(run.workflow, 255),
-            "is_deploy": is_deploy(source, run), "status": run.status,
+            "workflow_path": clip(run.workflow_path, 512),
+            "is_deploy": is_deploy(source.provider, source.deploy_workflow, run.workflow, run.workflow_path, stages),
+            "status": run.status,
             "provider_status": clip(run.provider_status, 64),
             "started_at": run.started_at, "finished_at": finished, "duration": duration(run.started_at, finished),
             "commit_sha": clip(run.commit_sha, 64), "commit_message": clip(run.commit_message, 65_536),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -53,7 +53,6 @@ class Run:
     commit_author: str | None = None
     commit_timestamp: datetime | None = None
     url: str | None = None
-    stage_names: list[str] = field(default_factory=list)
 
 
 @dataclass
