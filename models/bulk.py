@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 import peewee
@@ -49,7 +49,7 @@ def _columns(fields: tuple[peewee.Field, ...], rows: Sequence[Sequence[Any]]) ->
     return [[field.db_value(value) for value in column] for field, column in zip(fields, columns, strict=True)]
 
 
-@cache
+@lru_cache(maxsize=16)  # full chunks hit it; the varying tails (platform metrics' flushes) must not grow it
 def _statement(model: type[peewee.Model], names: tuple[str, ...], size: int) -> str:
     """peewee's own INSERT for `size` rows of the fields `names`; its parameters are replaced by each chunk's.
     (Keyed by names, not fields: peewee fields overload `==`, so they make poor cache keys.)"""
