@@ -213,6 +213,25 @@ def test_another_users_cluster_is_404_and_admins_list_all(client: FlaskClient, a
     assert listed(client, f"{CLUSTERS}/alpha/pods", admin)["total"] == 4
 
 
+def test_an_admin_names_another_users_cluster_unambiguously(client: FlaskClient, auth: Any) -> None:
+    alice, bob, admin = auth("user", username="alice"), auth("user", username="bob"), auth("admin")
+    ids = {}
+    for who, headers in (("alice", alice), ("bob", bob)):
+        ids[who] = add_cluster(client, headers, name="prod").get_json()["id"]
+    add_cluster(client, alice, name="solo")
+    assert client.get(f"{CLUSTERS}/solo", headers=admin).status_code == 200  # the only one so named
+    ambiguous = assert_envelope(client.get(f"{CLUSTERS}/prod", headers=admin), 409, "CONFLICT")
+    assert "alice, bob" in ambiguous["error"]["message"]
+    for who in ("alice", "bob"):
+        assert client.get(f"{CLUSTERS}/prod?owner={who}", headers=admin).get_json()["id"] == ids[who]
+    assert_envelope(client.get(f"{CLUSTERS}/prod?owner=nobody", headers=admin), 404, "NOT_FOUND")
+    assert client.delete(f"{CLUSTERS}/prod?owner=bob", headers=admin).status_code == 204
+    assert client.get(f"{CLUSTERS}/prod", headers=admin).get_json()["id"] == ids["alice"]
+    mine = add_cluster(client, admin, name="prod").get_json()["id"]
+    assert client.get(f"{CLUSTERS}/prod", headers=admin).get_json()["id"] == mine  # an admin's own comes first
+    assert client.get(f"{CLUSTERS}/prod?owner=bob", headers=bob).status_code == 404  # owner= is for admins
+
+
 def test_another_users_source_and_pipelines_are_404(client: FlaskClient, auth: Any) -> None:
     owner, other, admin = auth("user"), auth("user", username="mallory"), auth("admin")
     source_id = add_source(client, owner, repository="acme/api").get_json()["id"]

@@ -42,9 +42,9 @@ def _get(name: str) -> Cluster:
     when only one cluster has that name (several: 409, naming the owners)."""
     user = current_user()
     owner = request.args.get("owner")
-    if user.role != "admin" or (owner is None and Cluster.get_or_none(
-            (Cluster.owner == user.id) & (Cluster.name == name))):
-        cluster = Cluster.get_or_none((Cluster.owner == user.id) & (Cluster.name == name))
+    own = Cluster.get_or_none((Cluster.owner == user.id) & (Cluster.name == name))
+    if user.role != "admin" or (owner is None and own is not None):
+        cluster = own
     else:
         query = Cluster.select(Cluster, User).join(User).where(Cluster.name == name)
         matches = list(query.where(User.username == owner) if owner is not None else query)
