@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 
+from api import dashboard
 from api.auth.tokens import TokenConfig
 from api.cli import register_cli
 from api.docs import assets, document_websockets, openapi_config
@@ -91,6 +92,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     limit_routes(app, limiter, {"builds.Builds": settings.rate_limit_builds,
                                 "analyses.Analyses": settings.rate_limit_analyses})
     app.register_blueprint(assets)
+    app.register_blueprint(dashboard.blp)
     app.register_blueprint(ws_blp)
     document_websockets(api.spec, app)
     app.extensions["stream_hub"] = StreamHub(redis_url)

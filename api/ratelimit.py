@@ -33,7 +33,8 @@ def _default_limit() -> str:
 
 
 def _exempt() -> bool:
-    return request.method == "OPTIONS" or request.path.startswith(UNLIMITED_PREFIXES)
+    return (request.method == "OPTIONS" or request.path.startswith(UNLIMITED_PREFIXES)
+            or request.blueprint == "ui")  # the dashboard's pages and assets
 
 
 def redis_storage_uri(redis_url: str) -> str:

@@ -17,12 +17,13 @@ from api.schemas.metrics import (
     TAG_KEY,
     TAG_KEY_RULE,
     AcceptedSchema,
+    MetricNamesSchema,
     MetricsInSchema,
     SeriesArgsSchema,
     SeriesSchema,
 )
 from models.db import utc_naive
-from models.metric import MetricPoint, MetricRollup, insert_points, tagged
+from models.metric import MetricPoint, MetricRollup, insert_points, metric_names, tagged
 
 blp = Blueprint("metrics", __name__, url_prefix="/api/v1/metrics", description="Metrics: push points, read series")
 _TAG_KEY = re.compile(TAG_KEY)
@@ -72,6 +73,18 @@ class Metrics(MethodView):
         rows = query.order_by(moment, model.id).limit(args["limit"])
         return {"metrics": [_raw(row) if raw else _rollup(row) for row in rows], "total_count": query.count(),
                 "start_time": start, "end_time": end}
+
+
+MAX_NAMES = 1000
+
+
+@blp.route("/names")
+class MetricNames(MethodView):
+    @auth_required()
+    @blp.response(200, MetricNamesSchema)
+    def get(self) -> dict[str, Any]:
+        """The names that have raw points, sorted (the first 1,000), for pickers such as the dashboard's"""
+        return {"items": metric_names(MAX_NAMES)}
 
 
 def _raw(point: MetricPoint) -> dict[str, Any]:

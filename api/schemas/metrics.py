@@ -41,6 +41,10 @@ class AcceptedSchema(ma.Schema):
     accepted_count = ma.fields.Integer(required=True)
 
 
+class MetricNamesSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.String(), required=True)
+
+
 class SeriesArgsSchema(ma.Schema):
     name = ma.fields.String(validate=FullMatch(METRIC_NAME))
     start_time = ma.fields.AwareDateTime(default_timezone=UTC, metadata={"description": "Default: an hour ago."})

@@ -1,0 +1,59 @@
+"""The web dashboard: server-rendered page shells at `/`, `/webhooks`, `/alerts`, `/metrics` and `/system`,
+whose small scripts read the same JSON API any client uses (with the token kept in sessionStorage).
+
+Nothing here is fetched from outside: the pages, styles and scripts are this package's own files, and a
+Content-Security-Policy keeps it that way (no inline script, no other origin).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, render_template
+
+blp = Blueprint("ui", __name__, template_folder="templates", static_folder="static",
+                static_url_path="/ui/static")
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    path: str
+    title: str
+
+
+PAGES = (
+    Page("builds", "/", "Builds"),
+    Page("webhooks", "/webhooks", "Webhooks"),
+    Page("alerts", "/alerts", "Alerts"),
+    Page("metrics", "/charts", "Metrics"),  # /metrics is Prometheus
+    Page("system", "/system", "System"),
+)
+
+# 'self' covers same-origin WebSockets in current browsers; ws:/wss: are named for the older ones.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; "
+                                "form-action 'self'"),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _view(page: Page) -> Callable[[], str]:
+    def render() -> str:
+        return render_template(f"{page.name}.html", page=page, pages=PAGES)
+
+    render.__name__ = page.name
+    return render
+
+
+for _page in PAGES:
+    blp.add_url_rule(_page.path, _page.name, _view(_page), methods=["GET"])
+
+
+@blp.after_request
+def _secure(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
