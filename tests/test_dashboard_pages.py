@@ -33,7 +33,7 @@ def test_each_page_is_served_without_a_token_and_fetches_nothing_from_elsewhere(
             assert asset.status_code == 200 and len(asset.data) > 100, link
     assert "<script>" not in html and " style=" not in html  # nothing inline: the CSP allows none
     policy = response.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "script-src 'self' 'unsafe-eval';" in policy and "frame-ancestors 'none'" in policy
     assert response.headers["X-Frame-Options"] == "DENY"
 
 

@@ -90,6 +90,7 @@
       },
       message(m) {
         if (m.type === "subscribed") {
+          delay = 1000;  // connected again: the next outage starts its back-off afresh
           badge.textContent = "live";
           badge.className = "badge status-completed";
         } else if (m.type === "alert") {

@@ -29,7 +29,10 @@
                       onclick: () => select(hook)}),
         C.can("webhook:manage") && hook.is_active ? el("button", {
           type: "button", class: "send-test secondary", text: "Send test",
-          onclick: () => act("/api/v1/webhooks/" + hook.id + "/test", "Test event queued for " + hook.name + "."),
+          onclick: () => {
+            select(hook);
+            act("/api/v1/webhooks/" + hook.id + "/test", "Test event queued for " + hook.name + ".");
+          },
         }) : null));
   }
 
