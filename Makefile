@@ -20,6 +20,7 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml Makefile
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test,dev]'
+	bash .ci/install-chromium
 	touch $@
 
 ## run: API, worker(s) and scheduler on embedded SQLite + Redis under var/ (Ctrl-C stops all)

@@ -155,8 +155,9 @@ def worker(base_env: dict[str, str], worker_env: dict[str, str], tmp_path: Path,
 
 
 @pytest.fixture
-def api_server(base_env: dict[str, str], tmp_path: Path, app: Flask) -> Iterator[str]:
-    """The API under gunicorn (the server model `make run` uses), on a free port; yields its base URL."""
+def api_server(base_env: dict[str, str], tmp_path: Path, app: Flask, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The API under gunicorn (the server model `make run` uses), on a free port; yields its base URL.
+    Under `local_receivers` it accepts webhook targets on 127.0.0.1 too, like `app` and `worker`."""
     import requests
 
     from tests.processes import BIN, free_port, running, wait_for
@@ -173,7 +174,7 @@ def api_server(base_env: dict[str, str], tmp_path: Path, app: Flask) -> Iterator
         except requests.RequestException:
             return False
 
-    with running(argv, base_env, log):
+    with running(argv, {**base_env, **_local_receivers(request)}, log):
         wait_for(ready, timeout=30, what="gunicorn to serve")
         yield base
     log.close()

@@ -36,6 +36,9 @@ def test_docs_page_and_its_assets_are_served_locally(client: FlaskClient) -> Non
     assert '<script src="/redoc/assets/redoc.standalone.js">' in redoc and "cdn" not in redoc.lower()
     script = client.get("/redoc/assets/redoc.standalone.js")
     assert script.status_code == 200 and "javascript" in script.content_type and len(script.get_data()) > 500_000
+    bundle = script.get_data(as_text=True)
+    assert "cdn.redoc.ly" not in bundle and '"/redoc/assets/logo-mini.svg"' in bundle  # its logo is ours
+    assert client.get("/redoc/assets/logo-mini.svg").mimetype == "image/svg+xml"
     for page_html in (html, redoc):  # nothing is fetched from elsewhere
         assert "https://" not in page_html.replace("https://github.com", "")
 
