@@ -57,8 +57,13 @@
     const query = new URLSearchParams({limit: "50"});
     if (wanted.status) query.set("status", wanted.status);
     if (wanted.severity) query.set("severity", wanted.severity);
+    const started = Date.now();
     const page = await C.api("/api/v1/alerts?" + query);
-    $("#alerts tbody").replaceChildren(...page.items.map(alertRow));
+    // Alerts that arrived live while this page was being read may be missing from it: keep them on top.
+    const listed = new Set(page.items.map((a) => String(a.id)));
+    const kept = [...document.querySelectorAll("#alerts tr.alert.fresh")].filter((row) =>
+      Number(row.dataset.arrived) >= started && !listed.has(row.dataset.alertId));
+    $("#alerts tbody").replaceChildren(...kept, ...page.items.map(alertRow));
     $("#no-alerts").hidden = page.items.length > 0;
   }
 
@@ -69,6 +74,7 @@
     if (!matches(alert) || $('tr.alert[data-alert-id="' + id + '"]')) return;
     const row = alertRow(alert);
     row.classList.add("fresh");
+    row.dataset.arrived = String(Date.now());
     $("#alerts tbody").prepend(row);
     $("#no-alerts").hidden = true;
     C.flash("New " + alert.severity + " alert: " + alert.message, alert.severity === "CRITICAL" ? "error" : "info");
@@ -84,6 +90,7 @@
 
   function listen(delay) {
     const badge = $("#alerts-live");
+    const again = () => setTimeout(() => listen(Math.min(delay * 2, 30000)), delay);
     C.socket("/api/v1/ws/alerts", {
       open(ws) {
         ws.send(JSON.stringify({type: "subscribe", channels: ["all"]}));
@@ -100,11 +107,15 @@
         }
       },
       close(code) {
-        badge.textContent = "reconnecting…";
-        badge.className = "badge status-queued";
-        if (code !== 4401) setTimeout(() => listen(Math.min(delay * 2, 30000)), delay);
+        const over = code === 4401;  // the session ended: the login form is up
+        badge.textContent = over ? "signed out" : "reconnecting…";
+        badge.className = "badge status-" + (over ? "failed" : "queued");
+        if (!over) again();
       },
-    }).catch(C.report);
+    }).catch((error) => {  // no token could be had right now (no network, a rate limit): try later
+      C.report(error);
+      if (!(error instanceof C.ApiError && error.status === 401)) again();
+    });
   }
 
   C.page(async () => {

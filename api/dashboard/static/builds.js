@@ -9,7 +9,6 @@
   const MAX_WATCHERS = 20;
   const rows = new Map();      // task_id -> {row, status}
   const watchers = new Map();  // task_id -> WebSocket
-  const log = {socket: null, taskId: null, lines: 0, step: null};
 
   const isFinal = (status) => C.FINAL.includes(status);
 
@@ -27,7 +26,7 @@
       link.className = "status badge status-" + status;
       if (typeof progress === "number") cell(entry.row, "progress").textContent = progress + "%";
     }
-    if (taskId === log.taskId && status) showLogStatus(status);
+    if (status) window.BuildLog.status(taskId, status);
   }
 
   function newRow(build) {
@@ -113,91 +112,18 @@
     }
   }
 
-  function showLogStatus(status) {
-    $("#log-status").textContent = status;
-    $("#log-status").className = "badge status-" + status;
-    $("#cancel-build").hidden = isFinal(status) || !C.can("build:cancel");
-  }
-
-  function appendLines(step, lines) {
-    const parts = [];
-    if (step && step !== log.step) parts.push((log.lines ? "\n" : "") + "── " + step + " ──\n");
-    log.step = step || log.step;
-    for (const line of lines) parts.push(line + "\n");
-    log.lines += lines.length;
-    const pre = $("#log-lines");
-    const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-    pre.append(parts.join(""));
-    if (atBottom) pre.scrollTop = pre.scrollHeight;
-  }
-
-  /* The stream expired (an old build): read the stored log instead. */
-  async function storedLog(taskId) {
-    let offset = 0;
-    for (let pages = 0; pages < 50 && taskId === log.taskId; pages++) {
-      const page = await C.api("/api/v1/builds/" + taskId + "/logs?offset=" + offset);
-      for (const line of page.lines) appendLines(line.step, [line.text]);
-      if (!page.lines.length || page.next_offset === null || page.next_offset === undefined) return;
-      offset = page.next_offset;
-    }
-  }
-
-  function closeLog() {
-    if (log.socket) log.socket.close();
-    Object.assign(log, {socket: null, taskId: null, lines: 0, step: null});
-    $("#log-panel").hidden = true;
-    history.replaceState(null, "", location.pathname);
-  }
-
-  async function openLog(taskId) {
-    closeLog();
-    Object.assign(log, {taskId, lines: 0, step: null});
-    history.replaceState(null, "", "#build-" + taskId);
-    $("#log-title").textContent = taskId;
-    $("#log-lines").textContent = "";
-    $("#log-error").textContent = "";
+  function openLog(taskId) {
     const entry = rows.get(taskId);
-    if (entry) showLogStatus(entry.status);
-    $("#log-panel").hidden = false;
-    $("#log-panel").scrollIntoView({block: "nearest"});
-    let finalStatus = null;
-    const socket = await C.socket("/api/v1/ws/builds/" + taskId, {
-      message(m) {
-        if (taskId !== log.taskId) return;
-        if (m.status) setStatus(taskId, m.status, m.progress);
-        if (m.type === "log") appendLines(m.data.step, m.data.lines);
-        if (m.type === "error" && m.error) $("#log-error").textContent = m.error;
-        if (m.type === "completion" || m.type === "error") finalStatus = m.status;
-      },
-      close(code) {
-        if (taskId !== log.taskId) return;
-        log.socket = null;
-        if (code === 4404) $("#log-error").textContent = "No such build (or not yours).";
-        else if (finalStatus && log.lines === 0) storedLog(taskId).catch(C.report);
-      },
-    });
-    if (taskId === log.taskId) log.socket = socket;
-    else socket.close();
-  }
-
-  async function cancelBuild() {
-    try {
-      const answer = await C.api("/api/v1/builds/" + log.taskId, {method: "DELETE"});
-      C.flash(answer.message, "ok");
-    } catch (error) {
-      C.report(error);
-    }
+    window.BuildLog.open(taskId, entry && entry.status);
   }
 
   C.page(async () => {
     $("#start-build").addEventListener("submit", startBuild);
-    $("#cancel-build").addEventListener("click", cancelBuild);
-    $("#close-log").addEventListener("click", closeLog);
     if (C.can("build:create")) {
       $("#start-card").hidden = false;
       loadProjects().catch(C.report);
     }
-    C.every(2500, loadBuilds);
+    C.every(5000, loadBuilds);
     C.every(15000, loadSummary);
     const wanted = /^#build-([0-9a-f-]{36})$/.exec(location.hash);
     if (wanted) openLog(wanted[1]);

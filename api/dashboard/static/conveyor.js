@@ -8,6 +8,7 @@
   const REFRESH = "refresh_token";
   const FINAL = ["completed", "failed", "cancelled"];
   let starter = null;
+  let started = false;  // the page's start ran: a later login reloads instead of starting it twice
   let me = null;
 
   const $ = (selector, root) => (root || document).querySelector(selector);
@@ -53,11 +54,16 @@
     }
   }
 
+  /* Within the last quarter of its life (30 s at most), a token is refreshed before use. */
   function expiresSoon() {
     const token = sessionStorage.getItem(TOKEN);
-    return !token || (claims(token).exp || 0) * 1000 - Date.now() < 30000;
+    if (!token) return true;
+    const {exp = 0, iat = 0} = claims(token);
+    return exp * 1000 - Date.now() < Math.min(30000, (exp - iat) * 250);
   }
 
+  /* false: the session is over (no refresh token, or the server refused it). A rate limit, a server
+     error or no network is thrown instead: the session may well be fine. */
   async function refresh() {
     const refreshToken = sessionStorage.getItem(REFRESH);
     if (!refreshToken) return false;
@@ -65,8 +71,10 @@
       method: "POST", headers: {"Content-Type": "application/json"},
       body: JSON.stringify({refresh_token: refreshToken}),
     });
-    if (!response.ok) return false;
-    sessionStorage.setItem(TOKEN, (await response.json()).access_token);
+    if (response.status === 401 || response.status === 422) return false;
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, data);
+    sessionStorage.setItem(TOKEN, data.access_token);
     return true;
   }
 
@@ -79,7 +87,7 @@
     return sessionStorage.getItem(TOKEN);
   }
 
-  async function api(path, options) {
+  async function api(path, options, retried) {
     const opts = options || {};
     const headers = {"Accept": "application/json", "Authorization": "Bearer " + (await freshToken())};
     let body;
@@ -89,7 +97,11 @@
     }
     const response = await fetch(path, {method: opts.method || (body ? "POST" : "GET"), headers, body});
     const data = response.status === 204 ? null : await response.json().catch(() => null);
-    if (response.status === 401) signedOut("Your session has ended; please log in again.");
+    if (response.status === 401) {
+      // Revoked, or our clock ran ahead of the server's: one refresh and one retry, then the login form.
+      if (!retried && await refresh().catch(() => false)) return api(path, options, true);
+      signedOut("Your session has ended; please log in again.");
+    }
     if (!response.ok) throw new ApiError(response.status, data);
     return data;
   }
@@ -118,13 +130,17 @@
   /* Run fn now and every `ms` while the page is visible, never two at once; errors go to the flash line. */
   function every(ms, fn) {
     let busy = false;
+    let failed = null;  // the message this ticker put up, taken down when it works again
     const tick = async () => {
-      if (busy || document.hidden) return;
+      if (busy || document.hidden || !sessionStorage.getItem(TOKEN)) return;
       busy = true;
       try {
         await fn();
+        if (failed && $("#flash").textContent === failed) flash("");
+        failed = null;
       } catch (error) {
         report(error);
+        failed = $("#flash").textContent;
       } finally {
         busy = false;
       }
@@ -155,7 +171,10 @@
     $("#app").hidden = false;
     $("#who").hidden = false;
     $("#whoami").textContent = me.username + " (" + me.role + ")";
-    if (starter) Promise.resolve(starter(me)).catch(report);
+    if (starter && !started) {
+      started = true;
+      Promise.resolve(starter(me)).catch(report);
+    }
   }
 
   function signedOut(message) {
@@ -187,6 +206,10 @@
       sessionStorage.setItem(TOKEN, data.access_token);
       sessionStorage.setItem(REFRESH, data.refresh_token);
       form.password.value = "";
+      if (started) {  // signed out mid-page: start afresh rather than on top of the old timers and sockets
+        location.reload();
+        return;
+      }
       me = await api("/api/v1/users/me");
       showApp();
     } catch (error) {
@@ -206,18 +229,25 @@
     location.reload();
   }
 
-  async function boot() {
+  function init() {
     $("#login-form").addEventListener("submit", login);
     $("#logout").addEventListener("click", logout);
+    boot();
+  }
+
+  async function boot() {
     if (!sessionStorage.getItem(TOKEN)) {
       signedOut("");
       return;
     }
     try {
       me = await api("/api/v1/users/me");
+      if ($("#flash").className.includes("error")) flash("");
       showApp();
     } catch (error) {
-      signedOut(error.status === 401 ? "Please log in again." : error.message);
+      if (error.status === 401) return;  // api() has shown the login form
+      flash((error.message || String(error)) + " Trying again in 5 s.", "error");
+      setTimeout(boot, 5000);  // a rate limit or an outage is not the end of the session
     }
   }
 
@@ -231,5 +261,5 @@
       starter = start;
     },
   };
-  document.addEventListener("DOMContentLoaded", boot);
+  document.addEventListener("DOMContentLoaded", init);
 })();

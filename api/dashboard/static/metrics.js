@@ -4,7 +4,7 @@
 (function () {
   const C = window.Conveyor;
   const {$, el} = C;
-  const W = 800, H = 320, PAD = {left: 64, right: 16, top: 16, bottom: 36};
+  const W = 800, H = 320, PAD = {left: 84, right: 16, top: 16, bottom: 36};
   const MAX_POINTS = 2000;
 
   function resolution(rangeSeconds, chosen) {

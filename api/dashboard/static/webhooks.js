@@ -4,12 +4,16 @@
 (function () {
   const C = window.Conveyor;
   const {$, el} = C;
+  const SETTLED = ["succeeded", "failed", "dead"];  // what the API redelivers; the others are in flight
   let selected = null;  // the webhook whose deliveries are shown
+  let busyUntil = 0;    // re-read deliveries every 3 s until then (something is in flight), else every 15 s
+  let lastRead = 0;
 
   async function act(path, done) {
     try {
       await C.api(path, {method: "POST"});
       C.flash(done, "ok");
+      busyUntil = Date.now() + 60000;
       await loadDeliveries();
     } catch (error) {
       C.report(error);
@@ -48,28 +52,49 @@
       C.when(attempt.at) + " · " + outcome + (attempt.duration_ms !== null ? " · " + attempt.duration_ms + " ms" : ""));
   }
 
-  function deliveryRow(delivery) {
+  function deliveryRow(delivery, hook) {
     return el("tr", {class: "delivery", dataset: {deliveryId: delivery.id}},
       el("td", {}, el("div", {text: delivery.event_type}), el("small", {class: "hint", text: delivery.event_id})),
       el("td", {}, el("span", {class: "delivery-status badge status-" + delivery.status, text: delivery.status})),
       el("td", {}, el("ol", {class: "attempts"}, delivery.attempts.map(attemptItem))),
       el("td", {class: "wide", text: C.when(delivery.next_attempt_at)}),
-      el("td", {}, C.can("webhook:manage") ? el("button", {
+      el("td", {}, C.can("webhook:manage") && hook.is_active && SETTLED.includes(delivery.status) ? el("button", {
         type: "button", class: "redeliver", text: "Redeliver",
         onclick: () => act("/api/v1/deliveries/" + delivery.id + "/redeliver",
                            "Redelivery queued for delivery " + delivery.id + "."),
       }) : null));
   }
 
+  function deliveriesQuery() {
+    const status = $("#delivery-filter select[name=status]").value;
+    return "/api/v1/webhooks/" + selected.id + "/deliveries?limit=50" +
+      (status ? "&status=" + encodeURIComponent(status) : "");
+  }
+
   async function loadDeliveries() {
     if (!selected) return;
-    const status = $("#delivery-filter select[name=status]").value;
-    const query = "?limit=50" + (status ? "&status=" + encodeURIComponent(status) : "");
     const hook = selected;
-    const page = await C.api("/api/v1/webhooks/" + hook.id + "/deliveries" + query);
-    if (hook !== selected) return;
-    $("#deliveries tbody").replaceChildren(...page.items.map(deliveryRow));
+    const query = deliveriesQuery();
+    let page;
+    try {
+      page = await C.api(query);
+    } catch (error) {
+      if (error.status !== 404) throw error;
+      selected = null;  // deleted meanwhile
+      $("#deliveries-card").hidden = true;
+      C.flash("Webhook " + hook.name + " is gone.", "info");
+      return;
+    }
+    if (hook !== selected || query !== deliveriesQuery()) return;  // a newer choice is on its way
+    lastRead = Date.now();
+    if (page.items.some((d) => !SETTLED.includes(d.status))) busyUntil = Date.now() + 60000;
+    $("#deliveries tbody").replaceChildren(...page.items.map((d) => deliveryRow(d, hook)));
     $("#no-deliveries").hidden = page.items.length > 0;
+  }
+
+  function pollDeliveries() {
+    const due = Date.now() < busyUntil ? 3000 : 15000;
+    return Date.now() - lastRead >= due - 100 ? loadDeliveries() : null;
   }
 
   function select(hook) {
@@ -80,13 +105,18 @@
     loadDeliveries().catch(C.report);
   }
 
-  C.page(async () => {
+  C.page(async (me) => {
+    if (!C.can("webhook:manage")) {  // the API keeps webhooks to the roles that manage them
+      $("#no-webhooks").textContent = "Your role (" + me.role + ") does not manage webhooks.";
+      $("#no-webhooks").hidden = false;
+      return;
+    }
     $("#delivery-filter").addEventListener("change", () => loadDeliveries().catch(C.report));
     await loadWebhooks();
     const wanted = /^#webhook-(\d+)$/.exec(location.hash);
     const row = wanted && $('tr.webhook[data-webhook-id="' + wanted[1] + '"] button.show-deliveries');
     if (row) row.click();
     setInterval(() => loadWebhooks().catch(C.report), 15000);
-    C.every(3000, loadDeliveries);
+    C.every(3000, pollDeliveries);
   });
 })();
