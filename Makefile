@@ -52,11 +52,17 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy api workers scheduler models core
 
-## bench: the benchmarks that exist so far (WebSocket fan-out, webhook delivery); writes bench/results.md and .json
-bench: $(VENV)/.installed-test
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e '.[test,dev,bench]'
+	bash .ci/install-wrk
+	touch $@
+
+## bench: API latency, throughput, WebSocket fan-out, webhooks, scale-out, metrics; writes bench/results.md and .json
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.run
 
-bench-smoke: $(VENV)/.installed-test
+## bench-smoke: every benchmark, small (a few minutes); writes bench/smoke-results.md and .json
+bench-smoke: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.run --smoke
 
 clean:

@@ -22,6 +22,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import answers  # noqa: E402
 from core.embedded_redis import ensure_embedded_redis, stop_embedded_redis  # noqa: E402
 from tests.processes import BIN, free_port, running, wait_for  # noqa: E402
 
@@ -92,7 +93,7 @@ def main(batches: int = 20, points: int = 1_000_000) -> dict[str, Any]:
     engine = "postgresql" if database_url.startswith("postgres") else "sqlite"
     try:
         with (var / "api.log").open("w") as log, running(argv, env, log):
-            wait_for(lambda: _ok(f"{base}/health/ready"), timeout=60, what="the API")
+            wait_for(lambda: answers(f"{base}/health/ready"), timeout=60, what="the API")
             token = requests.post(f"{base}/api/v1/auth/login", timeout=10,
                                   json={"username": "admin", "password": "bench-admin-pw"}).json()["access_token"]
             print(f"metrics ({engine}): ingest ...", flush=True)
@@ -104,12 +105,6 @@ def main(batches: int = 20, points: int = 1_000_000) -> dict[str, Any]:
     finally:
         stop_embedded_redis(var)
 
-
-def _ok(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 if __name__ == "__main__":

@@ -17,18 +17,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench import metrics, webhooks, ws_fanout  # noqa: E402
+from bench import api_latency, metrics, throughput, webhooks, ws_fanout  # noqa: E402
 
 
 def table(rows: list[dict]) -> str:  # type: ignore[type-arg]
     lines = ["| clients | events each | clients with every event | p50 ms | p99 ms | max ms "
-             "| API threads idle -> with sockets | Redis clients idle -> with sockets |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+             "| API threads idle -> with sockets | API RSS MB idle -> with sockets "
+             "| Redis clients idle -> with sockets |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |"]
     for r in rows:
         lat = r["latency_ms"]
         idle, busy = r["idle"], r["with_sockets"]
         lines.append(f"| {r['clients']} | {r['events_per_client']} | {r['clients_with_every_event']} | {lat['p50']} "
                      f"| {lat['p99']} | {lat['max']} | {idle['api_threads']} -> {busy['api_threads']} "
+                     f"| {idle['api_rss_mb']} -> {busy['api_rss_mb']} "
                      f"| {idle['redis_clients']} -> {busy['redis_clients']} |")
     return "\n".join(lines)
 
@@ -42,6 +44,14 @@ def hook_table(r: dict) -> str:  # type: ignore[type-arg]
             ratio = measured["throughput_ratio"] if name == "conveyor" else ""
             lines.append(f"| {n} | {name} | {lat['p50']} | {lat['p99']} | {lat['max']} | {m['burst']} "
                          f"| {m['deliveries_per_second']} | {ratio} |")
+    return "\n".join(lines)
+
+
+def scale_table(r: dict) -> str:  # type: ignore[type-arg]
+    lines = ["| worker processes | burst | seconds | deliveries/s | ratio to 1 process |",
+             "| ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {s['processes']} | {s['burst']} | {s['burst_seconds']} | {s['deliveries_per_second']} "
+              f"| {s['ratio_to_one']} |" for s in r["scale_out"]]
     return "\n".join(lines)
 
 
@@ -70,18 +80,30 @@ def metrics_table(runs: list[dict]) -> str:  # type: ignore[type-arg]
 def main() -> None:
     smoke = "--smoke" in sys.argv
     started = time.monotonic()
-    fanout = ws_fanout.main([20] if smoke else [20, 200])
-    hooks = webhooks.main(*((20, 200) if smoke else (200, 2000)))
+    api = api_latency.main(smoke)
+    jobs = throughput.main(smoke)
+    fanout = ws_fanout.main([20] if smoke else [200, 1000])
+    hooks = webhooks.main(*((20, 200, (1, 2)) if smoke else (200, 2000)))
     sizes = (3, 50_000) if smoke else (20, 1_000_000)
     metric_runs = [metrics.main(*sizes), *on_postgres(sizes)]
     results = {"machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
-               "mode": "smoke" if smoke else "full", "ws_fanout": fanout, "webhooks": hooks,
+               "mode": "smoke" if smoke else "full", "api_latency": api, "throughput": jobs, "ws_fanout": fanout,
+               "webhooks": hooks,
                "metrics": metric_runs,
                "seconds": round(time.monotonic() - started, 1)}
-    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (HERE / "results.md").write_text(
+    # A smoke run's figures are not results: they go beside them (and are not committed).
+    stem = HERE / ("smoke-results" if smoke else "results")
+    stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(
         "# Benchmark results\n\n"
         f"Mode: {results['mode']}; {results['machine']['cpus']} CPUs; Python {results['machine']['python']}.\n\n"
+        "## API latency: 8 concurrent clients against a bare Flask endpoint on the same server\n\n"
+        f"{api_latency.table(api)}\n\n"
+        "## Enqueue and process throughput: no-op jobs through Conveyor's worker stack, bare Dramatiq and Celery\n\n"
+        "Each job increments one Redis counter. Enqueue: sends in a loop from one process, the systems taking\n"
+        "turns. Process: all jobs queued while no worker runs, then one worker (1 process, 8 threads; Celery:\n"
+        "thread pool of 8) drains them, from its first completion to the last.\n\n"
+        f"{throughput.table(jobs)}\n\n"
         "## WebSocket fan-out: clients watching one running build on one API process\n\n"
         "Latency is from an event's append to the stream (its timestamp) to its receipt by a client; the\n"
         "clients run in 4 processes on the same machine, so their own cost is inside these figures.\n\n"
@@ -92,12 +114,15 @@ def main() -> None:
         "the bare `send()`) to the receiver reading the request. Throughput: a burst queued while no worker\n"
         "runs, drained by a fresh worker, from its first delivery to its last. The two alternate, twice.\n\n"
         f"{hook_table(hooks)}\n\n"
+        "## Scale-out: the same burst of deliveries drained by 1, 2 and 4 worker processes\n\n"
+        "Each process runs 8 threads; the machine has the CPUs above, shared with the receiver and Redis.\n\n"
+        f"{scale_table(hooks)}\n\n"
         "## Metrics: ingest through the API, and rolling raw points up\n\n"
         "Ingest: 10,000-point batches posted one after another by one client to one API process (gunicorn\n"
         "gthread, 8 threads). Aggregation: the `aggregate_metrics` job's work over raw points spread across\n"
         "1,000 minutes and 10 tag sets (1-minute and 1-hour buckets, exact percentiles).\n\n"
         f"{metrics_table(metric_runs)}\n")
-    print((HERE / "results.md").read_text())
+    print(stem.with_suffix(".md").read_text())
 
 
 if __name__ == "__main__":

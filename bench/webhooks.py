@@ -32,6 +32,12 @@ from tests.processes import BIN, free_port, running, wait_for  # noqa: E402
 
 THREADS = 8  # WORKER_THREADS' default, what `make run` starts
 ROUNDS = 2
+SCALE = (1, 2, 4)  # worker processes, for the scale-out figures
+
+
+def _worker_argv(module: str, queue: str, processes: int = 1) -> list[str]:
+    return [str(BIN / "dramatiq"), module, "--skip-logging", "--processes", str(processes), "--threads", str(THREADS),
+            "--queues", queue]
 
 
 def _receiver(port: int) -> None:
@@ -101,7 +107,7 @@ def _drain(base: str, keys: list[str], worker: Any) -> dict[str, Any]:
             "deliveries_per_second": round((len(keys) - 1) / (times[-1] - times[0]), 1)}
 
 
-def main(latency_n: int = 200, burst_n: int = 2000) -> dict[str, Any]:
+def main(latency_n: int = 200, burst_n: int = 2000, scale: tuple[int, ...] = SCALE) -> dict[str, Any]:
     from bench import bare
     from core.settings import load_settings
     from models.db import db
@@ -166,8 +172,7 @@ def main(latency_n: int = 200, burst_n: int = 2000) -> dict[str, Any]:
         for n in range(ROUNDS):  # alternated, so that a slow spell of the shared machine hits both
             measured: dict[str, Any] = {}
             for name, module, queue, one, burst in systems:
-                argv = [str(BIN / "dramatiq"), module, "--skip-logging", "--processes", "1", "--threads",
-                        str(THREADS), "--queues", queue]
+                argv = _worker_argv(module, queue)
                 log = (var / f"worker-{name}.log").open("a")
 
                 def worker(argv: list[str] = argv, log: Any = log) -> Any:
@@ -182,8 +187,13 @@ def main(latency_n: int = 200, burst_n: int = 2000) -> dict[str, Any]:
             measured["throughput_ratio"] = round(measured["conveyor"]["deliveries_per_second"]
                                                  / measured["bare_actor"]["deliveries_per_second"], 2)
             rounds.append(measured)
-        results: dict[str, Any] = {"threads": THREADS, "rounds": rounds}
-        return results
+        with (var / "worker-scale.log").open("a") as log:
+            scaled = [{"processes": n, **_drain(base, conveyor_burst(burst_n), lambda n=n: running(
+                _worker_argv("workers.setup:configure", "webhooks", n), env, log))} for n in scale]
+        for entry in scaled:  # the same burst drained by 1, 2 and 4 worker processes of THREADS threads
+            entry["ratio_to_one"] = round(entry["deliveries_per_second"] / scaled[0]["deliveries_per_second"], 2)
+            print(f"  scale-out: {json.dumps(entry)}", flush=True)
+        return {"threads": THREADS, "rounds": rounds, "scale_out": scaled}
     finally:
         receiver.kill()
         stop_embedded_redis(var)

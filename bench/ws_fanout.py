@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import websocket
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import answers  # noqa: E402
 from core.embedded_redis import ensure_embedded_redis, stop_embedded_redis  # noqa: E402
 from tests.processes import BIN, free_port, running, wait_for, worker_argv  # noqa: E402
 
@@ -34,11 +36,26 @@ LINES = 120
 STEP = f"for i in $(seq 1 {LINES}); do echo line-$i; sleep 0.05; done"
 
 
-def _threads(pid: int) -> int:
+def _status(pid: int, field: str) -> int:
+    """A number from /proc/PID/status (Threads, VmRSS in kB)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("Threads:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return -1
+
+
+def _snapshot(pid: int, client: redis.Redis) -> dict[str, Any]:
+    return {"api_threads": _status(pid, "Threads"), "api_rss_mb": round(_status(pid, "VmRSS") / 1024, 1),
+            "redis_clients": client.info("clients")["connected_clients"]}
+
+
+def _allow_open_files(wanted: int) -> None:
+    """A thousand sockets need more descriptors than the usual soft limit of 1,024 (the processes started
+    from here inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard) if hard != resource.RLIM_INFINITY else wanted,
+                                                    hard))
 
 
 def _api_worker_pid(master: int) -> int:
@@ -89,7 +106,7 @@ def measure(clients: int, var: Path, env: dict[str, str], base: str, token: str,
     task_id = requests.post(f"{base}/api/v1/builds", headers=headers, json={"project_name": "fanout"},
                             timeout=10).json()["task_id"]
     client = redis.Redis.from_url(env["REDIS_URL"])
-    idle = {"api_threads": _threads(api_pid), "redis_clients": client.info("clients")["connected_clients"]}
+    idle = _snapshot(api_pid, client)
     url = base.replace("http://", "ws://") + f"/api/v1/ws/builds/{task_id}?token={token}"
     ctx = multiprocessing.get_context("fork")
     ready, out = ctx.Queue(), ctx.Queue()
@@ -100,7 +117,7 @@ def measure(clients: int, var: Path, env: dict[str, str], base: str, token: str,
         group.start()
     for _ in groups:
         ready.get(timeout=120)
-    busy = {"api_threads": _threads(api_pid), "redis_clients": client.info("clients")["connected_clients"]}
+    busy = _snapshot(api_pid, client)
     started = time.monotonic()
     with (var / f"worker-{clients}.log").open("w") as log, running(worker_argv(1, 2), env, log):
         watchers = [item for _ in groups for item in out.get(timeout=180)]
@@ -120,6 +137,7 @@ def measure(clients: int, var: Path, env: dict[str, str], base: str, token: str,
 
 
 def main(counts: list[int]) -> list[dict[str, Any]]:
+    _allow_open_files(4 * max(counts) + 1024)
     var = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
     server, _ = ensure_embedded_redis(var)
     env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(var), "VAR_DIR": str(var), "REDIS_URL": server.url,
@@ -134,7 +152,7 @@ def main(counts: list[int]) -> list[dict[str, Any]]:
     results = []
     try:
         with (var / "api.log").open("w") as log, running(argv, env, log) as api:
-            wait_for(lambda: _ok(f"{base}/health/ready"), timeout=60, what="the API")
+            wait_for(lambda: answers(f"{base}/health/ready"), timeout=60, what="the API")
             token = requests.post(f"{base}/api/v1/auth/login", timeout=10,
                                   json={"username": "admin", "password": "bench-admin-pw"}).json()["access_token"]
             repo = var / "repo"
@@ -152,12 +170,6 @@ def main(counts: list[int]) -> list[dict[str, Any]]:
         stop_embedded_redis(var)
     return results
 
-
-def _ok(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 if __name__ == "__main__":

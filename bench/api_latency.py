@@ -1,0 +1,195 @@
+"""API latency: 8 concurrent clients (`wrk -t2 -c8 --latency`) against one API process, per endpoint, with a
+bare Flask app (`bench/bare_app.py`) under the same gunicorn command line as the baseline, measured in the
+same run before and after Conveyor (bare, Conveyor, bare). One user owns 20 webhooks and 50 alerts.
+
+Starts its own embedded Redis, SQLite and gunicorn under a temp VAR_DIR. Without wrk it reports itself
+skipped (`.ci/install-wrk` installs it). Usage: python -m bench.api_latency [--smoke]
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import answers  # noqa: E402
+from core.embedded_redis import ensure_embedded_redis, stop_embedded_redis  # noqa: E402
+from tests.processes import BIN, free_port, running, wait_for  # noqa: E402
+
+THREADS, WRK_THREADS, CONNECTIONS = 16, 2, 8
+GUNICORN = ["--worker-class", "gthread", "--workers", "1", "--threads", str(THREADS), "--no-control-socket"]
+ENDPOINTS = ("/health", "/api/v1/webhooks", "/api/v1/alerts", "/api/v1/alerts/summary", "/api/v1/cache/stats")
+P99_TARGET_MS = {"/health": 25.0, "/api/v1/webhooks": 30.0, "/api/v1/alerts/summary": 30.0}
+RATIO_TARGET = 0.5
+WEBHOOKS, ALERTS = 20, 50
+PASSWORD = "bench-user-pw-0123456789"  # noqa: S105 (a throwaway user in a temp database)
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def _ms(text: str) -> float | None:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    return round(float(match[1]) * UNITS_MS[match[2]], 2) if match else None
+
+
+def parse(output: str) -> dict[str, Any]:
+    """wrk's report: requests/s, the 50/90/99th percentiles of `--latency` in ms, non-2xx answers, socket errors."""
+    percentiles = {f"p{m[1]}": _ms(m[2]) for m in re.finditer(r"^\s+(50|90|99)%\s+(\S+)", output, re.M)}
+    rate, total = re.search(r"Requests/sec:\s+([\d.]+)", output), re.search(r"(\d+) requests in", output)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    socket_errors = dict(zip(("connect", "read", "write", "timeout"), map(int, sockets.groups()), strict=True)) \
+        if sockets else {}
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = (int(non_2xx[1]) if non_2xx else 0) + sum(socket_errors.values())
+    return {"requests_per_second": float(rate[1]) if rate else 0.0, "requests": int(total[1]) if total else 0,
+            **{p: percentiles.get(p) for p in ("p50", "p90", "p99")}, "non_2xx": int(non_2xx[1]) if non_2xx else 0,
+            "socket_errors": socket_errors, "errors": errors}
+
+
+def wrk(url: str, token: str, seconds: int) -> dict[str, Any]:
+    argv = ["wrk", f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
+            "-H", f"Authorization: Bearer {token}", url]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    if done.returncode != 0 or "Requests/sec" not in done.stdout:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+    return parse(done.stdout)
+
+
+def measure(url: str, token: str, seconds: int, warmup: int) -> dict[str, Any]:
+    """One request to see it answers, a warm-up run that is thrown away, then the measured run."""
+    status = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
+    wrk(url, token, warmup)
+    result = {"status": status, **wrk(url, token, seconds)}
+    print(f"  /{url.split('/', 3)[3]}: {json.dumps(result)}", flush=True)
+    return result
+
+
+@contextmanager
+def serve(app: str, ready: str, env: dict[str, str], log: Path) -> Iterator[str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with log.open("a") as out, running([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", *GUNICORN, app], env,
+                                       out):
+        wait_for(lambda: answers(base + ready), timeout=60, what=f"{app} to answer")
+        yield base
+
+
+def populate(base: str, env: dict[str, str]) -> str:
+    """The user's token, its webhooks (through the API, so the SSRF guard checks them) and its alerts."""
+    from core.settings import load_settings
+    from models.db import db
+    from models.user import User
+    from workers.alerting import publish, raise_alert
+    from workers.setup import configure
+
+    token = requests.post(f"{base}/api/v1/auth/login", json={"username": "bench", "password": PASSWORD},
+                          timeout=10).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    for i in range(WEBHOOKS):  # never called: no worker runs, and they only subscribe to builds
+        response = requests.post(f"{base}/api/v1/webhooks", headers=headers, timeout=10, json={
+            "name": f"bench-{i}", "url": "http://127.0.0.1:9/hook", "events": ["build.*"]})
+        assert response.status_code == 201, response.text[:300]
+    configure(load_settings(env, env_file=None))
+    with db.connection_context():
+        owner = User.get(User.username == "bench").id
+    for i in range(ALERTS):
+        with db.connection_context():
+            publish(raise_alert(f"bench|{i}", owner_id=owner, rule_name=f"bench.rule-{i % 5}", metric="bench.metric",
+                                severity=("INFO", "WARNING", "CRITICAL")[i % 3], tags={"n": str(i)},
+                                message=f"bench alert {i}", context={}))
+    for path, expected in (("webhooks", WEBHOOKS), ("alerts", ALERTS)):
+        total = requests.get(f"{base}/api/v1/{path}", headers=headers, timeout=10).json().get("total")
+        assert total == expected, f"{path}: {total} != {expected}"
+    return token
+
+
+def verdict(path: str, r: dict[str, Any]) -> str:
+    misses = [f"{r['errors']} errors"] if r["errors"] else []
+    if path in P99_TARGET_MS and (r["p99"] is None or r["p99"] > P99_TARGET_MS[path]):
+        misses.append(f"p99 {r['p99']} > {P99_TARGET_MS[path]} ms")
+    if r["throughput_ratio"] < RATIO_TARGET:
+        misses.append(f"ratio {r['throughput_ratio']} < {RATIO_TARGET}")
+    return "NO: " + ", ".join(misses) if misses else "yes"
+
+
+def main(smoke: bool) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        reason = "wrk is not installed: run .ci/install-wrk (Debian package `wrk`) to measure API latency"
+        print(f"\n!!! api-latency SKIPPED: {reason}\n", file=sys.stderr, flush=True)
+        return {"skipped": reason}
+    seconds, warmup = (2, 1) if smoke else (10, 2)
+    started = time.monotonic()
+    var = Path(tempfile.mkdtemp(prefix="conveyor-bench-api-"))
+    server, _ = ensure_embedded_redis(var)
+    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(var), "VAR_DIR": str(var), "REDIS_URL": server.url,
+           "DATABASE_URL": f"sqlite:///{var / 'conveyor.db'}", "CONVEYOR_ENV": "production",
+           "SECRET_KEY": "bench-secret-key-long-enough-0123456789", "RATE_LIMITS_ENABLED": "false",
+           "LOG_LEVEL": "WARNING", "WEBHOOK_ALLOW_PRIVATE": "true"}
+    bare_app, ours = ("bench.bare_app:create_app()", "/json"), ("api:create_app()", "/health/ready")
+    bare: list[dict[str, Any]] = []
+    try:
+        subprocess.run([str(BIN / "flask"), "--app", "api", "users", "create", "bench", "--role", "user",
+                        "--password", PASSWORD], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
+        print("api-latency: data (20 webhooks, 50 alerts) ...", flush=True)
+        with serve(*ours, env, var / "api.log") as base:
+            token = populate(base, env)
+        print(f"api-latency: bare Flask, {seconds} s ...", flush=True)
+        with serve(*bare_app, env, var / "bare.log") as base:
+            bare.append(measure(f"{base}/json", token, seconds, warmup))
+        print(f"api-latency: Conveyor, {len(ENDPOINTS)} endpoints x {seconds} s ...", flush=True)
+        with serve(*ours, env, var / "api.log") as base:
+            endpoints = {path: measure(base + path, token, seconds, warmup) for path in ENDPOINTS}
+        print(f"api-latency: bare Flask again, {seconds} s ...", flush=True)
+        with serve(*bare_app, env, var / "bare.log") as base:
+            bare.append(measure(f"{base}/json", token, seconds, warmup))
+    finally:
+        stop_embedded_redis(var)
+    baseline = statistics.mean(b["requests_per_second"] for b in bare)
+    for run in [*bare, *endpoints.values()]:
+        run["throughput_ratio"] = round(run["requests_per_second"] / baseline, 2) if baseline else 0.0
+    for path, run in endpoints.items():
+        run["meets_target"] = verdict(path, run)
+    return {"server": f"one gunicorn process: {' '.join(GUNICORN)}",
+            "wrk": f"wrk -t{WRK_THREADS} -c{CONNECTIONS} -d{seconds}s --latency (after a {warmup} s warm-up)",
+            "seconds_per_endpoint": seconds, "bare": bare, "bare_mean_requests_per_second": round(baseline, 1),
+            "endpoints": endpoints, "targets": {"p99_ms": P99_TARGET_MS, "throughput_ratio": RATIO_TARGET},
+            "seconds": round(time.monotonic() - started, 1)}
+
+
+def table(result: dict[str, Any]) -> str:
+    if "skipped" in result:
+        return f"API latency: **SKIPPED**: {result['skipped']}"
+    lines = ["| endpoint | req/s | p50 ms | p90 ms | p99 ms | errors | ratio to bare | meets target |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    rows = [("bare `/json` (before)", result["bare"][0], "(baseline)"),
+            *[(f"`{path}`", run, run["meets_target"]) for path, run in result["endpoints"].items()],
+            ("bare `/json` (after)", result["bare"][1], "(baseline)")]
+    for name, r, meets in rows:
+        errors = f"**{r['errors']}** (non-2xx {r['non_2xx']}, socket {sum(r['socket_errors'].values())})" \
+            if r["errors"] else "0"
+        cells = [r.get(p) if r.get(p) is not None else "-" for p in ("p50", "p90", "p99")]
+        lines.append(f"| {name} | {r['requests_per_second']:.0f} | {cells[0]} | {cells[1]} | {cells[2]} | {errors} "
+                     f"| {r['throughput_ratio']} | {meets} |")
+    lines.append(f"\nServer: {result['server']}, RATE_LIMITS_ENABLED=false, SQLite + embedded Redis; "
+                 f"load: `{result['wrk']}` per endpoint, with a bearer token. Targets: p99 <= 25 ms for `/health`, "
+                 f"<= 30 ms for the cached lists, throughput >= {RATIO_TARGET} x bare.")
+    return "\n".join(lines)
+
+
+
+if __name__ == "__main__":
+    outcome = main("--smoke" in sys.argv)
+    print(json.dumps(outcome, indent=2))
+    print(table(outcome))
