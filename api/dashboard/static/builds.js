@@ -101,14 +101,18 @@
   async function startBuild(event) {
     event.preventDefault();
     const form = event.target;
+    const button = form.querySelector("button[type=submit]");
     const body = {project_name: form.project_name.value};
     if (form.ref.value.trim()) body.ref = form.ref.value.trim();
+    button.disabled = true;  // one build per press, however eager the finger
     try {
       const answer = await C.api("/api/v1/builds", {json: body});
       C.flash("Build " + answer.task_id + " queued.", "ok");
       await loadBuilds();
     } catch (error) {
       C.report(error);
+    } finally {
+      button.disabled = false;
     }
   }
 
