@@ -37,6 +37,7 @@ from api.routes import (
     users,
     webhooks,
 )
+from api.routing import IdConverter
 from api.services import Services
 from api.ws import alerts as alerts_ws  # noqa: F401 (declares its route on ws_blp)
 from api.ws.hub import StreamHub
@@ -75,6 +76,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     settings = _settings(config)
     configure_logging(settings.log_level)
     app = Flask("conveyor", static_folder=None)
+    app.url_map.converters["int"] = IdConverter
     app.config.update(openapi_config(), MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False,
                       SOCK_SERVER_OPTIONS=SERVER_OPTIONS)
     redis_url = resolve_redis_url(settings)

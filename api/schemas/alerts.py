@@ -5,6 +5,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from api.routing import MAX_ID
 from api.schemas.common import FullMatch, ListArgsSchema, StrictSchema, UtcDateTime
 from api.schemas.metrics import METRIC_NAME, NAME_RULE
 from models.alert import AGGREGATIONS, COMPARISONS, SEVERITIES, STATUSES
@@ -87,7 +88,7 @@ class AlertSchema(ma.Schema):
 
 
 class AcknowledgeSchema(StrictSchema):
-    alert_ids = ma.fields.List(ma.fields.Integer(strict=True), required=True,
+    alert_ids = ma.fields.List(ma.fields.Integer(strict=True, validate=ma.validate.Range(max=MAX_ID)), required=True,
                                validate=ma.validate.Length(min=1, max=1000))
 
 

@@ -25,7 +25,7 @@ _TOKEN = [ma.validate.Length(min=1, max=8192),
 def _pem(value: str) -> None:
     try:
         ssl.create_default_context(cadata=value)
-    except (ssl.SSLError, ValueError):
+    except (ssl.SSLError, ValueError, TypeError):  # TypeError: ssl wants ASCII text
         raise ma.ValidationError("Must be one or more PEM certificates.") from None
 
 
