@@ -27,8 +27,12 @@ def connect_database(url: str) -> peewee.Database:
         # the pragmas (about 1 ms of the 2 an authenticated read cost). A file connection is cheap to keep,
         # so there is no cap (which would make the 65th of 256 API threads wait).
         # A pooled connection serves one thread at a time, but not always the thread that opened it.
+        # Transactions take the write lock when they begin (IMMEDIATE): one that read first and then
+        # wrote would otherwise fail at once with "database is locked" when another process had written
+        # since its read, instead of waiting its turn (busy_timeout).
         database = db_url.connect("sqlite+pool://" + url[len("sqlite://"):], pragmas=SQLITE_PRAGMAS,
-                                  max_connections=None, stale_timeout=300, check_same_thread=False)
+                                  max_connections=None, stale_timeout=300, check_same_thread=False,
+                                  lock_type="IMMEDIATE")
     elif url.startswith("postgresql://"):
         database = db_url.connect(
             "postgresql+pool://" + url[len("postgresql://"):],

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from models.db import db
+import pytest
+
+from models.db import db, is_postgres
 from models.user import User
 
 
@@ -15,7 +17,7 @@ def test_a_connection_returned_by_one_thread_serves_another(schema: None) -> Non
         try:
             with db.connection_context():
                 User.select().count()
-        except BaseException as exc:  # noqa: BLE001 (reported by the assertion below)
+        except BaseException as exc:
             errors.append(exc)
 
     for _ in range(3):  # each thread may take the connection the previous one gave back
@@ -31,3 +33,40 @@ def test_connections_are_pooled_not_reopened(schema: None) -> None:
         first = db.connection()
     with db.connection_context():
         assert db.connection() is first  # the same connection again: no connect, no pragmas
+
+
+def test_a_transaction_that_reads_then_writes_waits_for_another_writer_instead_of_failing(schema: None) -> None:
+    """SQLite only (PostgreSQL's row locks make this moot): with deferred transactions the first thread's
+    write, after the second thread committed, fails at once with 'database is locked'."""
+    if is_postgres():
+        pytest.skip("SQLite's locking")
+    read, wrote = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with db.connection_context(), db.atomic():
+                User.select().count()  # a read inside the transaction
+                read.set()
+                wrote.wait(0.5)  # the other writer commits here when it can (deferred), or waits for us
+                User.create(username="first", password_hash="!")
+        except BaseException as exc:
+            errors.append(exc)
+
+    def second() -> None:
+        read.wait(5)
+        try:
+            with db.connection_context(), db.atomic():
+                User.create(username="second", password_hash="!")
+        except BaseException as exc:
+            errors.append(exc)
+        wrote.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert errors == []
+    with db.connection_context():
+        assert {u.username for u in User.select()} >= {"first", "second"}

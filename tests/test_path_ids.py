@@ -62,7 +62,16 @@ def test_the_documented_path_ids_carry_their_bounds(client: FlaskClient) -> None
 
 
 def test_alert_ids_beyond_the_database_are_refused(client: FlaskClient, auth: Any) -> None:
-    response = client.post("/api/v1/alerts/acknowledge", headers=auth("user"), json={"alert_ids": [1, 10**30]})
+    for huge in (10**30, -(10**35)):
+        response = client.post("/api/v1/alerts/acknowledge", headers=auth("user"), json={"alert_ids": [1, huge]})
+        assert_envelope(response, 422, "VALIDATION_ERROR")
+    assert client.post("/api/v1/alerts/acknowledge", headers=auth("user"), json={"alert_ids": [-5]}).get_json()[
+        "failed"] == 1  # a negative id is no alert, like any other missing one
+
+
+def test_a_log_offset_beyond_the_database_is_refused(client: FlaskClient, auth: Any) -> None:
+    response = client.get("/api/v1/builds/7a23add9-e9e2-40c1-b5b4-74a49a7c223d/logs?offset=54811547275075264512",
+                          headers=auth("user"))
     assert_envelope(response, 422, "VALIDATION_ERROR")
 
 

@@ -88,8 +88,9 @@ class AlertSchema(ma.Schema):
 
 
 class AcknowledgeSchema(StrictSchema):
-    alert_ids = ma.fields.List(ma.fields.Integer(strict=True, validate=ma.validate.Range(max=MAX_ID)), required=True,
-                               validate=ma.validate.Length(min=1, max=1000))
+    alert_ids = ma.fields.List(  # ids the database can hold; a missing one is reported in `failed`
+        ma.fields.Integer(strict=True, validate=ma.validate.Range(min=-MAX_ID - 1, max=MAX_ID)), required=True,
+        validate=ma.validate.Length(min=1, max=1000))
 
 
 class FailureSchema(ma.Schema):

@@ -5,6 +5,7 @@ import re
 
 import marshmallow as ma
 
+from api.routing import MAX_ID
 from api.schemas.common import FullMatch, ListArgsSchema, StrictSchema, UtcDateTime
 from api.schemas.projects import GIT_REF, PROJECT_NAME, env_mapping
 from models.task import STATUSES
@@ -34,7 +35,7 @@ class TaskListArgsSchema(ListArgsSchema):
 
 
 class LogArgsSchema(StrictSchema):
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0))
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=MAX_ID))
     limit = ma.fields.Integer(load_default=1000, validate=ma.validate.Range(min=1, max=5000))
 
 
