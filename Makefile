@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-postgres api worker scheduler init lint bench bench-smoke clean
+.PHONY: run test test-postgres api worker scheduler init lint bench bench-smoke soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ bench: $(VENV)/.installed-bench
 ## bench-smoke: every benchmark, small (a few minutes); writes bench/smoke-results.md and .json
 bench-smoke: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.run --smoke
+
+## soak: make run's platform under 10 minutes of mixed load (SOAK_SECONDS); writes bench/soak-results.md and .json
+soak: $(VENV)/.installed-test
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
