@@ -16,7 +16,7 @@ from flask_smorest import Api
 from api import dashboard
 from api.auth.tokens import TokenConfig
 from api.cli import register_cli
-from api.docs import assets, document_websockets, openapi_config
+from api.docs import assets, document_server_errors, document_websockets, openapi_config
 from api.errors import ErrorSchema, register_error_handlers
 from api.observability import init_metrics
 from api.ratelimit import init_rate_limits, limit_routes
@@ -97,6 +97,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     app.register_blueprint(dashboard.blp)
     app.register_blueprint(ws_blp)
     document_websockets(api.spec, app)
+    document_server_errors(api.spec)
     app.extensions["stream_hub"] = StreamHub(redis_url)
     register_error_handlers(app)
     register_cli(app)
@@ -130,6 +131,13 @@ def _install_request_hooks(app: Flask) -> None:
         sent = request.headers.get("X-Request-ID", "")
         g.request_id = sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
         g.request_id_token = request_id_var.set(g.request_id)
+
+    @app.before_request
+    def _bounded_body() -> None:
+        # Read (at most MAX_BODY_BYTES of) every write's body before anything else, so that one over the limit
+        # is a 413 on every route, also those that never read their body, and before authentication.
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            request.get_data(cache=True)
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:

@@ -94,6 +94,20 @@ _WS_DESCRIPTION = (
 )
 
 
+# A plain GET (no upgrade) and a refused handshake answer the error envelope, like any other route.
+_WS_RESPONSES = {"101": {"description": "Switching Protocols: the WebSocket is open"},
+                 "400": {"description": "Not a WebSocket handshake", "content": {"application/json": {
+                     "schema": {"$ref": "#/components/schemas/Error"}}}},
+                 "default": {"$ref": "#/components/responses/DEFAULT_ERROR"}}
+
+
+def document_server_errors(spec: Any) -> None:
+    """gunicorn itself refuses a request line over 4 KB or a header over 8 KB, before the API sees it, with a
+    short HTML page: the only answers that are not the JSON envelope, so the default error says so."""
+    spec.components.responses["DEFAULT_ERROR"].setdefault("content", {})["text/html"] = {
+        "schema": {"type": "string", "description": "from the HTTP server: the request line or a header is too large"}}
+
+
 def document_websockets(spec: Any, app: Flask) -> None:
     """OpenAPI has no WebSocket verbs; describe the upgrade as a GET answering 101."""
     rules = {rule.endpoint: rule for rule in app.url_map.iter_rules()}
@@ -106,7 +120,7 @@ def document_websockets(spec: Any, app: Flask) -> None:
                 {"name": "token", "in": "query", "schema": {"type": "string"}},
                 {"name": "last_event_id", "in": "query", "schema": {"type": "string", "example": "1700000000000-0"}},
             ],
-            "responses": {"101": {"description": "Switching Protocols: the WebSocket is open"}},
+            "responses": _WS_RESPONSES,
         }})
     spec.path(rule=rules["ws.alerts_channel"], operations={"get": {
         "tags": ["alerts"], "summary": "New alerts, live (WebSocket)",
@@ -117,5 +131,5 @@ def document_websockets(spec: Any, app: Flask) -> None:
             'everyone gets `{"type": "system_status", "data": {cache_hit_rate, active_webhooks, '
             'pending_deliveries, queued_tasks, workers}}` every 5 s. `{"type": "ping"}` answers `pong`.'),
         "parameters": [{"name": "token", "in": "query", "schema": {"type": "string"}}],
-        "responses": {"101": {"description": "Switching Protocols: the WebSocket is open"}},
+        "responses": _WS_RESPONSES,
     }})

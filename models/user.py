@@ -5,7 +5,9 @@ import functools
 import uuid
 
 import peewee
-from werkzeug.security import check_password_hash, generate_password_hash
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from werkzeug.security import check_password_hash
 
 from models.db import BaseModel, utc_naive
 
@@ -13,10 +15,31 @@ ROLES = ("admin", "user", "viewer")
 
 
 @functools.cache
+def hasher() -> PasswordHasher:
+    """argon2id at OWASP's recommended minimum (Password Storage Cheat Sheet: 19 MiB, 2 passes, 1 lane).
+    Each hash names its parameters, so raising them later still verifies the older ones."""
+    return PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
+
+
+def hash_password(password: str) -> str:
+    return hasher().hash(password)
+
+
+def verify_password(stored: str, password: str) -> bool:
+    """argon2id; werkzeug's scrypt hashes from before argon2 still verify (and are upgraded at login)."""
+    if not stored.startswith("$argon2"):
+        return check_password_hash(stored, password)
+    try:
+        return hasher().verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@functools.cache
 def _dummy_hash() -> str:
     """A real hash to check against when the user does not exist, so both paths cost the same.
     Made on first use: hashing is deliberately slow, and nothing runs at import."""
-    return generate_password_hash("timing-equaliser", method="scrypt")
+    return hash_password("timing-equaliser")
 
 
 def new_stamp() -> str:
@@ -37,20 +60,24 @@ class User(BaseModel):
     updated_at = peewee.DateTimeField(default=utc_naive)
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method="scrypt")
+        self.password_hash = hash_password(password)
         self.token_stamp = new_stamp()
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return verify_password(self.password_hash, password)
 
     @classmethod
     def authenticate(cls, username: str, password: str) -> User | None:
         user = cls.get_or_none(cls.username == username)
         if user is None:
-            check_password_hash(_dummy_hash(), password)
+            verify_password(_dummy_hash(), password)
             return None
         if not user.check_password(password) or not user.is_active:
             return None
+        if not user.password_hash.startswith("$argon2") or hasher().check_needs_rehash(user.password_hash):
+            # An older hash (scrypt, or weaker parameters): store today's, keeping the user's sessions.
+            user.password_hash = hash_password(password)
+            user.save(only=[cls.password_hash])
         return user
 
     @classmethod

@@ -5,10 +5,10 @@ import time
 from typing import Any, cast
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api import checks
 from api.auth.guard import auth_required, current_user
+from api.blueprint import Blueprint
 from api.errors import not_found
 from api.maintenance import maintenance_state, set_maintenance
 from api.routes.health import VERSION
@@ -62,8 +62,9 @@ class Maintenance(MethodView):
 
 
 def _describe(job: Job, recorded: dict[str, Any]) -> dict[str, Any]:
+    interval = job.interval_seconds and services().settings.scheduler_intervals.get(job.name, job.interval_seconds)
     entry = {"name": job.name, "actor": job.actor_name, "description": job.description,
-             "interval_seconds": job.interval_seconds, "after": job.after, **recorded}
+             "interval_seconds": interval, "after": job.after, **recorded}
     for field in _TIMES:
         entry[field] = isoformat(from_timestamp(recorded.get(field)))
     return entry

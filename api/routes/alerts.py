@@ -6,9 +6,9 @@ from typing import Any
 import peewee
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth.guard import auth_required, current_user
+from api.blueprint import Blueprint
 from api.errors import ApiError, not_found
 from api.routes.cache import cached_response
 from api.schemas.alerts import (
@@ -38,6 +38,15 @@ def _rule(rule_id: int) -> AlertRule:
     rule = AlertRule.select(AlertRule, User).join(User).where(AlertRule.id == rule_id).first()
     if rule is None:
         raise not_found("Alert rule", rule_id)
+    return rule
+
+
+def _editable(rule_id: int) -> AlertRule:
+    """Everyone reads every rule; only its creator or an admin changes or deletes it."""
+    rule = _rule(rule_id)
+    user = current_user()
+    if user.role != "admin" and rule.created_by_id != user.id:  # type: ignore[attr-defined]
+        raise ApiError(403, "Only the rule's creator or an admin may change it")
     return rule
 
 
@@ -80,7 +89,7 @@ class AlertRuleItem(MethodView):
     @rules_blp.response(200, AlertRuleSchema)
     def put(self, body: dict[str, Any], rule_id: int) -> AlertRule:
         """Change a rule; giving a threshold drops the baseline factor, and the other way round"""
-        rule = _rule(rule_id)
+        rule = _editable(rule_id)
         for field, value in body.items():
             setattr(rule, field, value)
         if body.get("threshold") is not None:
@@ -100,7 +109,7 @@ class AlertRuleItem(MethodView):
     @rules_blp.response(204)
     def delete(self, rule_id: int) -> None:
         """Remove a rule; its open alerts are resolved, and all its alerts stay, without it"""
-        rule = _rule(rule_id)
+        rule = _editable(rule_id)
         close_rule_alerts(rule.id, "the rule was deleted")
         rule.delete_instance()
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth.guard import auth_required, current_user
+from api.blueprint import Blueprint
 from api.schemas.common import StrictSchema, UtcDateTime
 from models.pipeline import CISource, Pipeline
 from workers.dora import PERIODS, dora

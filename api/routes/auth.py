@@ -5,10 +5,10 @@ from typing import Any
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth.guard import auth_required
 from api.auth.tokens import access_token, decode, issue_pair, revoke_session, token_user
+from api.blueprint import Blueprint
 from api.errors import ApiError
 from api.schemas.auth import AccessTokenSchema, LoginSchema, RefreshSchema, TokenPairSchema
 from api.services import services

@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api import tasks
 from api.auth.guard import auth_required, current_user
+from api.blueprint import Blueprint
 from api.schemas.common import MessageSchema, page_of
 from api.schemas.tasks import (
     BuildAcceptedSchema,

@@ -10,9 +10,9 @@ import marshmallow as ma
 from dramatiq.results import ResultTimeout
 from flask import Response, jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth.guard import auth_required, current_user
+from api.blueprint import Blueprint
 from api.errors import ApiError
 from api.schemas.common import StrictSchema, UtcDateTime
 from api.services import services

@@ -4,9 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth.guard import auth_required, current_user
+from api.blueprint import Blueprint
 from api.errors import ApiError, not_found
 from api.schemas.common import MessageSchema
 from api.schemas.deliveries import EventCreateSchema, EventPublishedSchema

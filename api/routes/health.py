@@ -6,10 +6,10 @@ from typing import Any
 import marshmallow as ma
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import checks
+from api.blueprint import Blueprint
 from api.errors import ApiError
 from api.observability import registry
 from api.services import services

@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth.guard import auth_required
+from api.blueprint import Blueprint
 from api.errors import ApiError
 from api.schemas.metrics import (
     MAX_TAGS,

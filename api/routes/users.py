@@ -5,9 +5,9 @@ from typing import Any
 
 import peewee
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth.guard import auth_required, current_user
+from api.blueprint import Blueprint
 from api.errors import ApiError, not_found
 from api.schemas.common import ListArgsSchema, page, page_of
 from api.schemas.users import UserCreateSchema, UserSchema, UserUpdateSchema

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from workers.webhooks.ssrf import UnsafeTarget, resolve
+from workers.webhooks.ssrf import Resolver, UnsafeTarget, resolve, system_resolver
 from workers.webhooks.transport import PinnedAdapter, pinned_url
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -32,9 +32,9 @@ class PollError(Exception):
 
 class Api:
     def __init__(self, base_url: str, headers: dict[str, str], *, timeout: float, verify: bool | str,
-                 allow_private: bool) -> None:
+                 allow_private: bool, resolver: Resolver = system_resolver) -> None:
         try:
-            self.address = resolve(base_url, allow_private=allow_private)[0]
+            self.address = resolve(base_url, allow_private=allow_private, resolver=resolver)[0]
         except UnsafeTarget as exc:
             raise PollError(f"refused target: {exc}") from None
         self.base_url = base_url.rstrip("/")

@@ -7,18 +7,33 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 SCHEMES = {"http": 80, "https": 443}
+
+
+# host, port -> the addresses to check and connect to. The system's resolver by default; a test passes a
+# stub that answers differently from one call to the next (DNS rebinding).
+Resolver = Callable[[str, int], list[str]]
 
 
 class UnsafeTarget(ValueError):
     """The URL may not be used as a webhook target."""
 
 
+def system_resolver(host: str, port: int) -> list[str]:
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
 def _why_refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return "an IPv4-mapped IPv6"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return "an IPv4-mapped IPv6"
+        if address.sixtofour is not None and _why_refused(address.sixtofour):
+            return "a 6to4 (of a non-public IPv4)"
+        if address.is_site_local:
+            return "a site-local"
     for label, flag in (("a loopback", address.is_loopback), ("a private", address.is_private),
                         ("a link-local", address.is_link_local), ("a multicast", address.is_multicast),
                         ("a reserved", address.is_reserved), ("an unspecified", address.is_unspecified)):
@@ -41,14 +56,15 @@ def target(url: str) -> tuple[str, str, int]:
     return parts.scheme, parts.hostname, port
 
 
-def resolve(url: str, allow_private: bool = False) -> list[str]:
+def resolve(url: str, allow_private: bool = False, resolver: Resolver = system_resolver) -> list[str]:
     """The addresses `url`'s host resolves to, all of them checked; UnsafeTarget if any is refused."""
     _, host, port = target(url)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = sorted(set(resolver(host, port)))
     except socket.gaierror:
         raise UnsafeTarget(f"host {host!r} does not resolve") from None
-    addresses = sorted({str(info[4][0]) for info in infos})
+    if not addresses:
+        raise UnsafeTarget(f"host {host!r} does not resolve")
     if not allow_private:
         for raw in addresses:
             reason = _why_refused(ipaddress.ip_address(raw.split("%", 1)[0]))

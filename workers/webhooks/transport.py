@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from workers.webhooks.ssrf import UnsafeTarget, resolve
+from workers.webhooks.ssrf import Resolver, UnsafeTarget, resolve, system_resolver
 
 EXCERPT_BYTES = 2048
 
@@ -59,7 +59,7 @@ def pinned_url(url: str, address: str) -> tuple[str, str]:
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, verify: bool | str,
-         allow_private: bool) -> Outcome:
+         allow_private: bool, resolver: Resolver = system_resolver) -> Outcome:
     """POST `body`; every failure (refused target, DNS, connect, timeout, TLS) comes back as an Outcome."""
     started = time.monotonic()
 
@@ -67,7 +67,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, veri
         return int((time.monotonic() - started) * 1000)
 
     try:
-        addresses = resolve(url, allow_private=allow_private)
+        addresses = resolve(url, allow_private=allow_private, resolver=resolver)
     except UnsafeTarget as exc:
         return Outcome(None, elapsed(), f"refused target: {exc}")
     target, host_header = pinned_url(url, addresses[0])

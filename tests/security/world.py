@@ -1,0 +1,113 @@
+"""One object of every kind the API serves by id or name, made by one user, for the access-control tests.
+
+`ROUTES` says, for every route with a path parameter, whose the object is and which object fills the
+parameter; a route it does not name fails the suite (test_access), so a new route gets covered."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from models.alert import Alert
+from models.db import db, utc_naive
+from models.pipeline import CISource, Pipeline
+
+PRIVATE = "private"  # the owner's (and admins'): anyone else gets 404, as if it did not exist
+SHARED = "shared"  # everyone reads it; only its creator or an admin changes it (403)
+ADMIN = "admin"  # admins only (403)
+SOCKET = "socket"  # a WebSocket: another user's task closes 4404 (test_access_sockets)
+FILES = "files"  # static assets, not objects
+
+# rule -> (policy, the kind of object whose id or name goes in the path)
+ROUTES: dict[str, tuple[str, str | None]] = {
+    "/api/v1/projects/<string:name>": (SHARED, "project"),
+    "/api/v1/builds/<uuid:task_id>": (PRIVATE, "build"),
+    "/api/v1/builds/<uuid:task_id>/logs": (PRIVATE, "build"),
+    "/api/v1/analyses/<uuid:analysis_id>": (PRIVATE, "analysis"),
+    "/api/v1/webhooks/<int:webhook_id>": (PRIVATE, "webhook"),
+    "/api/v1/webhooks/<int:webhook_id>/deliveries": (PRIVATE, "webhook"),
+    "/api/v1/webhooks/<int:webhook_id>/test": (PRIVATE, "webhook"),
+    "/api/v1/deliveries/<delivery_id>/redeliver": (PRIVATE, "delivery"),
+    "/api/v1/alert-rules/<int:rule_id>": (SHARED, "rule"),
+    "/api/v1/alerts/<int:alert_id>": (PRIVATE, "alert"),
+    "/api/v1/alerts/<int:alert_id>/resolve": (PRIVATE, "alert"),
+    "/api/v1/kubernetes/clusters/<string:name>": (PRIVATE, "cluster"),
+    "/api/v1/kubernetes/clusters/<string:name>/nodes": (PRIVATE, "cluster"),
+    "/api/v1/kubernetes/clusters/<string:name>/pods": (PRIVATE, "cluster"),
+    "/api/v1/kubernetes/clusters/<string:name>/poll": (PRIVATE, "cluster"),
+    "/api/v1/ci/sources/<int:source_id>": (PRIVATE, "source"),
+    "/api/v1/ci/sources/<int:source_id>/poll": (PRIVATE, "source"),
+    "/api/v1/pipelines/<int:pipeline_id>": (PRIVATE, "pipeline"),
+    "/api/v1/users/<int:user_id>": (ADMIN, "user"),
+    "/api/v1/admin/jobs/<string:name>/run": (ADMIN, "job"),
+    "/api/v1/ws/builds/<task_id>": (SOCKET, "build"),
+    "/api/v1/ws/analyses/<task_id>": (SOCKET, "analysis"),
+    "/docs/assets/<path:filename>": (FILES, None),
+    "/ui/static/<path:filename>": (FILES, None),
+}
+
+# Bodies that would really change the object, so that a refusal is the ownership check and not validation.
+WRITES: dict[tuple[str, str], dict[str, Any]] = {
+    ("PUT", "/api/v1/projects/<string:name>"): {"default_branch": "pwned"},
+    ("PUT", "/api/v1/webhooks/<int:webhook_id>"): {"name": "pwned"},
+    ("PUT", "/api/v1/alert-rules/<int:rule_id>"): {"threshold": 1e9},
+    ("PATCH", "/api/v1/kubernetes/clusters/<string:name>"): {"poll_interval_seconds": 600},
+    ("PATCH", "/api/v1/ci/sources/<int:source_id>"): {"poll_interval_seconds": 600},
+}
+PUBLIC_IP = "93.184.216.34"  # a public address: accepted as a target; nothing ever connects to it here
+
+
+@dataclass
+class World:
+    """What the owner made: kind -> the value for the path, and the strings only the owner may see."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    private_markers: list[str] = field(default_factory=list)
+
+    def path(self, rule: str) -> str:
+        """`rule` with its parameter filled by the owner's object (or a harmless value for static files)."""
+        kind = ROUTES[rule][1]
+        start, end = rule.index("<"), rule.index(">")
+        return rule[:start] + (self.values[kind] if kind else "x") + rule[end + 1:]
+
+
+def _ok(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, (response.request.path, response.get_json())
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+def build_world(client: FlaskClient, owner: dict[str, str], owner_id: int, tag: str = "alice") -> World:
+    """Every kind of object, owned by `owner` (user id `owner_id`), named after `tag`."""
+    world = World()
+    post = lambda path, body: client.post(path, headers=owner, json=body)  # noqa: E731
+    world.values["project"] = f"{tag}-project"
+    _ok(post("/api/v1/projects", {"name": f"{tag}-project", "repo_url": "/nonexistent/repo",
+                                  "build_steps": [{"name": "s", "run": "true"}]}), 201)
+    world.values["build"] = _ok(post("/api/v1/builds", {"project_name": f"{tag}-project"}), 202)["task_id"]
+    world.values["analysis"] = _ok(post("/api/v1/analyses", {"project_name": f"{tag}-project"}), 202)["analysis_id"]
+    webhook = _ok(post("/api/v1/webhooks", {"name": f"{tag}-hook", "url": f"https://{PUBLIC_IP}/{tag}"}), 201)
+    world.values["webhook"] = str(webhook["id"])
+    world.values["delivery"] = _ok(post(f"/api/v1/webhooks/{webhook['id']}/test", {}), 202)["delivery_id"]
+    rule = _ok(post("/api/v1/alert-rules", {"name": f"{tag}-rule", "metric": "latency", "aggregation": "p95",
+                                            "comparison": "gt", "threshold": 100, "window_minutes": 5,
+                                            "severity": "CRITICAL"}), 201)
+    world.values["rule"] = str(rule["id"])
+    _ok(post("/api/v1/kubernetes/clusters", {"name": f"{tag}-cluster", "api_url": f"https://{PUBLIC_IP}:6443",
+                                             "token": f"{tag}-cluster-token"}), 201)
+    world.values["cluster"] = f"{tag}-cluster"
+    source = _ok(post("/api/v1/ci/sources", {"provider": "github", "repository": f"{tag}/private-repo",
+                                             "api_url": f"https://{PUBLIC_IP}", "token": f"{tag}-ci-token"}), 201)
+    world.values["source"] = str(source["id"])
+    with db.connection_context():
+        # Made the way the pollers make them: an alert about the owner's cluster, a pipeline of their source.
+        alert = Alert.create(rule_name=f"{tag}-pod-restarts", metric="kubernetes.pod_restarts", severity="WARNING",
+                             message=f"{tag}-cluster: a pod restarted", owner_id=owner_id, tags={"cluster": tag})
+        pipeline = Pipeline.create(source=CISource.get_by_id(source["id"]), external_id=f"{tag}-run-1",
+                                   repository=f"{tag}/private-repo", status="completed", provider_status="success",
+                                   started_at=utc_naive())
+    world.values["alert"], world.values["pipeline"] = str(alert.id), str(pipeline.id)
+    world.values["user"], world.values["job"] = str(owner_id), "aggregate_metrics"
+    world.private_markers = [world.values[k] for k in ("build", "analysis")] + [
+        f"{tag}-hook", f"{tag}-cluster", f"{tag}/private-repo", f"{tag}-pod-restarts"]
+    return world
