@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-postgres api worker scheduler init lint bench bench-smoke soak clean
+.PHONY: run test test-postgres api worker scheduler init lint bench bench-smoke soak chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ bench-smoke: $(VENV)/.installed-bench
 ## soak: make run's platform under 10 minutes of mixed load (SOAK_SECONDS); writes bench/soak-results.md and .json
 soak: $(VENV)/.installed-test
 	$(BIN)/python -m bench.soak
+
+## chaos: the fault-injection and cluster tests at full size (CHAOS=full: more events, more kills, longer outages)
+chaos: $(VENV)/.installed-test
+	CHAOS=full $(BIN)/python -m pytest -p no:cacheprovider tests/test_faults.py tests/test_cluster.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

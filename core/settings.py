@@ -48,6 +48,7 @@ class Settings:
     refresh_token_ttl: int
     max_body_bytes: int
     scheduler_lock_ttl: int
+    scheduler_intervals: dict[str, int]
     build_max_seconds: int
     task_stale_seconds: int
     metrics_retention_days: int
@@ -93,6 +94,17 @@ def parse_rate(name: str, raw: str) -> str:
     if not _RATE.fullmatch(raw.strip()):
         raise ConfigError(f"{name} must look like '60/minute', got {raw!r}")
     return raw.strip()
+
+
+def parse_intervals(name: str, raw: str) -> dict[str, int]:
+    """`job=seconds,job=seconds`: intervals that replace those of the job table."""
+    intervals: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        job, sep, seconds = item.partition("=")
+        if not sep or not re.fullmatch(r"[a-z_]+", job.strip()):
+            raise ConfigError(f"{name} must look like 'poll_clusters=30,sweep_outbox=15', got {raw!r}")
+        intervals[job.strip()] = parse_int(name, seconds, 1, 86_400)
+    return intervals
 
 
 def read_environment(environ: Mapping[str, str] | None = None, env_file: str | None = ".env") -> dict[str, str]:
@@ -198,6 +210,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         refresh_token_ttl=r.number("REFRESH_TOKEN_TTL", 7 * 86_400, 60, 90 * 86_400),
         max_body_bytes=r.number("MAX_BODY_BYTES", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
         scheduler_lock_ttl=r.number("SCHEDULER_LOCK_TTL", 10, 2, 300),
+        scheduler_intervals=parse_intervals("SCHEDULER_INTERVALS", r.text("SCHEDULER_INTERVALS") or ""),
         build_max_seconds=r.number("BUILD_MAX_SECONDS", 7200, 10, 86_400),
         task_stale_seconds=r.number("TASK_STALE_SECONDS", 60, 3, 3600),
         metrics_retention_days=r.number("METRICS_RETENTION_DAYS", 7, 1, 3650),

@@ -19,9 +19,14 @@ def main() -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    try:
+        jobs = timed(settings.scheduler_intervals)
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level)
     configure(settings)
-    runner = SchedulerRunner(get_redis(resolve_redis_url(settings)), timed(), settings.scheduler_lock_ttl)
+    runner = SchedulerRunner(get_redis(resolve_redis_url(settings)), jobs, settings.scheduler_lock_ttl)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         runner.stop()

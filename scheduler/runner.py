@@ -76,6 +76,7 @@ class SchedulerRunner:
             return
         if not was_leader:
             log.info("scheduler is now the leader", extra={"holder": self.holder})
+            self.catch_up()
         try:
             state.record_scheduler_tick(self.client, self.holder)
             now = time.time()
@@ -84,6 +85,15 @@ class SchedulerRunner:
                 state.set_job_next_run(self.client, job.name, next_tick)
         except redis.RedisError:
             log.warning("could not record the scheduler tick", exc_info=True)
+
+    def catch_up(self) -> None:
+        """A new leader fires each job's latest tick if no replica did and it fell within the hand-over: a
+        dead leader's lock outlives it by up to the TTL, and a tick due meanwhile must be late, not lost."""
+        window = self.lock.ttl_ms / 1000 + self.lead_interval
+        now = time.time()
+        for job in self.jobs:
+            if now % _interval(job) <= window:
+                self.fire(job)
 
     def fire(self, job: Job) -> bool:
         """Send the job's actor if we lead and no replica has sent it for this tick yet."""

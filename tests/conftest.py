@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 import redis
@@ -158,6 +159,15 @@ def worker(base_env: dict[str, str], worker_env: dict[str, str], tmp_path: Path,
 def api_server(base_env: dict[str, str], tmp_path: Path, app: Flask, request: pytest.FixtureRequest) -> Iterator[str]:
     """The API under gunicorn (the server model `make run` uses), on a free port; yields its base URL.
     Under `local_receivers` it accepts webhook targets on 127.0.0.1 too, like `app` and `worker`."""
+    log = (tmp_path / "api.log").open("w")
+    with serving_api({**base_env, **_local_receivers(request)}, log) as base:
+        yield base
+    log.close()
+
+
+@contextmanager
+def serving_api(env: dict[str, str], log: IO[Any]) -> Iterator[str]:
+    """gunicorn serving the API with `env`, on a free port, until it is ready; yields its base URL."""
     import requests
 
     from tests.processes import BIN, free_port, running, wait_for
@@ -165,7 +175,6 @@ def api_server(base_env: dict[str, str], tmp_path: Path, app: Flask, request: py
     port = free_port()
     argv = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--threads", "64",
             "--no-control-socket", "api:create_app()"]
-    log = (tmp_path / "api.log").open("w")
     base = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
@@ -174,10 +183,9 @@ def api_server(base_env: dict[str, str], tmp_path: Path, app: Flask, request: py
         except requests.RequestException:
             return False
 
-    with running(argv, {**base_env, **_local_receivers(request)}, log):
+    with running(argv, env, log):
         wait_for(ready, timeout=30, what="gunicorn to serve")
         yield base
-    log.close()
 
 
 def git(repo: Path, *args: str) -> str:

@@ -34,6 +34,8 @@ def test_booleans_accept_only_clear_words(tmp_path: Path, raw: str, expected: bo
     ("PORT", "80a"), ("PORT", "70000"), ("PORT", "0"), ("WORKER_THREADS", "-1"), ("WORKER_PROCESSES", "1.5"),
     ("CONVEYOR_ENV", "staging"), ("LOG_LEVEL", "LOUD"), ("RATE_LIMIT_USER", "lots"),
     ("REDIS_URL", "http://localhost"), ("DATABASE_URL", "mysql://x/y"),
+    ("SCHEDULER_INTERVALS", "poll_clusters"), ("SCHEDULER_INTERVALS", "poll_clusters=0"),
+    ("SCHEDULER_INTERVALS", "poll_clusters=soon"),
 ])
 def test_bad_values_are_start_up_errors_naming_the_variable(tmp_path: Path, name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=name):

@@ -4,6 +4,7 @@ Each job only `.send()`s its actor; the work happens in a worker. Later capabili
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 
@@ -39,9 +40,14 @@ def find_job(name: str) -> Job | None:
     return next((job for job in JOBS if job.name == name), None)
 
 
-def timed() -> tuple[Job, ...]:
-    """The jobs the scheduler fires on their interval."""
-    return tuple(job for job in JOBS if job.interval_seconds)
+def timed(intervals: Mapping[str, int] | None = None) -> tuple[Job, ...]:
+    """The jobs the scheduler fires on their interval, with `intervals` (SCHEDULER_INTERVALS) replacing theirs;
+    a name there that is no timed job is a ValueError."""
+    jobs = tuple(job for job in JOBS if job.interval_seconds)
+    unknown = set(intervals or {}) - {job.name for job in jobs}
+    if unknown:
+        raise ValueError(f"SCHEDULER_INTERVALS names no timed job: {', '.join(sorted(unknown))}")
+    return tuple(job._replace(interval_seconds=(intervals or {}).get(job.name, job.interval_seconds)) for job in jobs)
 
 
 def followers(name: str) -> tuple[Job, ...]:
