@@ -56,7 +56,8 @@ def _webhook_metrics(client: redis.Redis) -> Iterator[Metric]:
     except redis.RedisError:
         return
     deliveries = CounterMetricFamily("conveyor_webhook_deliveries", "Webhook delivery attempts and deferrals, "
-                                     "per outcome (succeeded, failed, dead, gone, rate_limited)", labels=["outcome"])
+                                     "per outcome (succeeded, failed, dead, gone, rate_limited, deferred)",
+                                     labels=["outcome"])
     for outcome, count in sorted(outcomes.items()):
         deliveries.add_metric([outcome], count)
     yield deliveries

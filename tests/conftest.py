@@ -174,7 +174,7 @@ def serving_api(env: dict[str, str], log: IO[Any]) -> Iterator[str]:
 
     port = free_port()
     argv = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--threads", "64",
-            "--no-control-socket", "api:create_app()"]
+            "--graceful-timeout", "5", "--no-control-socket", "api:create_app()"]
     base = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:

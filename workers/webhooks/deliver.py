@@ -3,7 +3,8 @@
 2xx succeeds. 410 Gone disables the endpoint. Anything else is retried after the endpoint's backoff,
 scheduled as a delayed message (and as the row's due time, for the sweeper), never by sleeping here.
 After max_retries the delivery is dead. An endpoint failing every attempt for WEBHOOK_DISABLE_AFTER_SECONDS
-is disabled. Over its hourly rate limit a delivery waits; it is not dropped.
+is disabled. Over its hourly rate limit a delivery waits; it is not dropped. A failing endpoint gets one attempt
+at a time per worker process; its other due deliveries wait for that attempt's timeout, holding no thread.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 GONE = 410
 # `last_used_at` moves in steps this long: a busy endpoint's row is not rewritten on every delivery.
 LAST_USED_STEP = timedelta(seconds=1)
+RATE_LIMITED = "waiting for the endpoint's hourly rate limit"
+BUSY = "waiting: the endpoint is failing and an attempt to it is in progress"
 
 
 @dramatiq.actor(queue_name="webhooks", max_retries=0, time_limit=180_000)
@@ -45,12 +48,20 @@ def deliver_webhook(delivery_id: str) -> None:
     if not endpoint.is_active:
         _end(delivery, "dead", "the endpoint is disabled")
         return
-    wait = policy.rate_limit_wait(rt.redis_url, endpoint)
-    if wait:
-        _defer(delivery, wait)
-        return
-    outcome = _attempt(delivery, endpoint, rt.settings.webhook_allow_private)
-    retry_in = _conclude(delivery, endpoint, outcome, rt.settings.webhook_disable_after)
+    with policy.attempt_slot(endpoint) as allowed:
+        if not allowed:  # an attempt to this failing endpoint is in progress: try again once it has timed out
+            _defer(delivery, policy.busy_wait(endpoint), BUSY, "deferred")
+            return
+        try:
+            wait = policy.rate_limit_wait(rt.redis_url, endpoint)
+        except dispatch.BROKER_ERRORS:  # Redis is away: not held for the attempt's timeout, due for the next sweep
+            _leave_to_sweeper(delivery, "Redis unavailable; sent again by the sweeper")
+            return
+        if wait:
+            _defer(delivery, wait, RATE_LIMITED, "rate_limited")
+            return
+        outcome = _attempt(delivery, endpoint, rt.settings.webhook_allow_private)
+        retry_in = _conclude(delivery, endpoint, outcome, rt.settings.webhook_disable_after)
     label = _label(outcome, retry_in)
     stats.record(label, outcome.duration_ms / 1000)
     platform_metrics.record("conveyor.webhook.attempt_ms", outcome.duration_ms, "ms", outcome=label,
@@ -127,11 +138,17 @@ def _end(delivery: Delivery, status: str, error: str) -> None:
     stats.record(status)
 
 
-def _defer(delivery: Delivery, wait: float) -> None:
+def _defer(delivery: Delivery, wait: float, reason: str, outcome: str) -> None:
     until = utc_naive() + timedelta(seconds=wait)
-    Delivery.defer(delivery.id, until, dispatch.SEND_LEASE, "waiting for the endpoint's hourly rate limit")
-    stats.record("rate_limited")
+    Delivery.defer(delivery.id, until, dispatch.SEND_LEASE, reason)
+    stats.record(outcome)
     _schedule(delivery.id, timedelta(seconds=wait))
+
+
+def _leave_to_sweeper(delivery: Delivery, why: str) -> None:
+    """No attempt, and no message can be scheduled: the row is due again at once, for the next sweep."""
+    Delivery.defer(delivery.id, utc_naive(), timedelta(0), why)
+    log.warning("webhook delivery left to the sweeper", extra={"delivery_id": delivery.id, "reason": why})
 
 
 def _schedule(delivery_id: str, delay: timedelta) -> None:

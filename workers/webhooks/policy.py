@@ -1,9 +1,14 @@
-"""How deliveries are paced: the retry backoff, the per-endpoint hourly rate limit, the body they carry."""
+"""How deliveries are paced: the retry backoff, the per-endpoint hourly rate limit, one attempt at a time to a
+failing endpoint, the body they carry."""
 from __future__ import annotations
 
 import json
 import random
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 from limits import RateLimitItemPerHour
@@ -36,6 +41,35 @@ def rate_limit_wait(redis_url: str, endpoint: WebhookEndpoint) -> float:
         return 0.0
     reset_at = limiter.get_window_stats(item, str(endpoint.id)).reset_time
     return max(1.0, reset_at - time.time())
+
+
+_in_flight: Counter[int] = Counter()  # this process's attempts in progress, per endpoint
+_in_flight_lock = threading.Lock()
+
+
+@contextmanager
+def attempt_slot(endpoint: WebhookEndpoint) -> Iterator[bool]:
+    """Yields whether an attempt to `endpoint` may start now in this process: always for a healthy endpoint;
+    for a failing one (its last attempt failed) only when no other attempt to it is in progress, so a
+    receiver that hangs holds one worker thread for its timeout, not every thread."""
+    with _in_flight_lock:
+        allowed = endpoint.failing_since is None or not _in_flight[endpoint.id]
+        if allowed:
+            _in_flight[endpoint.id] += 1
+    try:
+        yield allowed
+    finally:
+        if allowed:
+            with _in_flight_lock:
+                _in_flight[endpoint.id] -= 1
+                if not _in_flight[endpoint.id]:
+                    del _in_flight[endpoint.id]
+
+
+def busy_wait(endpoint: WebhookEndpoint) -> float:
+    """How long a delivery waits for the attempt in progress to a failing endpoint: its timeout, plus jitter
+    so that the waiting deliveries do not all come back at the same instant."""
+    return float(endpoint.timeout_seconds * (1 + random.uniform(0, JITTER)))  # noqa: S311
 
 
 def body(event: Event) -> bytes:
