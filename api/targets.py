@@ -1,4 +1,4 @@
-"""Outbound URLs users give us (webhook targets, cluster and CI API URLs): refused at creation when they
+"""Outbound URLs users give us (webhook targets, cluster and CI API URLs, repositories): refused at creation when they
 point inside (SSRF); the worker checks again, after resolving, when it connects."""
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from api.errors import ApiError
 from api.services import services
+from workers.checkout import CheckoutError, check_literal, source_policy
 from workers.webhooks.ssrf import UnsafeTarget, resolve
 
 
@@ -20,3 +21,14 @@ def check_api_url(body: dict[str, Any]) -> None:
     """A cluster's or CI source's `api_url`, when the body sets one (POLL_ALLOW_PRIVATE lets private ones in)."""
     if "api_url" in body:
         check_target(body["api_url"], services().settings.poll_allow_private, "api_url")
+
+
+def check_repo_url(body: dict[str, Any]) -> None:
+    """A project's `repo_url`, when the body sets one: refused if it names an internal address or localhost,
+    or is local without REPO_ALLOW_LOCAL. Other host names are resolved and checked by the worker at each
+    checkout: the git server may be reachable from workers only."""
+    if "repo_url" in body:
+        try:
+            check_literal(body["repo_url"], source_policy(services().settings))
+        except CheckoutError as exc:
+            raise ApiError(422, "The request is not valid", details={"repo_url": [f"{exc}."]}) from None

@@ -15,6 +15,7 @@ ENVIRONMENTS = ("development", "test", "production")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 _RATE = re.compile(r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$", re.IGNORECASE)
+_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -50,6 +51,10 @@ class Settings:
     scheduler_lock_ttl: int
     scheduler_intervals: dict[str, int]
     build_max_seconds: int
+    build_user: str | None
+    repo_allow_private: bool
+    repo_allow_local: bool
+    workspace_dir: Path | None
     task_stale_seconds: int
     metrics_retention_days: int
     poll_allow_private: bool
@@ -68,6 +73,7 @@ class Settings:
         hidden = {"secret_key", "admin_password", "database_url", "redis_url"}
         shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
         shown["var_dir"] = str(self.var_dir)
+        shown["workspace_dir"] = str(self.workspace_dir) if self.workspace_dir else None
         return shown
 
 
@@ -94,6 +100,24 @@ def parse_rate(name: str, raw: str) -> str:
     if not _RATE.fullmatch(raw.strip()):
         raise ConfigError(f"{name} must look like '60/minute', got {raw!r}")
     return raw.strip()
+
+
+def parse_user(name: str, raw: str | None) -> str | None:
+    """A login name (as useradd takes it), or None when unset."""
+    if raw is None:
+        return None
+    if not _USER.fullmatch(raw) or raw == "root":
+        raise ConfigError(f"{name} must name an unprivileged local user such as 'nobody', got {raw!r}")
+    return raw
+
+
+def parse_directory(name: str, raw: str | None) -> Path | None:
+    """An absolute directory path, or None when unset."""
+    if raw is None:
+        return None
+    if not raw.startswith("/") or "\0" in raw:
+        raise ConfigError(f"{name} must be an absolute path, got {raw!r}")
+    return Path(raw)
 
 
 def parse_intervals(name: str, raw: str) -> dict[str, int]:
@@ -212,6 +236,10 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         scheduler_lock_ttl=r.number("SCHEDULER_LOCK_TTL", 10, 2, 300),
         scheduler_intervals=parse_intervals("SCHEDULER_INTERVALS", r.text("SCHEDULER_INTERVALS") or ""),
         build_max_seconds=r.number("BUILD_MAX_SECONDS", 7200, 10, 86_400),
+        build_user=parse_user("BUILD_USER", r.text("BUILD_USER")),
+        repo_allow_private=r.flag("REPO_ALLOW_PRIVATE", False),
+        repo_allow_local=r.flag("REPO_ALLOW_LOCAL", not production),
+        workspace_dir=parse_directory("WORKSPACE_DIR", r.text("WORKSPACE_DIR")),
         task_stale_seconds=r.number("TASK_STALE_SECONDS", 60, 3, 3600),
         metrics_retention_days=r.number("METRICS_RETENTION_DAYS", 7, 1, 3650),
         poll_allow_private=r.flag("POLL_ALLOW_PRIVATE", False),

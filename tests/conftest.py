@@ -195,6 +195,19 @@ def git(repo: Path, *args: str) -> str:
 
 
 @pytest.fixture
+def step_dir() -> Iterator[Path]:
+    """A directory that build steps can write to as well: a worker running as root runs its steps as
+    `nobody` (workers/sandbox.py), and pytest's own temporary directories are for their user alone."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="conveyor-steps-"))
+    path.chmod(0o777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A git repository with one commit on `main`."""
     path = tmp_path / "repo"

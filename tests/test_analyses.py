@@ -8,10 +8,12 @@ import pytest
 from flask.testing import FlaskClient
 
 from core.embedded_redis import _pid_alive
+from core.settings import load_settings
 from models.db import db
 from models.event import Event
 from tests.conftest import git
 from tests.processes import wait_for
+from workers.sandbox import step_user, workspace_root
 
 pytestmark = pytest.mark.slow
 
@@ -128,7 +130,7 @@ def test_cancelling_a_running_analysis_kills_the_analyser(
         "name": "subject", "repo_url": str(repo), "build_steps": [{"name": "noop", "run": "true"}]}).status_code == 201
     analysis_id = client.post("/api/v1/analyses", headers=user,
                               json={"project_name": "subject", "analysis_types": ["types"]}).get_json()["analysis_id"]
-    workspaces = Path(base_env["VAR_DIR"]) / "workspaces"
+    workspaces = workspace_root(load_settings(base_env, env_file=None), step_user(None))
     pids = wait_for(lambda: _analyser_pids(workspaces), timeout=30, interval=0.05, what="mypy to start")
 
     assert client.delete(f"/api/v1/analyses/{analysis_id}", headers=user).status_code == 200

@@ -94,9 +94,9 @@ def test_a_step_past_its_timeout_is_killed(client: FlaskClient, auth: Any, worke
 
 
 def test_cancelling_a_running_build_kills_its_process_group(
-        client: FlaskClient, auth: Any, worker: Any, repo: Path, tmp_path: Path) -> None:
+        client: FlaskClient, auth: Any, worker: Any, repo: Path, step_dir: Path) -> None:
     user = auth("user")
-    pid_file = tmp_path / "sleep.pid"
+    pid_file = step_dir / "sleep.pid"
     make_project(client, user, repo, [{"name": "wait", "run": 'sleep 300 & echo $! > "$PID_FILE"; wait'}])
     task_id = start_build(client, user, parameters={"PID_FILE": str(pid_file)})
     pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=30, what="the sleep"))
@@ -133,14 +133,14 @@ def test_a_missing_branch_fails_at_checkout(client: FlaskClient, auth: Any, work
 
 
 def test_a_build_whose_worker_is_killed_is_failed_by_the_reaper(
-        client: FlaskClient, auth: Any, base_env: dict[str, str], repo: Path, tmp_path: Path) -> None:
+        client: FlaskClient, auth: Any, base_env: dict[str, str], repo: Path, tmp_path: Path, step_dir: Path) -> None:
     import os
     import signal
 
     from tests.processes import running, worker_argv
 
     user, admin = auth("user"), auth("admin")
-    pid_file = tmp_path / "sleep.pid"
+    pid_file = step_dir / "sleep.pid"
     make_project(client, user, repo, [{"name": "wait", "run": 'sleep 120 & echo $! > "$PID_FILE"; wait'}])
     env = {**base_env, "dramatiq_worker_timeout": "100", "TASK_STALE_SECONDS": "3"}
     with (tmp_path / "w1.log").open("w") as log, running(worker_argv(), env, log) as first:
@@ -162,14 +162,14 @@ def test_a_build_whose_worker_is_killed_is_failed_by_the_reaper(
 
 
 def test_a_worker_stopping_gracefully_kills_the_step_and_fails_the_build(
-        client: FlaskClient, auth: Any, base_env: dict[str, str], repo: Path, tmp_path: Path) -> None:
+        client: FlaskClient, auth: Any, base_env: dict[str, str], repo: Path, tmp_path: Path, step_dir: Path) -> None:
     import os
     import signal
 
     from tests.processes import running, worker_argv
 
     user = auth("user")
-    pid_file = tmp_path / "sleep.pid"
+    pid_file = step_dir / "sleep.pid"
     make_project(client, user, repo, [{"name": "wait", "run": 'sleep 120 & echo $! > "$PID_FILE"; wait'}])
     env = {**base_env, "dramatiq_worker_timeout": "100"}
     with (tmp_path / "w.log").open("w") as log, running(worker_argv(), env, log) as process:

@@ -137,10 +137,10 @@ def assert_once_per_tick(cluster: Cluster, ledger: TickLedger) -> None:
 
 
 def test_a_watcher_on_one_api_sees_a_build_started_through_the_other(
-        cluster: Cluster, repo: Path, tmp_path: Path) -> None:
+        cluster: Cluster, repo: Path, step_dir: Path) -> None:
     first, second = cluster.apis
     token = token_for(second, "cluster-watcher")
-    gate = tmp_path / "gate"
+    gate = step_dir / "gate"
     steps = [{"name": "wait", "run": f"while [ ! -e {gate} ]; do sleep 0.05; done; echo opened"},
              {"name": "count", "run": "for i in 1 2 3; do echo line-$i; sleep 0.1; done"}]
     task_id = start(second, token, repo, steps)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 import statistics
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -121,8 +121,14 @@ def test_percentile_is_linear_interpolation_between_ranks(size: int) -> None:
 
 @pytest.mark.slow
 def test_the_job_runs_in_a_worker(client: FlaskClient, auth: Any, worker: Any) -> None:
+    """The job rolls up only what raw retention still holds, so its points are from an hour ago, not a date
+    that ages out of METRICS_RETENTION_DAYS."""
     user, admin = auth("user"), auth("admin")
-    push(client, user, [{"name": "m", "value": v, "timestamp": "2026-11-23T10:00:00Z"} for v in (1.0, 5.0)])
+    hour = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    push(client, user, [{"name": "m", "value": v, "timestamp": hour.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                        for v in (1.0, 5.0)])
     assert client.post("/api/v1/admin/jobs/aggregate_metrics/run", headers=admin).status_code == 202
-    [row] = wait_for(lambda: rolled(client, user, "1m"), timeout=30, what="the rollup")
+    window = {"start_time": hour.strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "end_time": (hour + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    [row] = wait_for(lambda: rolled(client, user, "1m", **window), timeout=30, what="the rollup")
     assert (row["count"], row["avg"], row["p50"]) == (2, 3.0, 3.0)

@@ -36,6 +36,8 @@ def test_booleans_accept_only_clear_words(tmp_path: Path, raw: str, expected: bo
     ("REDIS_URL", "http://localhost"), ("DATABASE_URL", "mysql://x/y"),
     ("SCHEDULER_INTERVALS", "poll_clusters"), ("SCHEDULER_INTERVALS", "poll_clusters=0"),
     ("SCHEDULER_INTERVALS", "poll_clusters=soon"),
+    ("BUILD_USER", "root"), ("BUILD_USER", "Bad User"), ("BUILD_USER", "-x"), ("WORKSPACE_DIR", "ws"),
+    ("REPO_ALLOW_PRIVATE", "sure"), ("REPO_ALLOW_LOCAL", "2"),
 ])
 def test_bad_values_are_start_up_errors_naming_the_variable(tmp_path: Path, name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -54,6 +56,16 @@ def test_production_refuses_to_start_without_its_services(tmp_path: Path) -> Non
     ok = settings_from(tmp_path, CONVEYOR_ENV="production", SECRET_KEY="k" * 40,
                        DATABASE_URL="postgresql://db/conveyor", REDIS_URL="redis://r:6379/0")
     assert ok.production and not (tmp_path / "secret_key").exists()
+
+
+def test_local_repositories_are_allowed_outside_production_only(tmp_path: Path) -> None:
+    assert settings_from(tmp_path).repo_allow_local is True
+    assert settings_from(tmp_path, CONVEYOR_ENV="test").repo_allow_local is True
+    production = {"CONVEYOR_ENV": "production", "SECRET_KEY": "k" * 40, "DATABASE_URL": "postgresql://db/c",
+                  "REDIS_URL": "redis://r:6379/0"}
+    assert settings_from(tmp_path, **production).repo_allow_local is False
+    assert settings_from(tmp_path, **production, REPO_ALLOW_LOCAL="true").repo_allow_local is True
+    assert settings_from(tmp_path).repo_allow_private is False
 
 
 def test_development_key_is_generated_once_and_shared(tmp_path: Path) -> None:

@@ -11,11 +11,11 @@ from dramatiq.middleware import Shutdown
 
 from models.project import Project
 from models.task import Task
-from workers import cache_views, runtime
+from workers import cache_views, runtime, sandbox
 from workers.analysis.analyser import analyse
 from workers.analysis.tools import AnalysisError, Cancelled
 from workers.builds import SAFE_PATH, worker_id
-from workers.checkout import CheckoutError, checkout
+from workers.checkout import CheckoutError, checkout, source_policy
 from workers.heartbeat import TaskHeartbeat
 from workers.reporter import Reporter
 from workers.settle import settle
@@ -29,7 +29,8 @@ def _analyse(task: Task, project: Project, reporter: Reporter, root: Path) -> tu
     try:
         reporter.step = "checkout"
         reporter.progress(0, current_step="checkout")
-        commit = checkout(project.repo_url, task.ref or project.default_branch, workspace / "src", workspace)
+        commit = checkout(project.repo_url, task.ref or project.default_branch, workspace / "src", workspace,
+                          source_policy(runtime.current().settings))
 
         def progress(done: int, total: int, label: str) -> None:
             reporter.step = label
@@ -71,7 +72,7 @@ def run_analysis(task_id: str) -> None:
     else:
         try:
             with TaskHeartbeat(task_id, interval=rt.settings.task_stale_seconds / 6):
-                status, results, error = _analyse(task, project, reporter, rt.settings.var_dir / "workspaces")
+                status, results, error = _analyse(task, project, reporter, sandbox.current(rt.settings)[1])
         except Shutdown:  # the worker is stopping: the running analyser was killed on the way out
             status, results, error = "failed", None, "the worker shut down while the analysis ran"
         except Exception as exc:  # the task must end in a final state whatever went wrong

@@ -7,7 +7,7 @@ from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, Shutdow
 from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend
 
-from workers.middleware import DatabaseConnection, OutboxTracking, Outcomes, WorkerHeartbeat
+from workers.middleware import DatabaseConnection, OutboxTracking, Outcomes, StepSandbox, WorkerHeartbeat
 from workers.platform_metrics import MetricsFlush
 
 NAMESPACE = "dramatiq"
@@ -38,6 +38,7 @@ def build_broker(redis_url: str, database_url: str) -> RedisBroker:
             # Actors declared with store_results=True keep their return value for callers that wait.
             Results(backend=RedisBackend(client=client, namespace="conveyor-results"), result_ttl=600_000),
             DatabaseConnection(database_url),
+            StepSandbox(),
             OutboxTracking(),
             Outcomes(redis_url),
             WorkerHeartbeat(redis_url),

@@ -16,8 +16,8 @@ from dramatiq.middleware import Shutdown
 from models.db import db
 from models.project import Project
 from models.task import Task
-from workers import cache_views, runtime
-from workers.checkout import CheckoutError, checkout
+from workers import cache_views, runtime, sandbox
+from workers.checkout import CheckoutError, checkout, source_policy
 from workers.events import emit, publish
 from workers.heartbeat import TaskHeartbeat
 from workers.process import Limits, run_streaming
@@ -56,7 +56,8 @@ def step_env(task: Task, project: Project, workspace: Path, commit: str) -> dict
     return env
 
 
-def _steps(task: Task, project: Project, workspace: Path, reporter: Reporter, run: Run, limit: float) -> None:
+def _steps(task: Task, project: Project, workspace: Path, reporter: Reporter, run: Run, limit: float,
+           user: sandbox.StepUser | None) -> None:
     deadline = run.started + limit
     total = len(project.build_steps)
     for index, step in enumerate(project.build_steps):
@@ -70,7 +71,7 @@ def _steps(task: Task, project: Project, workspace: Path, reporter: Reporter, ru
         outcome = run_streaming(
             Limits(cpu_seconds=int(timeout) + 5).wrap(["bash", "-c", step["run"]]),
             cwd=workspace / "src", env=step_env(task, project, workspace, run.commit or ""), timeout=timeout,
-            on_lines=reporter.log, should_cancel=reporter.cancelled)
+            on_lines=reporter.log, should_cancel=reporter.cancelled, identity=user.popen_kwargs() if user else None)
         run.steps.append({"name": step["name"], "exit_code": outcome.exit_code,
                           "duration_seconds": round(outcome.duration, 3)})
         if outcome.cancelled:
@@ -84,15 +85,19 @@ def _steps(task: Task, project: Project, workspace: Path, reporter: Reporter, ru
             return
 
 
-def execute(task: Task, project: Project, reporter: Reporter, limit: float, root: Path) -> Run:
+def execute(task: Task, project: Project, reporter: Reporter, limit: float, root: Path,
+            user: sandbox.StepUser | None = None) -> Run:
+    """Check out and run the steps in a fresh workspace under `root`, as `user` (None: the worker's own)."""
     run = Run()
     root.mkdir(parents=True, exist_ok=True)
     workspace = Path(tempfile.mkdtemp(prefix=f"build-{str(task.id)[:8]}-", dir=root))
     try:
         reporter.step = "checkout"
         reporter.progress(0, current_step="checkout", step=0, total_steps=len(project.build_steps))
-        run.commit = checkout(project.repo_url, task.ref or project.default_branch, workspace / "src", workspace)
-        _steps(task, project, workspace, reporter, run, limit)
+        run.commit = checkout(project.repo_url, task.ref or project.default_branch, workspace / "src", workspace,
+                              source_policy(runtime.current().settings))
+        sandbox.hand_over(workspace, user)
+        _steps(task, project, workspace, reporter, run, limit, user)
     except CheckoutError as exc:
         run.status, run.error = "failed", f"checkout failed: {exc}"
     finally:
@@ -120,9 +125,9 @@ def run_build(task_id: str) -> None:
         run = Run(status="failed", error=f"project {task.project_name!r} no longer exists")
     else:
         try:
+            user, root = sandbox.current(rt.settings)
             with TaskHeartbeat(task_id, interval=rt.settings.task_stale_seconds / 6):
-                run = execute(task, project, reporter, rt.settings.build_max_seconds,
-                              rt.settings.var_dir / "workspaces")
+                run = execute(task, project, reporter, rt.settings.build_max_seconds, root, user)
         except Shutdown:  # the worker is stopping: its step processes were killed on the way out
             run = Run(status="failed", error="the worker shut down while the build ran")
         except Exception as exc:  # the task must end in a final state whatever went wrong

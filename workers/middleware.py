@@ -14,9 +14,10 @@ import dramatiq
 from dramatiq.middleware import Middleware
 
 from core.redis import get_redis
+from core.settings import ConfigError
 from models.db import connect_database, db, is_postgres
 from models.outbox import OutboxMessage
-from workers import schedule, state
+from workers import runtime, sandbox, schedule, state
 
 log = logging.getLogger(__name__)
 OUTBOX_OPTION = "outbox_id"
@@ -45,6 +46,18 @@ class DatabaseConnection(Middleware):
             db.close()
 
     after_skip_message = after_process_message
+
+
+class StepSandbox(Middleware):
+    """At boot, before any step can run: the worker non-dumpable, VAR_DIR private, the step user resolved
+    (a BUILD_USER that cannot be used stops the worker here; a build never runs a step as root)."""
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        try:
+            sandbox.current(runtime.current().settings)
+        except ConfigError as exc:  # Dramatiq logs and ignores an Exception here; SystemExit ends the process
+            log.critical("cannot run build steps safely: %s", exc)
+            raise SystemExit(f"configuration error: {exc}") from None
 
 
 class OutboxTracking(Middleware):

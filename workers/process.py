@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 GRACE_SECONDS = 5.0
 FLUSH_SECONDS = 0.25
@@ -83,11 +84,12 @@ class _LineBuffer:
 
 def run_streaming(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float,
                   on_lines: Callable[[list[str]], None], should_cancel: Callable[[], bool],
-                  on_tick: Callable[[], None] | None = None) -> Outcome:
-    """Run `argv`, handing batches of output lines to `on_lines` as they come."""
+                  on_tick: Callable[[], None] | None = None, identity: dict[str, Any] | None = None) -> Outcome:
+    """Run `argv`, handing batches of output lines to `on_lines` as they come. `identity` holds Popen's
+    user/group arguments, for a step run as another user (`sandbox.StepUser.popen_kwargs`)."""
     started = time.monotonic()
     process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+                               stderr=subprocess.STDOUT, start_new_session=True, **(identity or {}))
     assert process.stdout is not None
     buffer = _LineBuffer(on_lines)
     selector = selectors.DefaultSelector()

@@ -11,6 +11,7 @@ from api.blueprint import Blueprint
 from api.errors import ApiError, not_found
 from api.schemas.common import ListArgsSchema, page, page_of
 from api.schemas.projects import ProjectCreateSchema, ProjectSchema, ProjectUpdateSchema
+from api.targets import check_repo_url
 from models.db import db, utc_naive
 from models.project import Project
 from models.user import User
@@ -45,7 +46,8 @@ class Projects(MethodView):
     @blp.arguments(ProjectCreateSchema)
     @blp.response(201, ProjectSchema)
     def post(self, body: dict[str, Any]) -> Project:
-        """Create a project; a taken name answers 409"""
+        """Create a project; a taken name answers 409, a repository on an internal address 422"""
+        check_repo_url(body)
         try:
             with db.atomic():
                 return Project.create(created_by=current_user(), env=body.pop("env", {}), **body)
@@ -66,6 +68,7 @@ class ProjectItem(MethodView):
     @blp.response(200, ProjectSchema)
     def put(self, body: dict[str, Any], name: str) -> Project:
         """Change a project's repository, branch, steps or env (its creator or an admin)"""
+        check_repo_url(body)
         with db.atomic():
             project = _editable(name)
             for field, value in body.items():

@@ -82,9 +82,9 @@ def test_login_stores_the_tokens_and_a_wrong_password_stores_nothing(
 
 
 def test_a_build_started_from_the_form_goes_running_then_completed_live_and_shows_its_log(
-        page: Page, shot: Callable[[str], None], api_server: str, worker: Any, repo: Path, tmp_path: Path) -> None:
+        page: Page, shot: Callable[[str], None], api_server: str, worker: Any, repo: Path, step_dir: Path) -> None:
     api = Api(api_server, "builder")
-    gate = tmp_path / "gate"
+    gate = step_dir / "gate"
     api.project("browser-demo", repo, gated_steps(gate, "warming-up", "hello-from-build"))
     log_in(page, "builder")
     page.evaluate("window.__marker = 1")
@@ -114,9 +114,9 @@ def test_a_build_started_from_the_form_goes_running_then_completed_live_and_show
 
 
 def test_the_log_of_a_running_build_grows_live(
-        page: Page, shot: Callable[[str], None], api_server: str, worker: Any, repo: Path, tmp_path: Path) -> None:
+        page: Page, shot: Callable[[str], None], api_server: str, worker: Any, repo: Path, step_dir: Path) -> None:
     api = Api(api_server, "watcher")
-    gate = tmp_path / "gate"
+    gate = step_dir / "gate"
     api.project("live-log", repo, gated_steps(gate, "first-line", "second-line"))
     log_in(page, "watcher")
     page.evaluate("window.__marker = 1")

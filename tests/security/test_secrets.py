@@ -7,6 +7,8 @@ Also here: what a build step can read of the worker that runs it, and another us
 from __future__ import annotations
 
 import base64
+import os
+import pwd
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,15 +160,17 @@ def test_a_build_step_sees_none_of_the_workers_secrets_in_its_own_environment(
     assert worker_secrets(text) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known hole: steps run with the worker's uid, so /proc/<worker>/environ (and its memory, VAR_DIR and "
-    "the SQLite file) are readable by them; needs steps under another uid or in a sandbox (see README)"))
-def test_a_build_step_cannot_read_its_parent_workers_environment(
+def test_a_build_step_cannot_read_its_parent_workers_environment_or_memory(
         client: Any, auth: Any, worker: Any, repo: Path) -> None:
+    """The worker is non-dumpable, and (run as root, as here in CI) its steps run as `nobody`."""
     text = run_step(client, auth("user"), repo, "parent-env",
-                    "tr '\\0' '\\n' < /proc/$PPID/environ; echo done-looking")
+                    "tr '\\0' '\\n' < /proc/$PPID/environ; head -c 64 /proc/$PPID/mem; "
+                    "ls /proc/$PPID/fd; echo uid=$(id -u) done-looking")
     assert "done-looking" in text, text
     assert worker_secrets(text) == []
+    assert text.count("Permission denied") == 3, text
+    if os.geteuid() == 0:
+        assert f"uid={pwd.getpwnam('nobody').pw_uid} done-looking" in text, text
 
 
 def test_another_users_task_socket_closes_4404(

@@ -59,9 +59,15 @@ def target(url: str) -> tuple[str, str, int]:
 def resolve(url: str, allow_private: bool = False, resolver: Resolver = system_resolver) -> list[str]:
     """The addresses `url`'s host resolves to, all of them checked; UnsafeTarget if any is refused."""
     _, host, port = target(url)
+    return resolve_host(host, port, allow_private, resolver)
+
+
+def resolve_host(host: str, port: int, allow_private: bool = False,
+                 resolver: Resolver = system_resolver) -> list[str]:
+    """The addresses `host` resolves to, all of them checked; UnsafeTarget if any is refused."""
     try:
         addresses = sorted(set(resolver(host, port)))
-    except socket.gaierror:
+    except (socket.gaierror, UnicodeError):
         raise UnsafeTarget(f"host {host!r} does not resolve") from None
     if not addresses:
         raise UnsafeTarget(f"host {host!r} does not resolve")
@@ -71,3 +77,15 @@ def resolve(url: str, allow_private: bool = False, resolver: Resolver = system_r
             if reason:
                 raise UnsafeTarget(f"{host} resolves to {raw}, {reason} address")
     return addresses
+
+
+def literal_resolver(host: str, port: int) -> list[str]:
+    """What a host is without asking DNS: an IP literal itself, `localhost` names loopback, any other name
+    nothing to refuse yet (an empty list means: check again once it is resolved)."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return ["127.0.0.1"]
+    try:
+        return [str(ipaddress.ip_address(name.split("%", 1)[0]))]
+    except ValueError:
+        return []
