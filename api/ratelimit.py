@@ -1,12 +1,12 @@
 """Rate limits with flask-limiter on Redis: per user when a valid token is sent, else per client IP."""
 from __future__ import annotations
 
-import jwt
 from flask import Flask, g, request
 from flask_limiter import Limiter
 
 from api.auth.guard import bearer_token
-from api.auth.tokens import ALGORITHM
+from api.auth.tokens import verify
+from api.errors import ApiError
 from api.services import services
 from core.settings import Settings
 
@@ -19,10 +19,9 @@ def rate_key() -> str:
         g.rate_key = f"ip:{request.remote_addr}"
         token = bearer_token()
         if token:
-            try:
-                claims = jwt.decode(token, services().tokens.secret, algorithms=[ALGORITHM])
-                g.rate_key = f"user:{claims['sub']}"
-            except (jwt.InvalidTokenError, KeyError):
+            try:  # verified once per token, then remembered (the guard checks revocation and the user)
+                g.rate_key = f"user:{verify(services().tokens, token)['sub']}"
+            except ApiError:
                 pass
     return str(g.rate_key)
 

@@ -37,26 +37,40 @@ def user_scope(user_id: int) -> str:
     return f"u{user_id}"
 
 
-def cached(client: redis.Redis, entry: str, scope: str, query: Mapping[str, Any] | None,
-           build: Callable[[], Any]) -> Any:
-    """The cached value, or `build()`'s, stored for the entry's TTL. A Redis failure is a miss that is not
-    stored: the cache never makes a read fail."""
+def cached_json(client: redis.Redis, entry: str, scope: str, query: Mapping[str, Any] | None,
+                build: Callable[[], Any]) -> bytes | str:
+    """The cached value as JSON text, or `build()`'s, stored for the entry's TTL. A hit is one round trip: the
+    read and its count are pipelined, counted as a hit, and a miss takes that back when it stores. A Redis
+    failure is a miss that is not stored: the cache never makes a read fail."""
     name = key(entry, scope, query)
     try:
-        raw = cast(bytes | str | None, client.get(name))
-        client.hincrby(STATS, "hits" if raw is not None else "misses", 1)
+        pipe = client.pipeline(transaction=False)
+        pipe.get(name)
+        pipe.hincrby(STATS, "hits", 1)
+        raw, _ = pipe.execute()
     except redis.RedisError:
-        return build()
+        return _dumps(build())
     if raw is not None:
-        return json.loads(raw)
-    value = build()
-    store(client, name, entry, value)
-    return value
+        return cast(bytes | str, raw)
+    text = _dumps(build())
+    try:
+        pipe = client.pipeline(transaction=False)
+        pipe.set(name, text, ex=ENTRIES[entry])
+        pipe.hincrby(STATS, "hits", -1)
+        pipe.hincrby(STATS, "misses", 1)
+        pipe.execute()
+    except redis.RedisError:
+        pass
+    return text
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
 
 
 def store(client: redis.Redis, name: str, entry: str, value: Any) -> None:
     try:
-        client.set(name, json.dumps(value, separators=(",", ":"), default=str), ex=ENTRIES[entry])
+        client.set(name, _dumps(value), ex=ENTRIES[entry])
     except redis.RedisError:
         pass
 
@@ -125,8 +139,12 @@ def stats(client: redis.Redis, configured_max: int) -> dict[str, Any]:
     counts = _counts(client)
     hits, misses = counts.get("hits", 0), counts.get("misses", 0)
     size = 0
-    for name in matching(client, "*"):
-        size += int(cast(int | None, client.memory_usage(name)) or 0)
+    names = list(matching(client, "*"))
+    for start in range(0, len(names), SCAN_COUNT):  # one round trip per batch, not one per key
+        pipe = client.pipeline(transaction=False)
+        for name in names[start:start + SCAN_COUNT]:
+            pipe.memory_usage(name)
+        size += sum(int(usage or 0) for usage in pipe.execute())
     maxmemory = int(cast(dict[str, Any], client.config_get("maxmemory")).get("maxmemory") or 0)
     return {"hit_rate": _rate(counts), "total_requests": hits + misses, "cache_hits": hits, "cache_misses": misses,
             "evicted_entries": counts.get("evictions", 0), "current_size_bytes": size,

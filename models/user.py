@@ -9,7 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from werkzeug.security import check_password_hash
 
-from models.db import BaseModel, utc_naive
+from models.db import BaseModel, db, is_postgres, utc_naive
 
 ROLES = ("admin", "user", "viewer")
 
@@ -40,6 +40,13 @@ def _dummy_hash() -> str:
     """A real hash to check against when the user does not exist, so both paths cost the same.
     Made on first use: hashing is deliberately slow, and nothing runs at import."""
     return hash_password("timing-equaliser")
+
+
+@functools.lru_cache(maxsize=8)
+def _by_id_sql(database: int, postgres: bool) -> str:
+    """`SELECT ... FROM user WHERE id = ?` as this database spells it (the key names the database)."""
+    sql, _ = User.select().where(User.id == 0).sql()
+    return str(sql)
 
 
 def new_stamp() -> str:
@@ -78,6 +85,18 @@ class User(BaseModel):
             # An older hash (scrypt, or weaker parameters): store today's, keeping the user's sessions.
             user.password_hash = hash_password(password)
             user.save(only=[cls.password_hash])
+        return user
+
+    @classmethod
+    def by_id(cls, user_id: int) -> User | None:
+        """One user by id, read on every authenticated request: the statement is compiled once per database
+        (peewee builds a query's SQL anew on each call, most of what such a lookup costs)."""
+        row = db.execute_sql(_by_id_sql(id(db.obj), is_postgres()), (user_id,)).fetchone()
+        if row is None:
+            return None
+        user = cls(__no_default__=1, **{f.name: f.python_value(v) for f, v in zip(cls._meta.sorted_fields, row,
+                                                                                   strict=True)})
+        user._dirty.clear()  # type: ignore[attr-defined]  # read, not changed: nothing to save
         return user
 
     @classmethod

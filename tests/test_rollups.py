@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 import statistics
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -124,7 +124,7 @@ def test_the_job_runs_in_a_worker(client: FlaskClient, auth: Any, worker: Any) -
     """The job rolls up only what raw retention still holds, so its points are from an hour ago, not a date
     that ages out of METRICS_RETENTION_DAYS."""
     user, admin = auth("user"), auth("admin")
-    hour = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    hour = (datetime.now(UTC) - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
     push(client, user, [{"name": "m", "value": v, "timestamp": hour.strftime("%Y-%m-%dT%H:%M:%SZ")}
                         for v in (1.0, 5.0)])
     assert client.post("/api/v1/admin/jobs/aggregate_metrics/run", headers=admin).status_code == 202

@@ -5,9 +5,10 @@ that session on a denylist until the refresh token would have expired, so both s
 """
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -23,11 +24,31 @@ REVOKED_KEY = "conveyor:auth:revoked"
 LEEWAY_SECONDS = 5
 
 
+class VerifiedTokens:
+    """Tokens whose signature and claims were verified, with their claims: a token is immutable, so
+    checking it again only repeats the work (most of a read's CPU after the database). Bounded; expiry
+    and revocation are still checked on every use."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size, self.lock = size, threading.Lock()
+        self.claims: dict[str, dict[str, Any]] = {}
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        return self.claims.get(token)
+
+    def put(self, token: str, claims: dict[str, Any]) -> None:
+        with self.lock:
+            if len(self.claims) >= self.size:
+                del self.claims[next(iter(self.claims))]  # the oldest entry
+            self.claims[token] = claims
+
+
 @dataclass(frozen=True)
 class TokenConfig:
     secret: str
     access_ttl: int
     refresh_ttl: int
+    verified: VerifiedTokens = field(default_factory=VerifiedTokens, compare=False, repr=False)
 
 
 def _encode(config: TokenConfig, claims: dict[str, Any], kind: str, ttl: int) -> str:
@@ -53,8 +74,13 @@ def issue_pair(config: TokenConfig, user: User) -> dict[str, Any]:
     }
 
 
-def decode(config: TokenConfig, token: str, expected_type: str, client: redis.Redis) -> dict[str, Any]:
-    """Verify signature, algorithm, required claims, type and revocation; raise 401 otherwise."""
+def verify(config: TokenConfig, token: str) -> dict[str, Any]:
+    """The claims of a token signed with our key and algorithm, with every required claim, not expired."""
+    claims = config.verified.get(token)
+    if claims is not None:
+        if claims["exp"] < time.time() - LEEWAY_SECONDS:
+            raise ApiError(401, "Token has expired")
+        return dict(claims)
     try:
         claims = jwt.decode(token, config.secret, algorithms=[ALGORITHM], leeway=LEEWAY_SECONDS,
                             options={"require": REQUIRED_CLAIMS})
@@ -62,6 +88,15 @@ def decode(config: TokenConfig, token: str, expected_type: str, client: redis.Re
         raise ApiError(401, "Token has expired") from None
     except jwt.InvalidTokenError:
         raise ApiError(401, "Token is invalid") from None
+    if not isinstance(claims.get("exp"), int | float):
+        raise ApiError(401, "Token is invalid")
+    config.verified.put(token, dict(claims))
+    return claims
+
+
+def decode(config: TokenConfig, token: str, expected_type: str, client: redis.Redis) -> dict[str, Any]:
+    """Verify signature, algorithm, required claims, type and revocation; raise 401 otherwise."""
+    claims = verify(config, token)
     if claims.get("type") != expected_type:
         raise ApiError(401, f"An {expected_type} token is required")
     if client.exists(f"{REVOKED_KEY}:{claims['sid']}"):
@@ -71,7 +106,7 @@ def decode(config: TokenConfig, token: str, expected_type: str, client: redis.Re
 
 def token_user(claims: dict[str, Any]) -> User:
     """The active account a token was issued to, while its sessions have not been ended."""
-    user = User.get_or_none(User.id == claims["uid"])
+    user = User.by_id(claims["uid"]) if type(claims["uid"]) is int else None
     if user is None or not user.is_active or user.token_stamp != claims["stamp"]:
         raise ApiError(401, "Token is invalid")
     return user

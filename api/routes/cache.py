@@ -8,7 +8,7 @@ from typing import Any
 
 import marshmallow as ma
 from dramatiq.results import ResultTimeout
-from flask import Response, jsonify
+from flask import Response
 from flask.views import MethodView
 
 from api.auth.guard import auth_required, current_user
@@ -29,7 +29,8 @@ PATTERN = r"^[A-Za-z0-9_:*?\[\]-]{1,200}$"
 def cached_response(entry: str, query: dict[str, Any] | None, build: Callable[[], Any]) -> Response:
     """The caller's view of `entry`, from the cache when it is there (per user: never another user's)."""
     user = current_user()
-    return jsonify(cache.cached(services().redis, entry, cache.user_scope(user.id), query, build))
+    text = cache.cached_json(services().redis, entry, cache.user_scope(user.id), query, build)
+    return Response(text, mimetype="application/json")
 
 
 class StatsSchema(ma.Schema):

@@ -124,3 +124,17 @@ def test_a_token_in_the_query_string_is_not_accepted_by_the_rest_api(client: Fla
     token = login(client, alice)["access_token"]
     assert_error(client.get(f"/api/v1/users/me?token={token}"), 401, "UNAUTHORIZED")
     assert get_me(client, token).status_code == 200 and bearer(token)
+
+
+def test_a_token_remembered_as_verified_still_expires_and_is_still_revocable(client: FlaskClient, alice: str) -> None:
+    """The API keeps the claims of tokens it verified (tokens.VerifiedTokens): that must not extend a token
+    past its `exp` (plus the 5 s leeway), nor outlive a logout."""
+    token = sign(valid_claims(alice, exp=int(time.time()) - 4))  # inside the leeway: accepted, remembered
+    assert get_me(client, token).status_code == 200
+    time.sleep(1.5)
+    assert assert_error(get_me(client, token), 401, "UNAUTHORIZED")["message"] == "Token has expired"
+
+    session = login(client, alice)["access_token"]
+    assert get_me(client, session).status_code == 200
+    assert client.post("/api/v1/auth/logout", headers=bearer(session)).status_code in (200, 204)
+    assert assert_error(get_me(client, session), 401, "UNAUTHORIZED")["message"] == "Token has been revoked"
