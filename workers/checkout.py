@@ -49,11 +49,15 @@ class Source:
     addresses: tuple[str, ...] = ()
 
     def pins(self) -> list[str]:
-        """git options that hold an http(s) clone to the checked addresses, and to this host."""
+        """git options that hold an http(s) clone to the checked addresses (curl's resolve list, IPv6 in
+        brackets; an IP literal host needs none), and to this host (no redirects)."""
         if self.scheme not in ("http", "https"):
             return []
-        return ["-c", f"http.curloptResolve={self.host}:{self.port}:{','.join(self.addresses)}",
-                "-c", "http.followRedirects=false"]
+        pins = ["-c", "http.followRedirects=false"]
+        if not literal_resolver(self.host, self.port):
+            addresses = ",".join(f"[{a}]" if ":" in a else a for a in self.addresses)
+            pins += ["-c", f"http.curloptResolve={self.host}:{self.port}:{addresses}"]
+        return pins
 
 
 def source_policy(settings: Settings) -> SourcePolicy:

@@ -116,12 +116,16 @@ def make_private(var_dir: Path, workspaces: Path) -> None:
     if not var_dir.is_dir():
         return
     inside = workspaces == var_dir or var_dir in workspaces.parents
-    os.chmod(var_dir, 0o711 if inside else 0o700)
+    changes = [(var_dir, 0o711 if inside else 0o700)]
     for entry in var_dir.iterdir():
         if entry.is_symlink() or (inside and (entry == workspaces or entry in workspaces.parents)):
             continue
-        mode = entry.stat().st_mode
-        os.chmod(entry, stat.S_IMODE(mode) & 0o700)
+        changes.append((entry, stat.S_IMODE(entry.stat().st_mode) & 0o700))
+    for path, mode in changes:
+        try:
+            os.chmod(path, mode)
+        except PermissionError:  # another user's VAR_DIR (shared with an API running as that user)
+            log.warning("cannot make %s private: it belongs to another user", path)
 
 
 def hand_over(path: Path, user: StepUser | None) -> None:

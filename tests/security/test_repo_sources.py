@@ -99,3 +99,12 @@ def test_a_stored_project_on_an_internal_address_fails_at_checkout(
     build = wait_for(lambda: (b := client.get(f"/api/v1/builds/{task_id}", headers=user).get_json())["status"]
                      in ("completed", "failed") and b, timeout=60, what="the build")
     assert build["status"] == "failed" and "checkout failed: refused" in build["error"], build
+
+
+def test_pins_bracket_ipv6_and_skip_ip_literal_hosts() -> None:
+    both = check_source("https://git.example.test:8443/r.git", STRICT, Rebinding([PUBLIC_IP, "2606:2800:220:1::"], []))
+    assert both.pins() == ["-c", "http.followRedirects=false", "-c",
+                           f"http.curloptResolve=git.example.test:8443:[2606:2800:220:1::],{PUBLIC_IP}"]
+    literal = check_source(f"https://{PUBLIC_IP}/r.git", STRICT)
+    assert literal.pins() == ["-c", "http.followRedirects=false"]
+    assert check_source("ssh://git@git.example.test/r.git", STRICT, Rebinding([PUBLIC_IP], [])).pins() == []
