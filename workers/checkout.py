@@ -40,9 +40,9 @@ class SourcePolicy:
 
 @dataclass(frozen=True)
 class Source:
-    """A repository URL that passed the policy: its scheme, host and port, and the addresses checked."""
+    """Where a repository URL that passed the policy points: its scheme, host and port, and the addresses
+    checked (none for a local repository)."""
 
-    url: str
     scheme: str = "file"
     host: str = ""
     port: int = 0
@@ -91,13 +91,13 @@ def check_source(repo_url: str, policy: SourcePolicy, resolver: Resolver = syste
     if where is None:
         if not policy.allow_local:
             raise CheckoutError("local repositories are refused here (REPO_ALLOW_LOCAL is off)")
-        return Source(repo_url)
+        return Source()
     scheme, host, port = where
     try:
         addresses = resolve_host(host, port, policy.allow_private, resolver)
     except UnsafeTarget as exc:
         raise CheckoutError(f"refused: {exc}") from None
-    return Source(repo_url, scheme, host, port, tuple(addresses))
+    return Source(scheme, host, port, tuple(addresses))
 
 
 def check_literal(repo_url: str, policy: SourcePolicy) -> None:

@@ -55,7 +55,7 @@ class StepSandbox(Middleware):
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         try:
             sandbox.current(runtime.current().settings)
-        except ConfigError as exc:  # Dramatiq logs and ignores an Exception here; SystemExit ends the process
+        except (ConfigError, OSError) as exc:  # Dramatiq logs and ignores an Exception here; SystemExit ends it
             log.critical("cannot run build steps safely: %s", exc)
             raise SystemExit(f"configuration error: {exc}") from None
 

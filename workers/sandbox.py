@@ -154,7 +154,7 @@ _prepared: tuple[StepUser | None, Path] | None = None
 
 
 def current(settings: Settings) -> tuple[StepUser | None, Path]:
-    """This process's step user and workspace root, prepared once (at worker boot, by `SandboxBoot`)."""
+    """This process's step user and workspace root, prepared once (at worker boot, by `middleware.StepSandbox`)."""
     global _prepared
     if _prepared is None:
         _prepared = prepare(settings)
