@@ -22,6 +22,7 @@ from models.metric import MetricPoint, MetricRollup, RollupWatermark
 from models.outbox import OutboxMessage
 from models.pipeline import CISource, Pipeline
 from models.project import Project
+from models.session import RevokedSession
 from models.task import Task, TaskLog
 from models.user import User, new_stamp
 from models.webhook import WebhookEndpoint
@@ -86,6 +87,10 @@ def _alert_owner(migrator: SchemaMigrator) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS "alert_owner_id" ON "alert" ("owner_id")')
 
 
+def _revoked_sessions(migrator: SchemaMigrator) -> None:
+    db.create_tables([RevokedSession], safe=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -96,6 +101,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "alert rules and alerts", _alerts),
     Migration(8, "kubernetes clusters, CI sources and pipelines", _polling),
     Migration(9, "alert owners", _alert_owner),
+    Migration(10, "revoked sessions", _revoked_sessions),
 )
 
 
@@ -139,4 +145,4 @@ def all_models() -> list[type[BaseModel]]:
     """Every table, dependents first, for tests that clean up between cases."""
     return [Pipeline, CISource, ClusterPod, ClusterNode, Cluster, Alert, AlertRule, RollupWatermark, MetricRollup,
             MetricPoint, DeliveryAttempt, Delivery,
-            WebhookEndpoint, Event, TaskLog, Task, Project, OutboxMessage, User, SchemaVersion]
+            WebhookEndpoint, Event, TaskLog, Task, Project, OutboxMessage, RevokedSession, User, SchemaVersion]

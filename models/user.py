@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from werkzeug.security import check_password_hash
 
 from models.db import BaseModel, db, is_postgres, utc_naive
+from models.session import RevokedSession
 
 ROLES = ("admin", "user", "viewer")
 
@@ -43,9 +44,11 @@ def _dummy_hash() -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _by_id_sql(database: int, postgres: bool) -> str:
-    """`SELECT ... FROM user WHERE id = ?` as this database spells it (the key names the database)."""
-    sql, _ = User.select().where(User.id == 0).sql()
+def _session_sql(database: int, postgres: bool) -> str:
+    """`SELECT user.*, EXISTS(a revoked session with this sid) FROM user WHERE id = ?` as this database spells
+    it (the key names the database). Its parameters are the sid, then the user id."""
+    revoked = RevokedSession.select(peewee.SQL("1")).where(RevokedSession.sid == "")
+    sql, _ = User.select(*User._meta.sorted_fields, peewee.fn.EXISTS(revoked)).where(User.id == 0).sql()
     return str(sql)
 
 
@@ -88,16 +91,18 @@ class User(BaseModel):
         return user
 
     @classmethod
-    def by_id(cls, user_id: int) -> User | None:
-        """One user by id, read on every authenticated request: the statement is compiled once per database
-        (peewee builds a query's SQL anew on each call, most of what such a lookup costs)."""
-        row = db.execute_sql(_by_id_sql(id(db.obj), is_postgres()), (user_id,)).fetchone()
+    def for_session(cls, user_id: int, sid: str) -> tuple[User | None, bool]:
+        """The user a token names and whether its session was ended, in one query: every authenticated
+        request makes it, so the statement is compiled once per database (peewee builds a query's SQL anew
+        on each call, most of what such a lookup costs)."""
+        row = db.execute_sql(_session_sql(id(db.obj), is_postgres()), (sid, user_id)).fetchone()
         if row is None:
-            return None
-        user = cls(__no_default__=1, **{f.name: f.python_value(v) for f, v in zip(cls._meta.sorted_fields, row,
+            return None, False
+        *values, revoked = row
+        user = cls(__no_default__=1, **{f.name: f.python_value(v) for f, v in zip(cls._meta.sorted_fields, values,
                                                                                    strict=True)})
         user._dirty.clear()  # type: ignore[attr-defined]  # read, not changed: nothing to save
-        return user
+        return user, bool(revoked)
 
     @classmethod
     def admin_count(cls) -> int:

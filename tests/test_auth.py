@@ -14,6 +14,7 @@ from typing import Any
 
 import jwt
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -357,6 +358,16 @@ def test_logout_leaves_another_session_of_the_same_user_working(client: FlaskCli
     assert get_me(client, second["access_token"]).status_code == 200
     assert refresh(client, second["refresh_token"]).status_code == 200
     assert_error(get_me(client, first["access_token"]), 401, "UNAUTHORIZED")
+
+
+def test_a_logout_outlives_a_redis_restart(client: FlaskClient, redis_client: redis.Redis) -> None:
+    """Ended sessions live in the database: an embedded Redis without persistence forgets everything."""
+    create_user("alice")
+    tokens = login(client, "alice")
+    assert client.post(LOGOUT, headers=bearer(tokens["access_token"])).status_code == 204
+    redis_client.flushdb()
+    assert_error(get_me(client, tokens["access_token"]), 401, "UNAUTHORIZED")
+    assert_error(refresh(client, tokens["refresh_token"]), 401, "UNAUTHORIZED")
 
 
 def test_logout_without_a_token_answers_401(client: FlaskClient) -> None:

@@ -30,8 +30,7 @@ def authenticate(token: str | None) -> tuple[User, dict[str, Any]]:
     """The active user behind an access token, or 401."""
     if token is None:
         raise ApiError(401, "Authentication required", headers={"WWW-Authenticate": "Bearer"})
-    svc = services()
-    claims = decode(svc.tokens, token, "access", svc.redis)
+    claims = decode(services().tokens, token, "access")
     return token_user(claims), claims
 
 

@@ -1,4 +1,4 @@
-"""JWT access and refresh tokens: HS256 pinned, required claims, and revocation through Redis.
+"""JWT access and refresh tokens: HS256 pinned, required claims, and revocation (`models.session`).
 
 An access token and the refresh token issued with it share a session id (`sid`). Logging out puts
 that session on a denylist until the refresh token would have expired, so both stop working at once.
@@ -12,15 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
-import redis
 
 from api.auth.permissions import permissions_for
 from api.errors import ApiError
+from models.session import revoke
 from models.user import User
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["exp", "iat", "jti", "type", "sub", "uid", "stamp", "sid"]
-REVOKED_KEY = "conveyor:auth:revoked"
 LEEWAY_SECONDS = 5
 
 
@@ -92,24 +91,27 @@ def verify(config: TokenConfig, token: str) -> dict[str, Any]:
     return claims
 
 
-def decode(config: TokenConfig, token: str, expected_type: str, client: redis.Redis) -> dict[str, Any]:
-    """Verify signature, algorithm, required claims, type and revocation; raise 401 otherwise."""
+def decode(config: TokenConfig, token: str, expected_type: str) -> dict[str, Any]:
+    """Verify signature, algorithm, required claims and type; raise 401 otherwise. Revocation is checked with
+    the user (`token_user`)."""
     claims = verify(config, token)
     if claims.get("type") != expected_type:
         raise ApiError(401, f"An {expected_type} token is required")
-    if client.exists(f"{REVOKED_KEY}:{claims['sid']}"):
-        raise ApiError(401, "Token has been revoked")
     return claims
 
 
 def token_user(claims: dict[str, Any]) -> User:
-    """The active account a token was issued to, while its sessions have not been ended."""
-    user = User.by_id(claims["uid"]) if type(claims["uid"]) is int else None
+    """The active account a token was issued to, while neither this session (logout) nor all of the user's
+    (a new token stamp) has been ended."""
+    uid, sid = claims["uid"], claims["sid"]
+    user, revoked = User.for_session(uid, sid) if type(uid) is int and type(sid) is str else (None, False)
+    if revoked:
+        raise ApiError(401, "Token has been revoked")
     if user is None or not user.is_active or user.token_stamp != claims["stamp"]:
         raise ApiError(401, "Token is invalid")
     return user
 
 
-def revoke_session(config: TokenConfig, claims: dict[str, Any], client: redis.Redis) -> None:
+def revoke_session(config: TokenConfig, claims: dict[str, Any]) -> None:
     """Deny the whole session until its refresh token would have expired anyway."""
-    client.set(f"{REVOKED_KEY}:{claims['sid']}", "1", ex=config.refresh_ttl + LEEWAY_SECONDS)
+    revoke(claims["sid"], config.refresh_ttl + LEEWAY_SECONDS)

@@ -36,7 +36,7 @@ class Refresh(MethodView):
     def post(self, body: dict[str, str]) -> dict[str, Any]:
         """Get a new access token with a refresh token"""
         svc = services()
-        claims = decode(svc.tokens, body["refresh_token"], "refresh", svc.redis)
+        claims = decode(svc.tokens, body["refresh_token"], "refresh")
         user = token_user(claims)
         return {"access_token": access_token(svc.tokens, user, claims["sid"]),
                 "token_type": "bearer", "expires_in": svc.tokens.access_ttl}
@@ -49,4 +49,4 @@ class Logout(MethodView):
     def post(self) -> None:
         """Revoke this access token and the refresh token issued with it"""
         svc = services()
-        revoke_session(svc.tokens, g.claims, svc.redis)
+        revoke_session(svc.tokens, g.claims)
