@@ -20,7 +20,7 @@ import redis
 
 PREFIX = "conveyor:cache:"
 STATS = "conveyor:cache-stats"  # outside PREFIX: invalidating `*` never resets the figures
-ENTRIES = {"webhooks_list": 120, "alerts_summary": 60, "dashboard": 300}
+ENTRIES = {"webhooks_list": 120, "alerts_summary": 60, "alerts_list": 60, "dashboard": 300}
 SINGLE = {"alerts_summary", "dashboard"}  # one key per scope (no query arguments): dropped without a SCAN
 SCAN_COUNT = 500
 

@@ -177,3 +177,49 @@ def test_switching_off_or_deleting_a_rule_resolves_its_open_alerts(client: Flask
     reasons = {client.get(f"/api/v1/alerts/{a['id']}", headers=user).get_json()["context"]["resolution"]
                for a in closed.values()}
     assert reasons == {"the rule was switched off", "the rule was deleted"}
+
+
+def test_the_cached_alerts_list_shows_every_change_at_once(client: FlaskClient, auth: Any) -> None:
+    """`GET /alerts` is cached per user and query; each write to an alert (raised, acknowledged, resolved by
+    hand or by evaluation, its rule deleted) drops the lists it changes, so no read after it is stale."""
+    user, admin = auth("user"), auth("admin")
+    made = rule(client, user, window_minutes=5)
+
+    def both() -> list[list[dict[str, Any]]]:  # read twice: the second is served from the cache
+        first, second = alerts(client, user), alerts(client, admin)
+        assert alerts(client, user) == first and alerts(client, admin) == second
+        return [first, second]
+
+    assert both() == [[], []]
+    push(client, user, [{"name": "latency", "value": 500.0, "tags": {"env": env}} for env in ("a", "b")])
+    assert evaluate()["raised"] == 2
+    for seen in both():
+        assert sorted(a["status"] for a in seen) == ["pending", "pending"]
+    a, b = sorted(x["id"] for x in alerts(client, user))
+    client.post("/api/v1/alerts/acknowledge", headers=user, json={"alert_ids": [a]})
+    assert [{x["id"]: x["status"] for x in seen}[a] for seen in both()] == ["acknowledged"] * 2
+    client.post(f"/api/v1/alerts/{b}/resolve", headers=user)
+    assert [{x["id"]: x["status"] for x in seen}[b] for seen in both()] == ["resolved"] * 2
+    assert evaluate(minutes_later=6)["resolved"] == 1  # `a`'s points left the window
+    assert [{x["id"]: x["status"] for x in seen}[a] for seen in both()] == ["resolved"] * 2
+    assert alerts(client, user, status="pending") == []
+    assert client.delete(f"/api/v1/alert-rules/{made['id']}", headers=user).status_code == 204
+    assert [{x["rule_id"] for x in seen} for seen in both()] == [{None}, {None}]
+
+
+def test_the_cached_alert_shape_is_the_documented_one(client: FlaskClient, auth: Any) -> None:
+    from api.schemas.alerts import AlertSchema
+    from models.alert import Alert
+    from workers import cache_views
+
+    user = auth("user")
+    rule(client, user)
+    push(client, user, [{"name": "latency", "value": 500.0}])
+    assert evaluate()["raised"] == 1
+    [listed] = alerts(client, user)
+    client.post("/api/v1/alerts/acknowledge", headers=user, json={"alert_ids": [listed["id"]]})
+    client.post(f"/api/v1/alerts/{listed['id']}/resolve", headers=user)
+    with db.connection_context():
+        alert = Alert.get_by_id(listed["id"])
+        assert alert.acknowledged_at and alert.resolved_at
+        assert cache_views.alert_item(alert) == AlertSchema().dump(alert)

@@ -139,9 +139,10 @@ def test_warm_runs_the_job_and_later_reads_hit(client: FlaskClient, auth: Any, w
     response = client.post("/api/v1/cache/warm", headers=admin)
     assert response.status_code == 200, response.get_json()
     warmed = response.get_json()
-    assert warmed["status"] == "success" and warmed["warmed_entries"] == 6  # 3 entries for 2 users
+    assert warmed["status"] == "success" and warmed["warmed_entries"] == 8  # 4 entries for 2 users
     before = stats(client, user)
     assert names(client, user) == ["ci"] and summary(client, user)["open"] == 0
     client.get("/api/v1/dashboard", headers=user)
+    assert client.get("/api/v1/alerts", headers=user).get_json()["total"] == 0
     after = stats(client, user)
-    assert after["cache_hits"] - before["cache_hits"] == 3 and after["cache_misses"] == before["cache_misses"]
+    assert after["cache_hits"] - before["cache_hits"] == 4 and after["cache_misses"] == before["cache_misses"]

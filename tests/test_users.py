@@ -314,6 +314,26 @@ def test_delete_answers_204_and_the_user_is_gone(client: FlaskClient, auth: Auth
     assert not can_log_in(client, "bob", "longenough1")
 
 
+@pytest.mark.local_receivers
+def test_deleting_a_user_refreshes_the_cached_views_others_see(client: FlaskClient, auth: AuthHeaders) -> None:
+    """The admins' cached webhooks list held the user's endpoint: it goes with the user, at once."""
+    admin = auth("admin")
+    create_via_api(client, admin, "bob")
+    bob = {"Authorization": f"Bearer {login(client, 'bob', 'longenough1')['access_token']}"}
+    hook = client.post("/api/v1/webhooks", headers=bob, json={"name": "bob's", "url": "http://127.0.0.1:9/h",
+                                                                "events": ["build.*"]})
+    assert hook.status_code == 201
+
+    def admin_sees() -> list[str]:
+        listed = [w["name"] for w in client.get("/api/v1/webhooks", headers=admin).get_json()["items"]]
+        assert [w["name"] for w in client.get("/api/v1/webhooks", headers=admin).get_json()["items"]] == listed
+        return listed
+
+    assert admin_sees() == ["bob's"]
+    assert client.delete(f"{USERS}/{my_id(client, bob)}", headers=admin).status_code == 204
+    assert admin_sees() == []
+
+
 @pytest.mark.parametrize("method", ["get", "put", "delete"])
 def test_unknown_id_answers_404_envelope(client: FlaskClient, auth: AuthHeaders, method: str) -> None:
     # given

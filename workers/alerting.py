@@ -19,7 +19,7 @@ from workers.events import Emitted, emit, publish
 log = logging.getLogger(__name__)
 BASELINE = timedelta(days=7)
 ALERTS_STREAM = "alerts"  # the Redis stream the alerts WebSocket relays (`core.streams`)
-ALERT_VIEWS = ("alerts_summary", "dashboard")  # the cached views an alert's change makes stale
+ALERT_VIEWS = ("alerts_list", "alerts_summary", "dashboard")  # the cached views an alert's change makes stale
 
 
 def _limit(rule: AlertRule, baseline: tuple[float, int] | None) -> float | None:

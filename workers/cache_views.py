@@ -1,12 +1,13 @@
 """The read views kept in the cache (`core.cache`): what each entry holds, who it is for, and warming.
 
 Built here, not in the API, so that the `warm_cache` actor builds exactly what the API serves. Each is
-per user (`u{id}`): a user's webhooks, the alerts they may see, their dashboard. Writes call
+per user (`u{id}`): a user's webhooks, the alerts they may see (listed and summed up), their dashboard. Writes call
 `changed(entry, owner_id)`, which drops the entry for that owner and for every admin (who see all).
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -50,6 +51,26 @@ def webhooks_page(user: User, limit: int, offset: int) -> dict[str, Any]:
 
 def _visible_alerts(user: User) -> Any:
     return Alert.select().where(Alert.visible_to(user.id, user.role == "admin"))
+
+
+def alert_item(a: Alert) -> dict[str, Any]:
+    """An alert as `AlertSchema` shows it (a test holds the two equal)."""
+    return {"id": a.id, "rule_id": a.__data__.get("rule"), "rule": a.rule_name, "metric": a.metric, "tags": a.tags,
+            "severity": a.severity, "status": a.status, "message": a.message, "context": a.context,
+            "created_at": isoformat(a.created_at), "acknowledged_at": isoformat(a.acknowledged_at),
+            "acknowledged_by": a.acknowledged_by, "resolved_at": isoformat(a.resolved_at)}
+
+
+def alerts_page(user: User, args: Mapping[str, Any]) -> dict[str, Any]:
+    """The alerts a user may see, newest first: a page (`limit`, `offset`), of one `status` and `severity` when
+    `args` give them."""
+    query = _visible_alerts(user)
+    for name in ("status", "severity"):
+        if args.get(name):
+            query = query.where(getattr(Alert, name) == args[name])
+    rows = query.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(args["limit"]).offset(args["offset"])
+    return {"items": [alert_item(a) for a in rows], "total": query.count(), "limit": args["limit"],
+            "offset": args["offset"]}
 
 
 def alerts_summary(user: User) -> dict[str, Any]:
@@ -115,6 +136,7 @@ def warm(client: redis.Redis) -> int:
     for user in users:
         scope = cache.user_scope(user.id)
         for entry, query, value in (("webhooks_list", DEFAULT_PAGE, webhooks_page(user, **DEFAULT_PAGE)),
+                                    ("alerts_list", DEFAULT_PAGE, alerts_page(user, DEFAULT_PAGE)),
                                     ("alerts_summary", None, alerts_summary(user)),
                                     ("dashboard", None, dashboard(user))):
             cache.store(client, cache.key(entry, scope, query), entry, value)

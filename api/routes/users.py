@@ -11,8 +11,11 @@ from api.blueprint import Blueprint
 from api.errors import ApiError, not_found
 from api.schemas.common import ListArgsSchema, page, page_of
 from api.schemas.users import UserCreateSchema, UserSchema, UserUpdateSchema
+from api.services import services
+from core import cache
 from models.db import db, is_postgres, utc_naive
 from models.user import User, new_stamp
+from workers import cache_views
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Users and roles")
 
@@ -105,3 +108,6 @@ class UserItem(MethodView):
             if not _keeps_an_admin(user, {"is_active": False}):
                 raise ApiError(409, "That would leave no active admin")
             user.delete_instance()
+        # What went with the user (their webhooks and rules; their rules' alerts lose their rule) was in cached
+        # views that others see too: the admins' lists, every list of rule alerts.
+        cache_views.changed(services().redis, tuple(cache.ENTRIES), None)
