@@ -119,8 +119,11 @@ def entries(client: redis.Redis) -> list[str]:
 
 
 def _counts(client: redis.Redis) -> dict[str, int]:
-    raw = cast(dict[Any, Any], client.hgetall(STATS))
-    return {k.decode() if isinstance(k, bytes) else str(k): int(v) for k, v in raw.items()}
+    return _decoded_counts(client.hgetall(STATS))
+
+
+def _decoded_counts(raw: Any) -> dict[str, int]:
+    return {k.decode() if isinstance(k, bytes) else str(k): int(v) for k, v in cast(dict[Any, Any], raw).items()}
 
 
 def _rate(counts: dict[str, int]) -> float:
@@ -135,17 +138,26 @@ def hit_rate(client: redis.Redis) -> float:
 
 def stats(client: redis.Redis, configured_max: int) -> dict[str, Any]:
     """The spec's figures: size from Redis's own memory accounting of the cache keys, max from `maxmemory`
-    when Redis has one, else the configured cap."""
-    counts = _counts(client)
+    when Redis has one, else the configured cap. Two round trips for a small keyspace: the counters, the
+    configuration and the first SCAN batch together, then each batch's MEMORY USAGE with the next SCAN."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(STATS)
+    pipe.config_get("maxmemory")
+    pipe.scan(0, match=PREFIX + "*", count=SCAN_COUNT)
+    raw, config, (cursor, names) = pipe.execute()
+    counts = _decoded_counts(raw)
     hits, misses = counts.get("hits", 0), counts.get("misses", 0)
     size = 0
-    names = list(matching(client, "*"))
-    for start in range(0, len(names), SCAN_COUNT):  # one round trip per batch, not one per key
+    while names or cursor:
         pipe = client.pipeline(transaction=False)
-        for name in names[start:start + SCAN_COUNT]:
+        for name in names:
             pipe.memory_usage(name)
-        size += sum(int(usage or 0) for usage in pipe.execute())
-    maxmemory = int(cast(dict[str, Any], client.config_get("maxmemory")).get("maxmemory") or 0)
+        if cursor:
+            pipe.scan(cursor, match=PREFIX + "*", count=SCAN_COUNT)
+        replies = pipe.execute()
+        usages, (cursor, names) = (replies[:-1], replies[-1]) if cursor else (replies, (0, []))
+        size += sum(int(usage or 0) for usage in usages)
+    maxmemory = int(cast(dict[str, Any], config).get("maxmemory") or 0)
     return {"hit_rate": _rate(counts), "total_requests": hits + misses, "cache_hits": hits, "cache_misses": misses,
             "evicted_entries": counts.get("evictions", 0), "current_size_bytes": size,
             "max_size_bytes": maxmemory or configured_max}

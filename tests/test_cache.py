@@ -42,6 +42,24 @@ def test_hits_and_misses_are_counted_across_api_processes(make_app: Any) -> None
     assert stats(second, headers) == figures
 
 
+@pytest.mark.parametrize("cached", [0, 1, 1234])
+def test_the_size_sums_every_cache_key_across_scan_batches(redis_client: redis.Redis, cached: int) -> None:
+    """`stats` walks the keyspace in SCAN batches of 500, pipelined with each batch's MEMORY USAGE: over
+    several batches, among other keys, it counts each cache key once and nothing else."""
+    from core import cache
+
+    pipe = redis_client.pipeline(transaction=False)
+    for i in range(1500):
+        pipe.set(f"conveyor:other:{i}", "x" * 50)
+    for i in range(cached):
+        pipe.set(f"{cache.PREFIX}webhooks_list:u{i}:{i:016x}", "y" * (i % 300))
+    pipe.execute()
+    expected = sum(int(redis_client.memory_usage(name) or 0) for name in redis_client.scan_iter(cache.PREFIX + "*"))
+    figures = cache.stats(redis_client, 1000)
+    assert figures["current_size_bytes"] == expected and (expected > 0) == (cached > 0)
+    assert figures["max_size_bytes"] == 1000 and figures["total_requests"] == 0
+
+
 def test_a_cached_list_is_never_another_users(client: FlaskClient, auth: Any) -> None:
     alice, bob, admin = auth("user", "alice"), auth("user", "bob"), auth("admin")
     assert client.post("/api/v1/webhooks", headers=alice, json=HOOK).status_code == 201
