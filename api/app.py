@@ -1,13 +1,14 @@
 """The application factory: the only place an app is built."""
 from __future__ import annotations
 
+import inspect
 import logging
 import os
+import random
 import re
 import threading
 import time
-import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -56,6 +57,26 @@ log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+class ConveyorFlask(Flask):
+    """Flask asks `inspect.iscoroutinefunction` of each hook and view on every request, a dozen times a
+    request; the answer for a function never changes, so it is remembered (for a bounded number of them)."""
+
+    ASYNC_MEMORY = 4096
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._is_async: dict[Any, bool] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        key = getattr(func, "__func__", func)  # a view's bound method is new on every request; its function is not
+        is_async = self._is_async.get(key)
+        if is_async is None:
+            if len(self._is_async) >= self.ASYNC_MEMORY:
+                self._is_async.clear()
+            is_async = self._is_async[key] = inspect.iscoroutinefunction(func)
+        return self.async_to_sync(func) if is_async else func
+
+
 class ConveyorApi(Api):
     """flask-smorest's Api, documenting our error envelope instead of its own."""
 
@@ -75,7 +96,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     """Build the API. `config` is a Settings, or environment-style overrides for tests."""
     settings = _settings(config)
     configure_logging(settings.log_level)
-    app = Flask("conveyor", static_folder=None)
+    app = ConveyorFlask("conveyor", static_folder=None)
     app.url_map.converters["int"] = IdConverter
     app.config.update(openapi_config(), MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False,
                       SOCK_SERVER_OPTIONS=SERVER_OPTIONS)
@@ -125,11 +146,17 @@ def _warm_on_first_request(app: Flask) -> None:
             log.warning("could not ask for a cache warm at start", exc_info=True)
 
 
+def new_request_id() -> str:
+    """32 random hex digits. An id must be unique, not secret: `random` (reseeded in every forked process)
+    makes one without the system call, and the switch between request threads, of `uuid4`."""
+    return f"{random.getrandbits(128):032x}"
+
+
 def _install_request_hooks(app: Flask) -> None:
     @app.before_request
     def _request_id() -> None:
         sent = request.headers.get("X-Request-ID", "")
-        g.request_id = sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+        g.request_id = sent if _REQUEST_ID.fullmatch(sent) else new_request_id()
         g.request_id_token = request_id_var.set(g.request_id)
 
     @app.before_request
@@ -141,7 +168,7 @@ def _install_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:
-        response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
+        response.headers["X-Request-ID"] = g.get("request_id") or new_request_id()
         return response
 
     @app.teardown_request

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 from typing import Any
 
 import pytest
@@ -45,10 +47,49 @@ def test_docs_page_and_its_assets_are_served_locally(client: FlaskClient) -> Non
 
 def test_request_id_is_echoed_or_generated(client: FlaskClient) -> None:
     assert client.get("/health", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
-    generated = client.get("/health").headers["X-Request-ID"]
-    assert len(generated) == 32
+    generated = {client.get("/health").headers["X-Request-ID"] for _ in range(50)}
+    assert len(generated) == 50 and all(re.fullmatch(r"[0-9a-f]{32}", rid) for rid in generated)
     # An id outside the safe alphabet is replaced, not echoed into logs.
     assert client.get("/health", headers={"X-Request-ID": "bad id {json}"}).headers["X-Request-ID"] != "bad id {json}"
+
+
+def test_processes_forked_from_one_make_different_request_ids() -> None:
+    """gunicorn forks its workers: ids come from `random`, which every forked child reseeds."""
+    from api.app import new_request_id
+
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    ours, _ = new_request_id(), os.waitpid(child, 0)
+    with os.fdopen(read) as pipe:
+        assert len({ours, pipe.read()}) == 2
+
+
+def test_the_app_remembers_which_views_are_async_by_function(app: Flask) -> None:
+    """Flask checks every hook and view for `async def` on every request; the app remembers the answer per
+    function, so a view's bound method (new on every request) adds nothing, and an async one is still run."""
+
+    class View:
+        def get(self) -> str:
+            return "sync"
+
+        async def put(self) -> str:
+            return "async"
+
+    for _ in range(10_000):
+        view = View()
+        assert app.ensure_sync(view.get) == view.get
+    remembered = app._is_async  # type: ignore[attr-defined]
+    assert len([f for f in remembered if getattr(f, "__qualname__", "").startswith(View.__qualname__)]) == 1
+    try:
+        outcome = app.ensure_sync(View().put)()
+    except RuntimeError as error:  # Flask without its async extra, as here: it says so rather than skipping
+        assert "async" in str(error)
+    else:
+        assert outcome == "async"
 
 
 def test_unknown_path_is_404_envelope(client: FlaskClient) -> None:
