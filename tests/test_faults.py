@@ -176,7 +176,7 @@ def test_workers_killed_mid_burst_lose_no_webhook_event(
 # 2. Redis stopped and started again during a burst of requests ----------------------------------------------
 
 @pytest.mark.usefixtures("make_app")
-def test_redis_restarted_during_a_burst_answers_503_and_loses_nothing(
+def test_redis_restarted_during_a_burst_keeps_accepting_and_loses_nothing(
         base_env: dict[str, str], tmp_path: Path, record_property: Any) -> None:
     var = tmp_path / "own-redis"
     server, _ = ensure_embedded_redis(var)  # this test's own Redis: the suite's is never stopped
@@ -228,8 +228,10 @@ def test_redis_restarted_during_a_burst_answers_503_and_loses_nothing(
                 wait_for(lambda: answered(0, 202) >= 40, timeout=20, what="the burst to start")
                 down_at = time.monotonic()
                 assert stop_embedded_redis(var)
-                wait_for(lambda: time.monotonic() - down_at >= outage and answered(down_at, 503) >= 20,
-                         timeout=outage + 20, what="requests while Redis is down")
+                # Authentication needs only the database, and a request's rows are its promise (the sweeper sends
+                # what the broker could not take): the API keeps accepting while Redis is away.
+                wait_for(lambda: time.monotonic() - down_at >= outage and answered(down_at, 202) >= 20,
+                         timeout=outage + 20, what="requests accepted while Redis is down")
                 again, started = ensure_embedded_redis(var)
                 up_at, up_wall = time.monotonic(), time.time()
                 assert started and again.port == server.port  # the same address and data directory
@@ -243,9 +245,10 @@ def test_redis_restarted_during_a_burst_answers_503_and_loses_nothing(
                 outcome = Counter(code for _, code, _ in results)
                 refused = [response for _, code, response in results if code == 503]
                 accepted = [response.get_json()["delivery_id"] for _, code, response in results if code == 202]
+                during = dict(Counter(code for sent, code, _ in results if down_at <= sent < up_at))
                 last = [code for _, code, _ in sorted(results, key=lambda r: r[0])[-20:]]
             assert set(outcome) <= {202, 503}, outcome  # never a 500
-            assert outcome[503] >= 20 and last == [202] * 20, outcome
+            assert last == [202] * 20, outcome
             for response in refused:
                 assert_envelope(response, 503, "SERVICE_UNAVAILABLE")
 
@@ -266,7 +269,7 @@ def test_redis_restarted_during_a_burst_answers_503_and_loses_nothing(
         stop_embedded_redis(var)
 
     summary = (f"{len(accepted)} accepted (all delivered, {len(delivered_ids(receiver))} distinct), "
-               f"{outcome[503]} answered 503 over a {outage:.0f} s outage; scheduled after it: {', '.join(jobs)}")
+               f"{during} answered during a {outage:.0f} s outage; scheduled after it: {', '.join(jobs)}")
     print(summary)
     record_property("redis_restart", summary)
 
