@@ -370,6 +370,19 @@ def test_a_logout_outlives_a_redis_restart(client: FlaskClient, redis_client: re
     assert_error(refresh(client, tokens["refresh_token"]), 401, "UNAUTHORIZED")
 
 
+def test_a_logout_through_one_api_app_ends_the_session_in_another(make_app: Any) -> None:
+    """Every API process (an app each) reads ended sessions from the same database; one that had verified (and
+    remembered) the token refuses it at once too."""
+    first, second = make_app().test_client(), make_app().test_client()
+    create_user("alice")
+    tokens = login(first, "alice")
+    assert get_me(second, tokens["access_token"]).status_code == 200  # `second` now remembers the token
+    assert first.post(LOGOUT, headers=bearer(tokens["access_token"])).status_code == 204
+    assert assert_error(get_me(second, tokens["access_token"]), 401, "UNAUTHORIZED")["message"] == \
+        "Token has been revoked"
+    assert_error(refresh(second, tokens["refresh_token"]), 401, "UNAUTHORIZED")
+
+
 def test_logout_without_a_token_answers_401(client: FlaskClient) -> None:
     # when / then
     assert_error(client.post(LOGOUT), 401, "UNAUTHORIZED")
