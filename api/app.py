@@ -44,10 +44,9 @@ from api.ws import alerts as alerts_ws  # noqa: F401 (declares its route on ws_b
 from api.ws.hub import StreamHub
 from api.ws.routes import SERVER_OPTIONS, ws_blp
 from core.logging import configure_logging, request_id_var
-from core.redis import get_redis, resolve_redis_url
 from core.settings import Settings, load_settings
 from models.db import db
-from workers import state
+from workers.jobs import warm_cache
 from workers.setup import configure as configure_workers
 
 BLUEPRINTS = (health.blp, auth.blp, users.blp, projects.blp, builds.blp, analyses.blp, webhooks.blp, events.blp,
@@ -100,10 +99,10 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     app.url_map.converters["int"] = IdConverter
     app.config.update(openapi_config(), MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False,
                       SOCK_SERVER_OPTIONS=SERVER_OPTIONS)
-    redis_url = resolve_redis_url(settings)
-    broker = configure_workers(settings)
+    runtime = configure_workers(settings)
+    redis_url = runtime.redis_url
     app.extensions["conveyor"] = Services(
-        settings=settings, redis=get_redis(redis_url), broker=broker, started_at=time.time(),
+        runtime=runtime, started_at=time.time(),
         tokens=TokenConfig(settings.secret_key, settings.access_token_ttl, settings.refresh_token_ttl),
     )
     _install_request_hooks(app)
@@ -137,11 +136,8 @@ def _warm_on_first_request(app: Flask) -> None:
         if started.is_set():
             return
         started.set()
-        svc = app.extensions["conveyor"]
         try:
-            sent = svc.broker.get_actor("warm_cache").send()
-            state.record_job_enqueued(svc.redis, "warm_cache", at=time.time(), next_run=None,
-                                      message_id=sent.message_id, trigger="api start")
+            warm_cache.send_with_options(trigger="api start")
         except Exception:  # the broker is away: the scheduler warms it later
             log.warning("could not ask for a cache warm at start", exc_info=True)
 

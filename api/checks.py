@@ -8,10 +8,10 @@ import redis
 
 from api.services import Services
 from core.timeutil import from_timestamp, isoformat
+from domain import telemetry
 from models.db import db, is_postgres
 from models.delivery import OPEN, Delivery
 from models.webhook import WebhookEndpoint
-from workers import state
 from workers.broker import NAMESPACE
 
 
@@ -44,12 +44,12 @@ def deep(svc: Services) -> dict[str, Any]:
     checks = readiness(svc)
     report: dict[str, Any] = dict(checks)
     if checks["redis"]["status"] == "up":
-        report["queues"] = state.queue_depths(svc.redis, svc.broker.get_declared_queues(), NAMESPACE)
-        workers = state.live_workers(svc.redis)
+        report["queues"] = telemetry.queue_depths(svc.redis, svc.broker.get_declared_queues(), NAMESPACE)
+        workers = telemetry.live_workers(svc.redis)
         for worker in workers:
             worker["seen_at"] = isoformat(from_timestamp(worker["seen_at"]))
         report["workers"] = {"count": len(workers), "items": workers}
-        tick = state.scheduler_tick(svc.redis)
+        tick = telemetry.scheduler_tick(svc.redis)
         report["scheduler"] = {"last_tick": isoformat(from_timestamp(tick["at"])) if tick else None,
                                "leader": tick["leader"] if tick else None,
                                "seconds_since_tick": round(time.time() - tick["at"], 2) if tick else None}

@@ -12,9 +12,9 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from api.services import services
-from workers import state
+from domain import telemetry
+from domain.webhooks import stats as webhook_stats
 from workers.broker import NAMESPACE
-from workers.webhooks import stats as webhook_stats
 
 
 class QueueCollector(Collector):
@@ -33,12 +33,12 @@ class QueueCollector(Collector):
                                            labels=["actor", "outcome"])
             busy = CounterMetricFamily("conveyor_message_seconds", "Time workers spent per actor", labels=["actor"])
             try:
-                for queue, counts in state.queue_depths(svc.redis, svc.broker.get_declared_queues(),
+                for queue, counts in telemetry.queue_depths(svc.redis, svc.broker.get_declared_queues(),
                                                         NAMESPACE).items():
                     for name, value in counts.items():
                         depth.add_metric([queue, name], value)
-                workers.add_metric([], len(state.live_workers(svc.redis)))
-                outcomes, seconds = state.message_outcomes(svc.redis)
+                workers.add_metric([], len(telemetry.live_workers(svc.redis)))
+                outcomes, seconds = telemetry.message_outcomes(svc.redis)
             except redis.RedisError:
                 return
             for (actor, outcome), count in sorted(outcomes.items()):

@@ -1,23 +1,34 @@
-"""What views need from the process: settings, the Redis client, the broker, the token config."""
+"""What views need from the process: its Runtime (settings, Redis, broker), the token config, its start time."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dramatiq
 import redis
 from flask import current_app
 
 from api.auth.tokens import TokenConfig
+from core.runtime import Runtime
 from core.settings import Settings
 
 
 @dataclass(frozen=True)
 class Services:
-    settings: Settings
-    redis: redis.Redis
-    broker: dramatiq.Broker
+    runtime: Runtime
     tokens: TokenConfig
     started_at: float
+    redis: redis.Redis = field(init=False)  # the runtime's client, looked up once rather than per request
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "redis", self.runtime.redis)
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def broker(self) -> dramatiq.Broker:
+        return self.runtime.broker
 
 
 def services() -> Services:

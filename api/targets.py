@@ -6,8 +6,8 @@ from typing import Any
 
 from api.errors import ApiError
 from api.services import services
-from workers.checkout import CheckoutError, check_literal, source_policy
-from workers.webhooks.ssrf import UnsafeTarget, resolve
+from core.ssrf import UnsafeTarget, resolve
+from domain.builds.checkout import CheckoutError, check_literal, source_policy
 
 
 def check_target(url: str, allow_private: bool, field: str = "url") -> None:

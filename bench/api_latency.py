@@ -91,9 +91,9 @@ def serve(app: str, ready: str, env: dict[str, str], log: Path) -> Iterator[str]
 def populate(base: str, env: dict[str, str]) -> str:
     """The user's token, its webhooks (through the API, so the SSRF guard checks them) and its alerts."""
     from core.settings import load_settings
+    from domain.alerting import publish, raise_alert
     from models.db import db
     from models.user import User
-    from workers.alerting import publish, raise_alert
     from workers.setup import configure
 
     token = requests.post(f"{base}/api/v1/auth/login", json={"username": "bench", "password": PASSWORD},
@@ -103,14 +103,15 @@ def populate(base: str, env: dict[str, str]) -> str:
         response = requests.post(f"{base}/api/v1/webhooks", headers=headers, timeout=10, json={
             "name": f"bench-{i}", "url": "http://127.0.0.1:9/hook", "events": ["build.*"]})
         assert response.status_code == 201, response.text[:300]
-    configure(load_settings(env, env_file=None))
+    runtime = configure(load_settings(env, env_file=None))
     with db.connection_context():
         owner = User.get(User.username == "bench").id
     for i in range(ALERTS):
         with db.connection_context():
-            publish(raise_alert(f"bench|{i}", owner_id=owner, rule_name=f"bench.rule-{i % 5}", metric="bench.metric",
-                                severity=("INFO", "WARNING", "CRITICAL")[i % 3], tags={"n": str(i)},
-                                message=f"bench alert {i}", context={}))
+            publish(runtime.broker, raise_alert(
+                runtime.redis, f"bench|{i}", owner_id=owner, rule_name=f"bench.rule-{i % 5}", metric="bench.metric",
+                severity=("INFO", "WARNING", "CRITICAL")[i % 3], tags={"n": str(i)}, message=f"bench alert {i}",
+                context={}))
     for path, expected in (("webhooks", WEBHOOKS), ("alerts", ALERTS)):
         total = requests.get(f"{base}/api/v1/{path}", headers=headers, timeout=10).json().get("total")
         assert total == expected, f"{path}: {total} != {expected}"

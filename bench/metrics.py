@@ -55,9 +55,9 @@ def ingest(base: str, token: str, batches: int) -> dict[str, Any]:
 
 def aggregation(points: int) -> dict[str, Any]:
     """`points` raw points over 1,000 minutes and 10 tag sets, inserted directly, then rolled up."""
+    from domain import rollups
     from models.db import db
     from models.metric import insert_points
-    from workers import rollups
 
     start, rng = datetime(2026, 11, 20), random.Random(2)
     rows = [("bench.agg", rng.uniform(1, 500), None, {"service": f"svc-{i % 10}"},

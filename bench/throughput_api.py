@@ -21,14 +21,14 @@ from bench.common import answers
 from core.redis import get_redis
 from core.settings import Settings
 from core.supervisor import commands
+from domain import telemetry
 from tests.processes import running, wait_for
-from workers import state
 
 JOB = "sweep_outbox"
 
 
 def _completed(client: Any) -> tuple[int, int]:
-    counts, _ = state.message_outcomes(client)
+    counts, _ = telemetry.message_outcomes(client)
     return counts.get((JOB, "succeeded"), 0), counts.get((JOB, "failed"), 0)
 
 
@@ -55,7 +55,7 @@ def measure(settings: Settings, env: dict[str, str], var: Path, m: int, clients:
     with (var / "api.log").open("w") as api_log, (var / "worker-api.log").open("w") as worker_log, \
             running(children["api"], env, api_log), running(children["worker"], env, worker_log):
         wait_for(lambda: answers(f"{base}/health/ready"), timeout=60, what="the API")
-        wait_for(lambda: state.live_workers(client), timeout=60, what="the worker's first heartbeat")
+        wait_for(lambda: telemetry.live_workers(client), timeout=60, what="the worker's first heartbeat")
         token = requests.post(f"{base}/api/v1/auth/login", timeout=10,
                               json={"username": "admin", "password": admin_password}).json()["access_token"]
         before = _completed(client)
@@ -80,7 +80,7 @@ def measure(settings: Settings, env: dict[str, str], var: Path, m: int, clients:
         for thread in threads:
             thread.join(timeout=30)
         succeeded, failed = (after - earlier for after, earlier in zip(_completed(client), before, strict=True))
-        depth = state.queue_depths(client, {"scheduled"})["scheduled"]
+        depth = telemetry.queue_depths(client, {"scheduled"})["scheduled"]
     statuses: dict[str, int] = {}
     for got, _ in out.values():
         for status, count in got.items():

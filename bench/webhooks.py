@@ -110,14 +110,14 @@ def _drain(base: str, keys: list[str], worker: Any) -> dict[str, Any]:
 def main(latency_n: int = 200, burst_n: int = 2000, scale: tuple[int, ...] = SCALE) -> dict[str, Any]:
     from bench import bare
     from core.settings import load_settings
+    from domain.events import emit, publish
+    from domain.webhooks import dispatch
+    from domain.webhooks.signing import new_secret
     from models.db import db
     from models.migrations import migrate
     from models.user import User
     from models.webhook import WebhookEndpoint
-    from workers.events import emit, publish
     from workers.setup import configure
-    from workers.webhooks import dispatch
-    from workers.webhooks.signing import new_secret
 
     var = Path(tempfile.mkdtemp(prefix="conveyor-bench-hooks-"))
     server, _ = ensure_embedded_redis(var)
@@ -132,7 +132,7 @@ def main(latency_n: int = 200, burst_n: int = 2000, scale: tuple[int, ...] = SCA
     base, url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/hook"
     wait_for(lambda: _ok(base), timeout=10, what="the receiver")
     try:
-        configure(load_settings(env, env_file=None))
+        runtime = configure(load_settings(env, env_file=None))
         migrate()
         actor = bare.declare()
         with db.connection_context():
@@ -143,7 +143,7 @@ def main(latency_n: int = 200, burst_n: int = 2000, scale: tuple[int, ...] = SCA
         def conveyor(i: int) -> str:
             with db.connection_context(), db.atomic():
                 emitted = emit("deployment.completed", {"n": i, "version": "1.2.3"}, owner_id=None)
-            publish(emitted)
+            publish(runtime.broker, emitted)
             return emitted.delivery_ids[0]
 
         def conveyor_burst(n: int) -> list[str]:
@@ -154,7 +154,7 @@ def main(latency_n: int = 200, burst_n: int = 2000, scale: tuple[int, ...] = SCA
                         batch = [emit("deployment.completed", {"n": i, "version": "1.2.3"}, owner_id=None)
                                  for i in range(start, min(start + 100, n))]
                     ids += [delivery for emitted in batch for delivery in emitted.delivery_ids]
-                dispatch.publish(ids)
+                dispatch.publish(runtime.broker, ids)
             return ids
 
         def baseline(i: int) -> str:

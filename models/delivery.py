@@ -16,6 +16,7 @@ import peewee
 
 from models.db import BaseModel, db, utc_naive
 from models.event import Event
+from models.lease import Leased
 from models.webhook import WebhookEndpoint
 
 STATUSES = ("pending", "delivering", "succeeded", "failed", "dead")
@@ -29,7 +30,9 @@ def new_delivery_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
-class Delivery(BaseModel):
+class Delivery(Leased, BaseModel):
+    DUE_FIELD, OPEN, RELEASABLE = "next_attempt_at", OPEN, ("pending", "failed")
+
     id = peewee.CharField(primary_key=True, max_length=40, default=new_delivery_id)
     endpoint = peewee.ForeignKeyField(WebhookEndpoint, backref="deliveries", on_delete="CASCADE")
     event = peewee.ForeignKeyField(Event, backref="deliveries", on_delete="CASCADE")
@@ -61,29 +64,9 @@ class Delivery(BaseModel):
         return delivery
 
     @classmethod
-    def _sendable(cls, now: datetime) -> peewee.Expression:
-        return (cls.status << OPEN) & (cls.next_attempt_at <= now) & (
-            cls.lease_until.is_null() | (cls.lease_until <= now))
-
-    @classmethod
-    def due(cls, now: datetime, limit: int = 500) -> list[str]:
-        query = cls.select(cls.id).where(cls._sendable(now)).order_by(cls.next_attempt_at).limit(limit)
-        return [row.id for row in query]
-
-    @classmethod
-    def claim_send(cls, delivery_id: str, lease: timedelta, now: datetime | None = None) -> bool:
-        """Take the in-flight lease for sending a message; one sender wins a due row."""
-        now = now or utc_naive()
+    def claim_fields(cls) -> dict[str, Any]:
         # A row left `delivering` by a worker that died mid-attempt goes back to `pending` for the next one.
-        status = peewee.Case(None, [(cls.status == "delivering", "pending")], cls.status)
-        query = cls.update(lease_until=now + lease, status=status).where(
-            (cls.id == delivery_id) & cls._sendable(now))
-        return bool(query.execute())
-
-    @classmethod
-    def release(cls, delivery_id: str) -> None:
-        """Drop the in-flight lease of a message that could not be sent."""
-        cls.update(lease_until=None).where((cls.id == delivery_id) & (cls.status << ("pending", "failed"))).execute()
+        return {"status": peewee.Case(None, [(cls.status == "delivering", "pending")], cls.status)}
 
     @classmethod
     def begin_attempt(cls, delivery_id: str, hold: timedelta) -> bool:

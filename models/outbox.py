@@ -6,16 +6,19 @@ lost message, delays the work but never drops it. Actors that use it must be ide
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import peewee
 
 from models.db import BaseModel, JSONField, utc_naive
+from models.lease import Leased
 
 STATUSES = ("pending", "done", "failed")
 
 
-class OutboxMessage(BaseModel):
+class OutboxMessage(Leased, BaseModel):
+    DUE_FIELD, OPEN, RELEASABLE = "available_at", ("pending",), ("pending",)
+
     id = peewee.AutoField()
     actor_name = peewee.CharField(max_length=128)
     args = JSONField(default=list)
@@ -27,26 +30,6 @@ class OutboxMessage(BaseModel):
     last_error = peewee.TextField(null=True)
     created_at = peewee.DateTimeField(default=utc_naive)
     finished_at = peewee.DateTimeField(null=True)
-
-    @classmethod
-    def _unleased(cls, now: datetime) -> peewee.Expression:
-        return (cls.status == "pending") & (cls.available_at <= now) & (
-            cls.lease_until.is_null() | (cls.lease_until <= now))
-
-    @classmethod
-    def due(cls, now: datetime, limit: int = 500) -> list[OutboxMessage]:
-        return list(cls.select().where(cls._unleased(now)).order_by(cls.available_at).limit(limit))
-
-    @classmethod
-    def claim(cls, message_id: int, lease: timedelta, now: datetime | None = None) -> bool:
-        """Take the lease for sending; only one sweeper or sender wins a due row."""
-        now = now or utc_naive()
-        query = cls.update(lease_until=now + lease).where((cls.id == message_id) & cls._unleased(now))
-        return bool(query.execute())
-
-    @classmethod
-    def release(cls, message_id: int) -> None:
-        cls.update(lease_until=None).where((cls.id == message_id) & (cls.status == "pending")).execute()
 
     @classmethod
     def extend_lease(cls, message_id: int, lease: timedelta) -> None:

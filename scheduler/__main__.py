@@ -6,7 +6,6 @@ import sys
 from types import FrameType
 
 from core.logging import configure_logging
-from core.redis import get_redis, resolve_redis_url
 from core.settings import ConfigError, load_settings
 from scheduler.runner import SchedulerRunner
 from workers.schedule import timed
@@ -25,8 +24,8 @@ def main() -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    configure(settings)
-    runner = SchedulerRunner(get_redis(resolve_redis_url(settings)), jobs, settings.scheduler_lock_ttl)
+    runtime = configure(settings)
+    runner = SchedulerRunner(runtime.redis, jobs, settings.scheduler_lock_ttl)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         runner.stop()

@@ -1,22 +1,15 @@
-"""A Redis lock with a TTL that one scheduler replica holds and renews; the others wait for it."""
+"""The leader lock: one scheduler replica holds it and renews it; the others wait for its TTL to run out.
+
+redis-py's `Lock` does the compare-and-renew and compare-and-delete (its Lua scripts); the lock's token is the
+holder's name, so operators and tests can see who leads.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 import redis
-
-_RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('pexpire', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('del', KEYS[1])
-end
-return 0
-"""
+from redis.exceptions import LockError
+from redis.lock import Lock
 
 
 class LeaderLock:
@@ -26,15 +19,19 @@ class LeaderLock:
         self.ttl_ms = int(ttl_seconds * 1000)
         self.holder = holder
         self.held = False
-        self._renew = client.register_script(_RENEW)
-        self._release = client.register_script(_RELEASE)
+        # Not thread-local: the scheduler renews from whichever of its pool's threads runs the leader job.
+        self._lock = Lock(client, key, timeout=ttl_seconds, thread_local=False)
 
     def acquire_or_renew(self) -> bool:
         """Keep the lock if we hold it, take it if it is free; True while we are the leader."""
         try:
-            if self.held and self._renew(keys=[self.key], args=[self.holder, self.ttl_ms]):
-                return True
-            self.held = bool(self.client.set(self.key, self.holder, nx=True, px=self.ttl_ms))
+            if self.held:
+                try:
+                    self._lock.reacquire()
+                    return True
+                except LockError:  # it ran out and may be another's now
+                    self.held = False
+            self.held = bool(self._lock.acquire(blocking=False, token=self.holder))
         except redis.RedisError:
             # Without Redis we cannot know whether the lock ran out; stop firing until we can.
             self.held = False
@@ -42,9 +39,9 @@ class LeaderLock:
 
     def release(self) -> None:
         try:
-            self._release(keys=[self.key], args=[self.holder])
-        except redis.RedisError:
-            pass  # the TTL frees it anyway
+            self._lock.release()
+        except (LockError, redis.RedisError):
+            pass  # not ours (any more), or Redis is away: the TTL frees it anyway
         self.held = False
 
     def current_holder(self) -> str | None:

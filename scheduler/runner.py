@@ -16,8 +16,8 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from domain import telemetry
 from scheduler.leader import LeaderLock
-from workers import state
 from workers.schedule import Job
 
 log = logging.getLogger(__name__)
@@ -27,9 +27,9 @@ FIRED_KEY = "conveyor:scheduler:fired"
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def send_actor(job: Job) -> str:
-    message = dramatiq.get_broker().get_actor(job.actor_name).send()
-    return str(message.message_id)
+def send_job(job: Job, next_run: float) -> str:
+    """Send the job's actor (`workers.middleware.JobBookkeeping` records it in the jobs list)."""
+    return str(job.actor.send_with_options(trigger="schedule", next_run=next_run).message_id)
 
 
 def _interval(job: Job) -> int:
@@ -40,7 +40,7 @@ def _interval(job: Job) -> int:
 
 class SchedulerRunner:
     def __init__(self, client: redis.Redis, jobs: Sequence[Job], lock_ttl: float,
-                 send: Callable[[Job], str] = send_actor,
+                 send: Callable[[Job, float], str] = send_job,
                  scheduler_factory: Callable[[], BaseScheduler] = BlockingScheduler) -> None:
         self.client = client
         self.jobs = tuple(job for job in jobs if job.interval_seconds)  # the others follow another job
@@ -78,11 +78,11 @@ class SchedulerRunner:
             log.info("scheduler is now the leader", extra={"holder": self.holder})
             self.catch_up()
         try:
-            state.record_scheduler_tick(self.client, self.holder)
+            telemetry.record_scheduler_tick(self.client, self.holder)
             now = time.time()
             for job in self.jobs:
                 next_tick = (math.floor(now / _interval(job)) + 1) * _interval(job)
-                state.set_job_next_run(self.client, job.name, next_tick)
+                telemetry.set_job_next_run(self.client, job.name, next_tick)
         except redis.RedisError:
             log.warning("could not record the scheduler tick", exc_info=True)
 
@@ -104,10 +104,7 @@ class SchedulerRunner:
         try:
             if not self.client.set(key, self.holder, nx=True, ex=_interval(job) * 2 + 60):
                 return False
-            message_id = self.send(job)
-            state.record_job_enqueued(self.client, job.name, at=time.time(),
-                                      next_run=tick + _interval(job), message_id=message_id,
-                                      trigger="schedule")
+            self.send(job, tick + _interval(job))
         except (redis.RedisError, dramatiq.errors.BrokerConnectionError):
             log.warning("could not fire job", extra={"job": job.name}, exc_info=True)
             return False

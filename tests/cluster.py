@@ -13,10 +13,10 @@ from typing import Any
 
 import redis
 
+from domain.telemetry import live_workers
 from scheduler.runner import LOCK_KEY
 from tests.conftest import serving_api
 from tests.processes import running, stop_group, wait_for, worker_argv
-from workers.state import live_workers
 
 
 def scheduler_argv() -> list[str]:

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from api import create_app
 from core.embedded_redis import ensure_embedded_redis, stop_embedded_redis
+from core.runtime import Runtime
 from models.db import connect_database, db
 from models.migrations import all_models, migrate
 from models.user import User
@@ -101,6 +102,12 @@ def _local_receivers(request: pytest.FixtureRequest) -> dict[str, str]:
 @pytest.fixture
 def app(make_app: Any, request: pytest.FixtureRequest) -> Flask:
     return make_app(**_local_receivers(request))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def runtime(app: Flask) -> Runtime:
+    """The app's Runtime (settings, Redis, broker), for tests that call domain functions directly."""
+    return app.extensions["conveyor"].runtime
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ import requests
 import websocket
 from flask.testing import FlaskClient
 
+from core.runtime import Runtime
+from domain import alerting
 from models.db import db
 from tests.conftest import PASSWORD, create_user
-from workers import alerting
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +64,7 @@ def test_status_ping_and_bad_messages(api_server: str) -> None:
     ws.close()
 
 
-def test_alerts_reach_the_subscribers_of_their_channel_within_a_second(
+def test_alerts_reach_the_subscribers_of_their_channel_within_a_second(runtime: Runtime,
         api_server: str, client: FlaskClient, auth: Any) -> None:
     user = auth("user")
     for name, severity in (("hot", "CRITICAL"), ("warm", "WARNING")):
@@ -80,7 +81,7 @@ def test_alerts_reach_the_subscribers_of_their_channel_within_a_second(
 
     raised_at = time.monotonic()
     with db.connection_context():
-        assert alerting.evaluate()["raised"] == 2
+        assert alerting.evaluate(runtime)["raised"] == 2
     first = next_of(critical, "alert", limit=3)
     assert time.monotonic() - raised_at < 1.5
     assert (first["data"]["rule"], first["data"]["severity"]) == ("hot", "CRITICAL")
@@ -98,7 +99,7 @@ def test_alerts_reach_the_subscribers_of_their_channel_within_a_second(
         ws.close()
 
 
-def test_an_alert_about_a_users_cluster_reaches_only_them_and_admins(api_server: str) -> None:
+def test_an_alert_about_a_users_cluster_reaches_only_them_and_admins(runtime: Runtime, api_server: str) -> None:
     from models.user import User
 
     owner, other = token_for(api_server, "cluster-owner"), token_for(api_server, "bystander")
@@ -108,8 +109,8 @@ def test_an_alert_about_a_users_cluster_reaches_only_them_and_admins(api_server:
         next_of(ws, "subscribed")
     with db.connection_context():
         owner_id = User.get(User.username == "cluster-owner").id
-        alerting.publish(alerting.raise_alert(
-            "k8s|1|node_not_ready|n1", owner_id=owner_id, rule_name="kubernetes.node_not_ready",
+        alerting.publish(runtime.broker, alerting.raise_alert(
+            runtime.redis, "k8s|1|node_not_ready|n1", owner_id=owner_id, rule_name="kubernetes.node_not_ready",
             metric="kubernetes.node", severity="CRITICAL", tags={"node": "n1"}, message="n1 is NotReady",
             context={}))
     assert next_of(sockets["owner"], "alert", limit=3)["data"]["rule"] == "kubernetes.node_not_ready"

@@ -9,11 +9,11 @@ from flask.testing import FlaskClient
 
 from core.embedded_redis import _pid_alive
 from core.settings import load_settings
+from domain.builds.sandbox import step_user, workspace_root
 from models.db import db
 from models.event import Event
 from tests.conftest import git
 from tests.processes import wait_for
-from workers.sandbox import step_user, workspace_root
 
 pytestmark = pytest.mark.slow
 

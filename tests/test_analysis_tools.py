@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from workers.analysis.analyser import analyse
-from workers.analysis.coverage import coverage_percent
-from workers.analysis.tools import ToolTimeout, run_tool
+from domain.analysis.analyser import analyse
+from domain.analysis.coverage import coverage_percent
+from domain.analysis.tools import ToolTimeout, run_tool
 
 ALL_TYPES = ["quality", "security", "types"]
 DIRTY_APP = '''\

@@ -9,11 +9,12 @@ import redis
 from flask.testing import FlaskClient
 
 from api.schemas.webhooks import WebhookSchema
+from core.runtime import Runtime
+from domain import alerting, cache_views
 from models.db import db
 from models.webhook import WebhookEndpoint
 from tests.conftest import create_user, login
 from tests.envelope import assert_envelope
-from workers import alerting, cache_views
 
 HOOK = {"name": "ci", "url": "https://93.184.216.34/hook", "events": ["build.*"]}
 
@@ -86,7 +87,8 @@ def summary(client: FlaskClient, headers: dict[str, str]) -> dict[str, Any]:
     return response.get_json()  # type: ignore[no-any-return]
 
 
-def test_the_alerts_summary_follows_raising_acknowledging_and_resolving(client: FlaskClient, auth: Any) -> None:
+def test_the_alerts_summary_follows_raising_acknowledging_and_resolving(
+        runtime: Runtime, client: FlaskClient, auth: Any) -> None:
     user = auth("user")
     assert summary(client, user)["open"] == 0
     assert client.post("/api/v1/alert-rules", headers=user, json={
@@ -94,7 +96,7 @@ def test_the_alerts_summary_follows_raising_acknowledging_and_resolving(client: 
         "window_minutes": 5, "severity": "CRITICAL"}).status_code == 201
     client.post("/api/v1/metrics", headers=user, json={"metrics": [{"name": "hot.metric", "value": 5}]})
     with db.connection_context():
-        assert alerting.evaluate()["raised"] == 1
+        assert alerting.evaluate(runtime)["raised"] == 1
     raised = summary(client, user)
     assert raised["open"] == 1 and raised["by_severity"]["CRITICAL"] == 1 and raised["by_status"]["pending"] == 1
     alert_id = raised["latest"][0]["id"]

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from core.runtime import Runtime
+from domain.polling import pipelines, providers
+from domain.polling.github import status_of
+from domain.polling.providers import GITLAB_STATUS
 from models.db import db, utc_naive
 from models.event import Event
 from models.pipeline import CISource
 from tests.fake_ci import FakeGitHub, FakeGitLab, github_job, github_run, gitlab_job, gitlab_pipeline
-from workers.polling import pipelines, providers
-from workers.polling.github import status_of
-from workers.polling.providers import GITLAB_STATUS
 
 pytestmark = pytest.mark.local_receivers
 REPO = "octo-org/octo-repo"
@@ -38,9 +39,9 @@ def add_source(client: FlaskClient, headers: dict[str, str], server: Any, provid
     return int(response.get_json()["id"])
 
 
-def poll(source_id: int) -> dict[str, Any]:
+def poll(runtime: Runtime, source_id: int) -> dict[str, Any]:
     with db.connection_context():
-        return pipelines.poll(CISource.get_by_id(source_id))
+        return pipelines.poll(runtime, CISource.get_by_id(source_id))
 
 
 def events() -> list[tuple[str, str]]:
@@ -74,10 +75,11 @@ def test_gitlab_statuses_normalise(status: str, expected: str) -> None:
     assert GITLAB_STATUS[status] == expected
 
 
-def test_github_runs_are_recorded_with_commit_and_stages(client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
+def test_github_runs_are_recorded_with_commit_and_stages(
+        runtime: Runtime, client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
     user = auth("user")
     source = add_source(client, user, github)
-    assert poll(source)["status"] == "ok"
+    assert poll(runtime, source)["status"] == "ok"
     shown = runs(client, user)
     assert {k: v["status"] for k, v in shown.items()} == {"1": "success", "2": "running"}
     done = client.get(f"/api/v1/pipelines/{shown['1']['id']}", headers=user).get_json()
@@ -91,54 +93,55 @@ def test_github_runs_are_recorded_with_commit_and_stages(client: FlaskClient, au
     assert events() == []  # the first poll records history quietly
 
 
-def test_each_transition_is_emitted_once_however_often_it_is_polled(
+def test_each_transition_is_emitted_once_however_often_it_is_polled(runtime: Runtime,
         client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
     source = add_source(client, auth("user"), github, deploy_workflow="deploy.yml")
-    poll(source)
+    poll(runtime, source)
     github.runs[REPO].insert(0, github_run(3, name="Deploy", path=".github/workflows/deploy.yml", status="queued"))
     for _ in range(2):
-        poll(source)
+        poll(runtime, source)
     assert events() == []  # queued is not a transition anyone is told about
     github.runs[REPO][0] = github_run(3, name="Deploy", path=".github/workflows/deploy.yml", status="in_progress")
     github.runs[REPO][1] = github_run(2, conclusion="failure")
     for _ in range(3):
-        poll(source)
+        poll(runtime, source)
     assert events() == [("pipeline.failed", "failed"),  # the older run first
                         ("pipeline.started", "running"), ("deployment.started", "running")]
     github.runs[REPO][0] = github_run(3, name="Deploy", path=".github/workflows/deploy.yml")
     for _ in range(3):
-        poll(source)
+        poll(runtime, source)
     assert events()[3:] == [("pipeline.completed", "success"), ("deployment.completed", "success")]
     with db.connection_context():
         deployed = Event.select().where(Event.type == "deployment.completed").get()
     assert deployed.data["deployment"]["workflow"] == "Deploy" and deployed.owner_id is not None
 
 
-def test_an_unchanged_list_costs_one_request_answered_304(client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
+def test_an_unchanged_list_costs_one_request_answered_304(
+        runtime: Runtime, client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
     source = add_source(client, auth("user"), github)
-    poll(source)
+    poll(runtime, source)
     before = len(github.requests)
-    result = poll(source)
+    result = poll(runtime, source)
     assert result["not_modified"] is True and result["requests"] == 1
     assert len(github.requests) == before + 1 and github.not_modified() == 1
     assert github.requests[-1].headers["if-none-match"].startswith('"')
     github.runs[REPO][0] = github_run(2)
-    assert poll(source)["not_modified"] is False  # the ETag changed with the list
+    assert poll(runtime, source)["not_modified"] is False  # the ETag changed with the list
 
 
-def test_the_first_poll_pages_back_and_later_polls_read_only_what_changed(
+def test_the_first_poll_pages_back_and_later_polls_read_only_what_changed(runtime: Runtime,
         client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
     github.runs[REPO] = [github_run(n) for n in range(120, 0, -1)]
     source = add_source(client, auth("user"), github)
-    assert poll(source)["runs"] == 120
+    assert poll(runtime, source)["runs"] == 120
     pages = [r.query for r in github.requests if r.path.endswith("/actions/runs")]
     assert [(q["per_page"], q["page"]) for q in pages] == [("50", "1"), ("50", "2"), ("50", "3")]
     github.runs[REPO].insert(0, github_run(121, status="in_progress"))
-    assert poll(source)["pages"] == 1 and events() == [("pipeline.started", "running")]
+    assert poll(runtime, source)["pages"] == 1 and events() == [("pipeline.started", "running")]
 
 
 @pytest.mark.parametrize("refusal", ["exhausted", "retry_after"])
-def test_rate_limits_back_off_until_the_provider_says(
+def test_rate_limits_back_off_until_the_provider_says(runtime: Runtime,
         client: FlaskClient, auth: Any, github: FakeGitHub, refusal: str) -> None:
     user = auth("user")
     source = add_source(client, user, github)
@@ -146,24 +149,24 @@ def test_rate_limits_back_off_until_the_provider_says(
         github.rate_remaining = 0
     else:
         github.retry_after = 120
-    result = poll(source)
+    result = poll(runtime, source)
     assert result["status"] == "rate_limited"
     shown = client.get(f"/api/v1/ci/sources/{source}", headers=user).get_json()
     assert shown["status"] == "rate_limited" and shown["rate_limited_until"] and shown["last_error"]
     asked = len(github.requests)
-    assert "skipped" in poll(source) and len(github.requests) == asked  # no request while backing off
+    assert "skipped" in poll(runtime, source) and len(github.requests) == asked  # no request while backing off
     github.rate_remaining, github.retry_after = 5000, None
     with db.connection_context():
         CISource.update(rate_limited_until=None).where(CISource.id == source).execute()
-    assert poll(source)["status"] == "ok"
+    assert poll(runtime, source)["status"] == "ok"
 
 
-def test_a_response_leaving_no_requests_stops_the_poll_there(
+def test_a_response_leaving_no_requests_stops_the_poll_there(runtime: Runtime,
         client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
     user = auth("user")
     source = add_source(client, user, github)
     github.rate_remaining = 2  # the list and one run's jobs, then nothing left
-    result = poll(source)
+    result = poll(runtime, source)
     assert result["status"] == "rate_limited" and github.hits("/rate_limit") == 0
     shown = client.get(f"/api/v1/ci/sources/{source}", headers=user).get_json()
     assert shown["status"] == "rate_limited" and shown["rate_limited_until"]
@@ -182,11 +185,12 @@ def gitlab() -> Iterator[FakeGitLab]:
         yield server
 
 
-def test_gitlab_pipelines_with_stages_commit_and_deploys(client: FlaskClient, auth: Any, gitlab: FakeGitLab) -> None:
+def test_gitlab_pipelines_with_stages_commit_and_deploys(
+        runtime: Runtime, client: FlaskClient, auth: Any, gitlab: FakeGitLab) -> None:
     user = auth("user")
     source = add_source(client, user, gitlab, provider="gitlab", repository="group/sub/project",
                         deploy_workflow="deploy")
-    assert poll(source)["status"] == "ok"
+    assert poll(runtime, source)["status"] == "ok"
     shown = runs(client, user)
     assert {k: v["status"] for k, v in shown.items()} == {"501": "success", "502": "running"}
     done = client.get(f"/api/v1/pipelines/{shown['501']['id']}", headers=user).get_json()
@@ -197,18 +201,18 @@ def test_gitlab_pipelines_with_stages_commit_and_deploys(client: FlaskClient, au
     assert all(r.headers.get("private-token") == gitlab.token for r in gitlab.requests)
     gitlab.pipelines[7][0] = gitlab_pipeline(502, project_id=7, status="failed")
     gitlab.jobs[502] = [gitlab_job(9011, 502, name="compile", stage="build", project_id=7, status="failed")]
-    poll(source)
-    poll(source)
+    poll(runtime, source)
+    poll(runtime, source)
     assert events() == [("pipeline.failed", "failed")]
     assert runs(client, user, status="failed").keys() == {"502"}
 
 
-def test_a_refused_token_is_an_error_that_never_shows_the_token(
+def test_a_refused_token_is_an_error_that_never_shows_the_token(runtime: Runtime,
         client: FlaskClient, auth: Any, github: FakeGitHub, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("DEBUG")
     user = auth("user")
     source = add_source(client, user, github, token="ghp_wrong_token_value")
-    assert poll(source)["status"] == "error"
+    assert poll(runtime, source)["status"] == "error"
     shown = client.get(f"/api/v1/ci/sources/{source}", headers=user)
     assert shown.get_json()["last_error"] == "GET /repos/octo-org/octo-repo/actions/runs: HTTP 401: Bad credentials"
     assert "ghp_wrong_token_value" not in shown.get_data(as_text=True)
@@ -217,17 +221,18 @@ def test_a_refused_token_is_an_error_that_never_shows_the_token(
     assert [line for line in logged if "ghp_wrong_token_value" in line] == []
 
 
-def test_polls_racing_each_other_emit_a_transition_once(client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
+def test_polls_racing_each_other_emit_a_transition_once(
+        runtime: Runtime, client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
     """Two workers polling one source at once (the Redis lock bypassed): the status update that emits is
     conditional on the status it read, so only one of them emits."""
     source = add_source(client, auth("user"), github)
-    poll(source)
+    poll(runtime, source)
     github.runs[REPO][0] = github_run(2)
     barrier = threading.Barrier(4)
 
     def racer() -> None:
         barrier.wait()
-        poll(source)
+        poll(runtime, source)
 
     threads = [threading.Thread(target=racer) for _ in range(4)]
     for thread in threads:
@@ -241,29 +246,29 @@ def asked_for(server: FakeGitHub, run_id: int) -> int:
     return sum(1 for r in server.requests if r.path == f"/repos/{REPO}/actions/runs/{run_id}")
 
 
-def test_an_unfinished_run_pushed_off_the_first_page_is_followed_to_its_end(
+def test_an_unfinished_run_pushed_off_the_first_page_is_followed_to_its_end(runtime: Runtime,
         client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
     deploy = {"name": "Deploy", "path": ".github/workflows/deploy.yml"}
     github.runs[REPO] = [github_run(n) for n in range(50, 1, -1)] + [github_run(1, status="in_progress", **deploy)]
     source = add_source(client, auth("user"), github, deploy_workflow="deploy.yml")
-    poll(source)
+    poll(runtime, source)
     github.runs[REPO].insert(0, github_run(51))  # the deploy is now 51st: off the first page
-    poll(source)
+    poll(runtime, source)
     assert asked_for(github, 1) == 1 and events() == [("pipeline.completed", "success")]
     github.runs[REPO][-1] = github_run(1, **deploy)  # it finishes; the first page does not change
-    result = poll(source)
+    result = poll(runtime, source)
     assert result["not_modified"] is True
     assert events()[1:] == [("pipeline.completed", "success"), ("deployment.completed", "success")]
-    poll(source)
+    poll(runtime, source)
     assert asked_for(github, 1) == 2  # finished: not asked for again
 
 
-def test_answers_that_make_no_sense_are_an_error_not_a_crash(
+def test_answers_that_make_no_sense_are_an_error_not_a_crash(runtime: Runtime,
         client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
     user = auth("user")
     source = add_source(client, user, github)
     github.runs[REPO][0]["head_commit"] = "not an object"
-    assert poll(source)["status"] == "error"
+    assert poll(runtime, source)["status"] == "error"
     shown = client.get(f"/api/v1/ci/sources/{source}", headers=user).get_json()
     assert shown["status"] == "error" and shown["last_error"].startswith("unreadable answer: ")
 
@@ -280,25 +285,25 @@ def test_retry_after_in_seconds_or_as_a_date_is_bounded(header: str, seconds: in
         assert abs((until - utc_naive()).total_seconds() - seconds) < 5
 
 
-def test_a_new_api_url_records_that_servers_history_quietly(
+def test_a_new_api_url_records_that_servers_history_quietly(runtime: Runtime,
         client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
     user = auth("user")
     source = add_source(client, user, github)
-    poll(source)
+    poll(runtime, source)
     with FakeGitHub() as other:
         other.runs[REPO] = [github_run(7, status="in_progress")]
         assert client.patch(f"/api/v1/ci/sources/{source}", headers=user,
                             json={"api_url": other.url}).status_code == 200
-        poll(source)
+        poll(runtime, source)
     assert events() == []
 
 
-def test_changing_the_deploy_workflow_reclassifies_recorded_runs(
+def test_changing_the_deploy_workflow_reclassifies_recorded_runs(runtime: Runtime,
         client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
     user = auth("user")
     github.runs[REPO].insert(0, github_run(3, name="Deploy", path=".github/workflows/deploy.yml"))
     source = add_source(client, user, github)
-    poll(source)
+    poll(runtime, source)
     assert {k: v["is_deploy"] for k, v in runs(client, user).items()} == {"1": False, "2": False, "3": False}
     for wanted, expected in (("deploy.yml", True), ("Deploy", True), ("release.yml", False), (None, False)):
         assert client.patch(f"/api/v1/ci/sources/{source}", headers=user,
@@ -308,13 +313,13 @@ def test_changing_the_deploy_workflow_reclassifies_recorded_runs(
     assert events() == []  # history reclassified quietly
 
 
-def test_a_gitlab_deploy_stage_that_did_not_run_is_no_deployment(
+def test_a_gitlab_deploy_stage_that_did_not_run_is_no_deployment(runtime: Runtime,
         client: FlaskClient, auth: Any, gitlab: FakeGitLab) -> None:
     user = auth("user")
     gitlab.jobs[501][2] = gitlab_job(9003, 501, name="ship", stage="deploy", project_id=7, status="skipped")
     source = add_source(client, user, gitlab, provider="gitlab", repository="group/sub/project",
                         deploy_workflow="deploy")
-    poll(source)
+    poll(runtime, source)
     assert runs(client, user)["501"]["is_deploy"] is False
     patched = client.patch(f"/api/v1/ci/sources/{source}", headers=user, json={"deploy_workflow": "build"})
     assert patched.status_code == 200

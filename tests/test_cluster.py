@@ -22,6 +22,7 @@ import redis
 import requests
 import websocket
 
+from domain.telemetry import message_outcomes
 from models.db import db
 from models.task import FINAL, Task
 from scheduler.runner import FIRED_KEY
@@ -30,7 +31,6 @@ from tests.conftest import _clean_tables
 from tests.processes import wait_for
 from tests.test_progress_ws import collect, open_ws, start, token_for
 from workers.schedule import Job, timed
-from workers.state import message_outcomes
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

@@ -281,11 +281,11 @@ def test_a_delivery_taken_while_redis_is_down_is_left_due_for_the_next_sweep(
         make_app: Any, client: FlaskClient, auth: Any) -> None:
     """What a worker thread that picks a message up just as Redis goes away does (the burst above hits this only
     now and then): no attempt, and the row is not held for the attempt's timeout but due again at once."""
+    from domain.events import emit
+    from domain.webhooks import deliver_webhook
     from models.db import db, utc_naive
     from models.delivery import Delivery
     from tests.processes import free_port
-    from workers.events import emit
-    from workers.webhooks.deliver import deliver_webhook
 
     user = auth("user")
     with receiving([200]) as receiver:
@@ -298,7 +298,7 @@ def test_a_delivery_taken_while_redis_is_down_is_left_due_for_the_next_sweep(
         assert receiver.count() == 0
     row = Delivery.get_by_id(delivery_id)
     assert (row.status, row.attempt_count) == ("pending", 0) and str(row.last_error).startswith("Redis unavailable")
-    assert delivery_id in Delivery.due(utc_naive()) and row.endpoint.id == hook["id"]
+    assert delivery_id in Delivery.due_ids(utc_naive()) and row.endpoint.id == hook["id"]
 
 
 # 3. PostgreSQL stopped for a while -------------------------------------------------------------------------

@@ -12,6 +12,10 @@ import pytest
 import trustme
 from flask.testing import FlaskClient
 
+from core.runtime import Runtime
+from domain.polling import clusters
+from domain.polling.due import claim_due
+from domain.polling.http import Api, PollError
 from models.alert import Alert
 from models.cluster import Cluster
 from models.db import db
@@ -19,9 +23,6 @@ from models.event import Event
 from tests.conftest import create_user, login
 from tests.fake_kubernetes import FakeKubernetes, node, pod
 from tests.processes import wait_for
-from workers.polling import clusters
-from workers.polling.due import claim_due
-from workers.polling.http import Api, PollError
 
 pytestmark = pytest.mark.local_receivers
 BASE = "/api/v1/kubernetes/clusters"
@@ -48,9 +49,9 @@ def add(client: FlaskClient, headers: dict[str, str], server: FakeKubernetes, na
     return response.get_json()  # type: ignore[no-any-return]
 
 
-def poll(name: str = "prod") -> dict[str, Any]:
+def poll(runtime: Runtime, name: str = "prod") -> dict[str, Any]:
     with db.connection_context():
-        return clusters.poll(Cluster.get(Cluster.name == name))
+        return clusters.poll(runtime, Cluster.get(Cluster.name == name))
 
 
 def listed(client: FlaskClient, headers: dict[str, str], path: str, **query: str) -> list[dict[str, Any]]:
@@ -65,10 +66,11 @@ def open_alerts() -> dict[str, str]:
                 for a in Alert.select().where(Alert.open_key.is_null(False))}
 
 
-def test_a_poll_records_the_cluster_its_nodes_and_pods(client: FlaskClient, auth: Any, kube: FakeKubernetes) -> None:
+def test_a_poll_records_the_cluster_its_nodes_and_pods(
+        runtime: Runtime, client: FlaskClient, auth: Any, kube: FakeKubernetes) -> None:
     user = auth("user")
     add(client, user, kube)
-    assert poll()["status"] == "healthy"
+    assert poll(runtime)["status"] == "healthy"
     shown = client.get(f"{BASE}/prod", headers=user).get_json()
     assert shown["status"] == "healthy" and shown["version"] == "v1.29.2" and shown["last_error"] is None
     assert (shown["nodes"], shown["pods"], shown["metrics_available"]) == (3, 5, True)
@@ -91,39 +93,41 @@ def test_a_poll_records_the_cluster_its_nodes_and_pods(client: FlaskClient, auth
     assert all(r.headers.get("authorization") == f"Bearer {kube.token}" for r in kube.requests)
 
 
-def test_lists_are_read_page_by_page(client: FlaskClient, auth: Any, kube: FakeKubernetes) -> None:
+def test_lists_are_read_page_by_page(runtime: Runtime, client: FlaskClient, auth: Any, kube: FakeKubernetes) -> None:
     kube.pods = [pod(f"p-{i:04d}", node="node-1") for i in range(1203)]
     add(client, auth("user"), kube)
-    assert poll()["pods"] == 1203
+    assert poll(runtime)["pods"] == 1203
     pages = [r for r in kube.requests if r.path == "/api/v1/pods"]
     assert [r.query.get("limit") for r in pages] == ["500"] * 3
     assert "continue" not in pages[0].query and all(r.query.get("continue") for r in pages[1:])
 
 
-def test_without_metrics_server_usage_is_unknown(client: FlaskClient, auth: Any, kube: FakeKubernetes) -> None:
+def test_without_metrics_server_usage_is_unknown(
+        runtime: Runtime, client: FlaskClient, auth: Any, kube: FakeKubernetes) -> None:
     user = auth("user")
     kube.metrics_enabled = False
     add(client, user, kube)
-    assert poll()["status"] == "healthy"
+    assert poll(runtime)["status"] == "healthy"
     assert client.get(f"{BASE}/prod", headers=user).get_json()["metrics_available"] is False
     assert {n["cpu_usage"] for n in listed(client, user, "nodes")} == {None}
 
 
-def test_alerts_fire_once_and_resolve_when_cleared(client: FlaskClient, auth: Any, kube: FakeKubernetes) -> None:
+def test_alerts_fire_once_and_resolve_when_cleared(
+        runtime: Runtime, client: FlaskClient, auth: Any, kube: FakeKubernetes) -> None:
     add(client, auth("user"), kube)
-    poll()
+    poll(runtime)
     expected = {"kubernetes.node_not_ready:node-3//": "CRITICAL",
                 "kubernetes.pod_crash_looping:/batch/worker-1": "CRITICAL",
                 "kubernetes.pod_restarts:/batch/worker-1": "WARNING"}
     assert open_alerts() == expected
-    assert poll()["alerts_raised"] == 0 and open_alerts() == expected  # a second poll duplicates nothing
+    assert poll(runtime)["alerts_raised"] == 0 and open_alerts() == expected  # a second poll duplicates nothing
     kube.nodes[2] = node("node-3")
     kube.pods[2] = pod("worker-1", namespace="batch", restarts=7)  # running again, but restarted often
-    result = poll()
+    result = poll(runtime)
     assert (result["alerts_raised"], result["alerts_resolved"]) == (0, 2)
     assert open_alerts() == {"kubernetes.pod_restarts:/batch/worker-1": "WARNING"}
     kube.pods.pop(2)  # the pod is gone: nothing left to alert on
-    poll()
+    poll(runtime)
     assert open_alerts() == {}
     with db.connection_context():
         types = [e.type for e in Event.select().order_by(Event.id)]
@@ -134,10 +138,11 @@ def test_alerts_fire_once_and_resolve_when_cleared(client: FlaskClient, auth: An
 
 
 def test_restart_threshold_is_configurable(make_app: Any, kube: FakeKubernetes) -> None:
-    client = make_app(POLL_ALLOW_PRIVATE="true", KUBERNETES_RESTART_ALERT_THRESHOLD="8").test_client()
+    app = make_app(POLL_ALLOW_PRIVATE="true", KUBERNETES_RESTART_ALERT_THRESHOLD="8")
+    client = app.test_client()
     create_user("threshold-user")
     add(client, {"Authorization": f"Bearer {login(client, 'threshold-user')['access_token']}"}, kube)
-    poll()
+    poll(app.extensions["conveyor"].runtime)
     assert "kubernetes.pod_crash_looping:/batch/worker-1" in open_alerts()
     assert "kubernetes.pod_restarts:/batch/worker-1" not in open_alerts()  # 7 restarts, under 8
 
@@ -146,12 +151,12 @@ def test_restart_threshold_is_configurable(make_app: Any, kube: FakeKubernetes) 
     ({"token": "wrong-token"}, "HTTP 401: Unauthorized"),
     ({"fail_with": 503}, "HTTP 503"),
 ])
-def test_a_cluster_that_refuses_is_unhealthy_with_the_error(
+def test_a_cluster_that_refuses_is_unhealthy_with_the_error(runtime: Runtime,
         client: FlaskClient, auth: Any, kube: FakeKubernetes, change: dict[str, Any], error: str) -> None:
     user = auth("user")
     add(client, user, kube, token=change.get("token", kube.token))
     kube.fail_with = change.get("fail_with")
-    assert poll()["status"] == "unhealthy"
+    assert poll(runtime)["status"] == "unhealthy"
     shown = client.get(f"{BASE}/prod", headers=user).get_json()
     assert shown["status"] == "unhealthy" and error in shown["last_error"]
     assert "wrong-token" not in shown["last_error"] and kube.token not in str(shown)
@@ -159,10 +164,10 @@ def test_a_cluster_that_refuses_is_unhealthy_with_the_error(
     kube.fail_with = None
     if "token" in change:
         assert client.patch(f"{BASE}/prod", headers=user, json={"token": kube.token}).status_code == 200
-    assert poll()["status"] == "healthy" and "kubernetes.cluster_unreachable://" not in open_alerts()
+    assert poll(runtime)["status"] == "healthy" and "kubernetes.cluster_unreachable://" not in open_alerts()
 
 
-def test_tls_with_the_clusters_own_ca(client: FlaskClient, auth: Any) -> None:
+def test_tls_with_the_clusters_own_ca(runtime: Runtime, client: FlaskClient, auth: Any) -> None:
     ca = trustme.CA()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
@@ -172,10 +177,10 @@ def test_tls_with_the_clusters_own_ca(client: FlaskClient, auth: Any) -> None:
         add(client, user, server, name="trusted", ca_cert=ca.cert_pem.bytes().decode())
         add(client, user, server, name="untrusted")
         add(client, user, server, name="unchecked", verify_ssl=False)
-        assert poll("trusted")["status"] == "healthy"
-        failed = poll("untrusted")
+        assert poll(runtime, "trusted")["status"] == "healthy"
+        failed = poll(runtime, "untrusted")
         assert failed["status"] == "unhealthy" and "SSL" in failed["error"]
-        assert poll("unchecked")["status"] == "healthy"
+        assert poll(runtime, "unchecked")["status"] == "healthy"
 
 
 def test_one_unreachable_cluster_does_not_stop_the_others(
@@ -215,20 +220,21 @@ def test_due_polls_keep_their_interval_and_are_claimed_once(client: FlaskClient,
         assert Cluster.get(Cluster.name == "prod").next_poll_at == due + timedelta(seconds=110)
 
 
-def test_an_answer_that_makes_no_sense_marks_the_cluster_unhealthy(
+def test_an_answer_that_makes_no_sense_marks_the_cluster_unhealthy(runtime: Runtime,
         client: FlaskClient, auth: Any, kube: FakeKubernetes) -> None:
     user = auth("user")
     add(client, user, kube)
     kube.nodes[0]["status"]["conditions"] = "not a list of conditions"
-    assert poll()["status"] == "unhealthy"
+    assert poll(runtime)["status"] == "unhealthy"
     shown = client.get(f"{BASE}/prod", headers=user).get_json()
     assert shown["status"] == "unhealthy" and shown["last_error"].startswith("unreadable answer: ")
 
 
-def test_cluster_alerts_are_for_their_owner_and_admins(client: FlaskClient, auth: Any, kube: FakeKubernetes) -> None:
+def test_cluster_alerts_are_for_their_owner_and_admins(
+        runtime: Runtime, client: FlaskClient, auth: Any, kube: FakeKubernetes) -> None:
     owner, other, admin = auth("user"), auth("user", "someone-else"), auth("admin")
     add(client, owner, kube)
-    poll()
+    poll(runtime)
 
     def seen(headers: dict[str, str]) -> int:
         return int(client.get("/api/v1/alerts", headers=headers).get_json()["total"])

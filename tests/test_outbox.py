@@ -7,7 +7,7 @@ import pytest
 
 from models.db import db, utc_naive
 from models.outbox import OutboxMessage
-from workers.middleware import retry_delay
+from domain.outbox import retry_delay
 
 
 @pytest.fixture
@@ -25,10 +25,10 @@ def test_only_one_claim_wins_a_due_row(row: OutboxMessage) -> None:
 def test_a_leased_row_is_not_due_until_the_lease_runs_out(row: OutboxMessage) -> None:
     with db.connection_context():
         now = utc_naive()
-        assert [r.id for r in OutboxMessage.due(now)] == [row.id]
+        assert OutboxMessage.due_ids(now) == [row.id]
         OutboxMessage.claim(row.id, timedelta(seconds=30), now=now)
-        assert OutboxMessage.due(now) == []
-        assert [r.id for r in OutboxMessage.due(now + timedelta(seconds=31))] == [row.id]
+        assert OutboxMessage.due_ids(now) == []
+        assert OutboxMessage.due_ids(now + timedelta(seconds=31)) == [row.id]
 
 
 def test_failures_back_off_and_then_fail_for_good(row: OutboxMessage) -> None:
@@ -40,7 +40,7 @@ def test_failures_back_off_and_then_fail_for_good(row: OutboxMessage) -> None:
         OutboxMessage.record_failure(row.id, "boom again", retry_delay(1))
         final = OutboxMessage.get_by_id(row.id)
         assert (final.status, final.attempts) == ("failed", 2) and final.finished_at is not None
-        assert OutboxMessage.due(utc_naive() + timedelta(days=1)) == []
+        assert OutboxMessage.due_ids(utc_naive() + timedelta(days=1)) == []
 
 
 def test_done_is_final(row: OutboxMessage) -> None:

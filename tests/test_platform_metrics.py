@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from domain import platform_metrics
 from models.db import db
 from tests.processes import wait_for
 from tests.receiver import receiving
 from tests.test_builds import make_project, start_build, wait_final
-from workers import platform_metrics
 
 pytestmark = pytest.mark.local_receivers
 

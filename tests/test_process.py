@@ -5,7 +5,7 @@ import os
 import time
 from pathlib import Path
 
-from workers.process import run_streaming
+from domain.builds.process import run_streaming
 
 
 def run(script: str, tmp_path: Path, timeout: float = 10, cancel_after: float | None = None) -> object:

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from domain import rollups
 from models.db import db
 from models.metric import RollupWatermark
 from tests.processes import wait_for
-from workers import rollups
 
 FAR_PAST = datetime(2000, 1, 1)
 WINDOW = {"start_time": "2026-11-23T00:00:00Z", "end_time": "2026-11-24T00:00:00Z"}

@@ -9,15 +9,16 @@ import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from core.settings import load_settings
+from domain.telemetry import job_states
 from scheduler.leader import LeaderLock
 from scheduler.runner import FIRED_KEY, LOCK_KEY, SchedulerRunner
 from tests.processes import wait_for
+from workers.jobs import sweep_outbox
 from workers.schedule import JOBS, Job
 from workers.setup import configure
-from workers.state import job_states
 
 pytestmark = pytest.mark.slow
-TICK = Job("sweep_outbox", "sweep_outbox", 1, "every second, for the test")
+TICK = Job("sweep_outbox", sweep_outbox, 1, "every second, for the test")
 TTL = 2.0
 
 
@@ -79,7 +80,7 @@ def test_lock_is_exclusive_and_only_its_holder_can_release_it(redis_client: redi
 
 
 def test_job_table_names_only_declared_actors(base_env: dict[str, str], schema: None) -> None:
-    broker = configure(load_settings(base_env, env_file=None))
+    broker = configure(load_settings(base_env, env_file=None)).broker
     for job in JOBS:
         assert broker.get_actor(job.actor_name).options.get("scheduled_job") is True
         assert (job.interval_seconds or 0) >= 1 or job.after in {j.name for j in JOBS}

@@ -211,8 +211,8 @@ def test_an_endpoint_failing_for_the_configured_period_is_disabled(
 
 def test_a_lost_message_is_recovered_by_the_sweeper(client: FlaskClient, auth: Any, worker: Any) -> None:
     """Rows committed but never sent (a crash right after commit): the sweep job sends them."""
+    from domain.events import emit
     from models.db import db
-    from workers.events import emit
 
     user, admin = auth("user"), auth("admin")
     with receiving([200]) as receiver:
@@ -253,21 +253,21 @@ def test_a_worker_killed_mid_attempt_is_recovered_with_the_same_id(
 
 def test_redis_down_at_publish_leaves_the_deliveries_due_for_the_sweeper(
         make_app: Any, client: FlaskClient, auth: Any, worker: Any) -> None:
+    from domain.events import emit, publish
+    from domain.webhooks import dispatch
     from models.db import db
     from tests.processes import free_port
-    from workers.events import emit, publish
-    from workers.webhooks import dispatch
 
     user = auth("user")
     with receiving([200]) as receiver:
         hook = endpoint(client, user, receiver.url)
         owner_id = client.get("/api/v1/users/me", headers=user).get_json()["id"]
-        make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}")  # this process's broker now reaches no Redis
+        away = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}").extensions["conveyor"].runtime
         with db.atomic():
             emitted = emit("deployment.completed", {"while": "redis was down"}, owner_id=owner_id)
-        assert publish(emitted) == 0
+        assert publish(away.broker, emitted) == 0  # a broker that reaches no Redis
         assert deliveries(client, user, hook["id"])[0]["status"] == "pending"
-        make_app(WEBHOOK_ALLOW_PRIVATE="true")  # Redis is back
-        assert dispatch.sweep() == {"deliveries_sent": 1, "deliveries_due": 1}
+        back = make_app(WEBHOOK_ALLOW_PRIVATE="true").extensions["conveyor"].runtime  # Redis is back
+        assert dispatch.sweep(back.broker) == {"deliveries_sent": 1, "deliveries_due": 1}
         delivery = settle(client, user, hook["id"], "succeeded")
     assert delivery["id"] == emitted.delivery_ids[0] and receiver.count() == 1

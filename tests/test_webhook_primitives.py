@@ -10,8 +10,8 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from workers.webhooks.signing import new_secret, signature_headers, valid_secret
-from workers.webhooks.ssrf import UnsafeTarget, resolve
+from core.ssrf import UnsafeTarget, resolve
+from domain.webhooks.signing import new_secret, signature_headers, valid_secret
 
 
 def test_secrets_are_whsec_with_32_random_bytes() -> None:

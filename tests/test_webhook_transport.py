@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import trustme
 
-from workers.webhooks.transport import EXCERPT_BYTES, pinned_url, post
+from domain.webhooks.transport import EXCERPT_BYTES, pinned_url, post
 
 SEEN: dict[str, Any] = {}
 

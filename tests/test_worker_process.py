@@ -7,11 +7,11 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from domain import outbox
 from models.db import db
 from models.outbox import OutboxMessage
 from tests.processes import wait_for
-from workers import outbox
-from workers.diagnostics import PING_KEY
+from workers.diagnostics import PING_KEY, ping
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def test_a_message_never_sent_is_recovered_by_the_sweeper(
         client: FlaskClient, auth: Any, worker: Any, redis_client: redis.Redis) -> None:
     # Given a row committed and then a "crash" before the message was sent:
     with db.connection_context(), db.atomic():
-        row = outbox.add("ping", "lost-and-found")
+        row = outbox.add(ping, "lost-and-found")
     assert redis_client.get(f"{PING_KEY}:lost-and-found") is None
 
     # When the sweeper runs (here on demand, as the scheduler would every 15 s):

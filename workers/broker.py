@@ -7,8 +7,16 @@ from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, Shutdow
 from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend
 
-from workers.middleware import DatabaseConnection, OutboxTracking, Outcomes, StepSandbox, WorkerHeartbeat
-from workers.platform_metrics import MetricsFlush
+from core.settings import Settings
+from workers.middleware import (
+    DatabaseConnection,
+    JobBookkeeping,
+    MetricsFlush,
+    OutboxTracking,
+    Outcomes,
+    StepSandbox,
+    WorkerHeartbeat,
+)
 
 NAMESPACE = "dramatiq"
 # Workers that stop heart-beating for this long have their unacked messages requeued by the broker.
@@ -18,8 +26,8 @@ MAINTENANCE_CHANCE = 50_000
 DEFAULT_TIME_LIMIT_MS = 10 * 60 * 1000
 
 
-def build_broker(redis_url: str, database_url: str) -> RedisBroker:
-    """A broker on `redis_url`; worker middleware opens `database_url` per message."""
+def build_broker(redis_url: str, settings: Settings) -> RedisBroker:
+    """A broker on `redis_url`; worker middleware opens the settings' database per message."""
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=10,
                                   health_check_interval=30)
     broker = RedisBroker(
@@ -37,10 +45,11 @@ def build_broker(redis_url: str, database_url: str) -> RedisBroker:
             Retries(max_retries=3, min_backoff=1_000, max_backoff=60_000),
             # Actors declared with store_results=True keep their return value for callers that wait.
             Results(backend=RedisBackend(client=client, namespace="conveyor-results"), result_ttl=600_000),
-            DatabaseConnection(database_url),
-            StepSandbox(),
+            DatabaseConnection(settings.database_url),
+            StepSandbox(settings),
             OutboxTracking(),
             Outcomes(redis_url),
+            JobBookkeeping(redis_url),
             WorkerHeartbeat(redis_url),
             MetricsFlush(),
         ],

@@ -1,114 +1,28 @@
-"""The build runner: check the project out, run its steps with `bash -c`, report, clean up."""
+"""`run_build`: one build, from its claim to its settled end (the work itself is `domain.builds.runner`)."""
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import tempfile
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-import dramatiq
 from dramatiq.middleware import Shutdown
 
+from core.runtime import Runtime
+from domain import cache_views
+from domain.builds import sandbox
+from domain.builds.runner import Run, execute, worker_id
+from domain.events import emit, publish
+from domain.tasks.heartbeat import TaskHeartbeat
+from domain.tasks.reporter import Reporter
+from domain.tasks.settle import settle
 from models.db import db
 from models.project import Project
 from models.task import Task
-from workers import cache_views, runtime, sandbox
-from workers.checkout import CheckoutError, checkout, source_policy
-from workers.events import emit, publish
-from workers.heartbeat import TaskHeartbeat
-from workers.process import Limits, run_streaming
-from workers.reporter import Reporter
-from workers.settle import settle
+from workers.registry import actor
 
 # Our own deadline (BUILD_MAX_SECONDS) ends builds; Dramatiq's limit is only a backstop.
 ACTOR_TIME_LIMIT_MS = 26 * 3600 * 1000
-SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
-@dataclass
-class Run:
-    status: str = "completed"
-    error: str | None = None
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    commit: str | None = None
-    started: float = field(default_factory=time.monotonic)
-
-    def results(self) -> dict[str, Any]:
-        return {"steps": self.steps, "duration_seconds": round(time.monotonic() - self.started, 3),
-                "commit": self.commit}
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def step_env(task: Task, project: Project, workspace: Path, commit: str) -> dict[str, str]:
-    """Only what the step needs: nothing from the worker's own environment reaches it."""
-    env = {"PATH": SAFE_PATH, "HOME": str(workspace), "LANG": "C.UTF-8", "CI": "true",
-           "CONVEYOR_TASK_ID": str(task.id), "CONVEYOR_PROJECT": project.name,
-           "CONVEYOR_REF": task.ref or "", "CONVEYOR_COMMIT": commit}
-    env.update({k: str(v) for k, v in project.env.items()})
-    env.update({k: str(v) for k, v in task.parameters.items()})
-    return env
-
-
-def _steps(task: Task, project: Project, workspace: Path, reporter: Reporter, run: Run, limit: float,
-           user: sandbox.StepUser | None) -> None:
-    deadline = run.started + limit
-    total = len(project.build_steps)
-    for index, step in enumerate(project.build_steps):
-        reporter.step = step["name"]
-        reporter.progress(int(100 * index / total), current_step=step["name"], step=index + 1, total_steps=total)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            run.status, run.error = "failed", f"build exceeded its overall limit of {limit:.0f}s"
-            return
-        timeout = min(float(step.get("timeout_seconds", 600)), remaining)
-        outcome = run_streaming(
-            Limits(cpu_seconds=int(timeout) + 5).wrap(["bash", "-c", step["run"]]),
-            cwd=workspace / "src", env=step_env(task, project, workspace, run.commit or ""), timeout=timeout,
-            on_lines=reporter.log, should_cancel=reporter.cancelled, identity=user.popen_kwargs() if user else None)
-        run.steps.append({"name": step["name"], "exit_code": outcome.exit_code,
-                          "duration_seconds": round(outcome.duration, 3)})
-        if outcome.cancelled:
-            run.status = "cancelled"
-            return
-        if outcome.timed_out:
-            run.status, run.error = "failed", f"step '{step['name']}' timed out after {timeout:.0f}s"
-            return
-        if outcome.exit_code != 0:
-            run.status, run.error = "failed", f"step '{step['name']}' exited with code {outcome.exit_code}"
-            return
-
-
-def execute(task: Task, project: Project, reporter: Reporter, limit: float, root: Path,
-            user: sandbox.StepUser | None = None) -> Run:
-    """Check out and run the steps in a fresh workspace under `root`, as `user` (None: the worker's own)."""
-    run = Run()
-    root.mkdir(parents=True, exist_ok=True)
-    workspace = Path(tempfile.mkdtemp(prefix=f"build-{str(task.id)[:8]}-", dir=root))
-    try:
-        reporter.step = "checkout"
-        reporter.progress(0, current_step="checkout", step=0, total_steps=len(project.build_steps))
-        run.commit = checkout(project.repo_url, task.ref or project.default_branch, workspace / "src", workspace,
-                              source_policy(runtime.current().settings))
-        sandbox.hand_over(workspace, user)
-        _steps(task, project, workspace, reporter, run, limit, user)
-    except CheckoutError as exc:
-        run.status, run.error = "failed", f"checkout failed: {exc}"
-    finally:
-        shutil.rmtree(workspace, ignore_errors=True)
-    return run
-
-
-@dramatiq.actor(queue_name="builds", max_retries=0, time_limit=ACTOR_TIME_LIMIT_MS, notify_shutdown=True)
-def run_build(task_id: str) -> None:
+@actor(queue_name="builds", max_retries=0, time_limit=ACTOR_TIME_LIMIT_MS, notify_shutdown=True)
+def run_build(rt: Runtime, task_id: str) -> None:
     """Run one build; a redelivered or cancelled task is left as it is."""
-    rt = runtime.current()
     task = Task.get_or_none(Task.id == task_id)
     if task is None:
         return
@@ -117,7 +31,7 @@ def run_build(task_id: str) -> None:
             return
         started = emit("build.started", {"task_id": task_id, "project_name": task.project_name, "ref": task.ref},
                        owner_id=task.created_by_id)
-    publish(started)
+    publish(rt.broker, started)
     cache_views.task_changed(rt.redis, task)
     project = Project.get_or_none(Project.name == task.project_name)
     reporter = Reporter(rt.redis, task_id)
@@ -127,9 +41,9 @@ def run_build(task_id: str) -> None:
         try:
             user, root = sandbox.current(rt.settings)
             with TaskHeartbeat(task_id, interval=rt.settings.task_stale_seconds / 6):
-                run = execute(task, project, reporter, rt.settings.build_max_seconds, root, user)
+                run = execute(rt.settings, task, project, reporter, root, user)
         except Shutdown:  # the worker is stopping: its step processes were killed on the way out
             run = Run(status="failed", error="the worker shut down while the build ran")
         except Exception as exc:  # the task must end in a final state whatever went wrong
             run = Run(status="failed", error=f"internal error: {type(exc).__name__}: {exc}")
-    settle("build", task, reporter, run.status, run.results(), run.error)
+    settle(rt, "build", task, reporter, run.status, run.results(), run.error)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import time
 
-import dramatiq
+from core.runtime import Runtime
+from workers.registry import actor
 
 PING_KEY = "conveyor:diagnostics:ping"
 
 
-@dramatiq.actor(queue_name="default", max_retries=0, time_limit=10_000)
-def ping(token: str) -> None:
+@actor(queue_name="default", max_retries=0, time_limit=10_000)
+def ping(rt: Runtime, token: str) -> None:
     """Record that a worker ran this message; idempotent, so a redelivery changes nothing."""
-    client = dramatiq.get_broker().client  # type: ignore[attr-defined]
-    client.set(f"{PING_KEY}:{token}", f"{time.time():.6f}", ex=3600, nx=True)
+    rt.redis.set(f"{PING_KEY}:{token}", f"{time.time():.6f}", ex=3600, nx=True)

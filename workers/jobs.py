@@ -5,29 +5,28 @@ import time
 from datetime import timedelta
 from typing import Any
 
-import dramatiq
-
+from core.runtime import Runtime
+from domain import alerting, cache_views, outbox, rollups
+from domain.tasks.settle import abandon
+from domain.webhooks import dispatch
 from models.db import utc_naive
 from models.task import Task
-from workers import alerting, cache_views, outbox, rollups, runtime
-from workers.settle import abandon
-from workers.webhooks import dispatch
+from workers.registry import actor
 
 
-@dramatiq.actor(queue_name="scheduled", max_retries=0, time_limit=60_000, scheduled_job=True, store_results=True)
-def sweep_outbox() -> dict[str, int]:
+@actor(queue_name="scheduled", max_retries=0, time_limit=60_000, scheduled_job=True, store_results=True)
+def sweep_outbox(rt: Runtime) -> dict[str, int]:
     """Re-send due outbox messages and webhook deliveries whose lease ran out: lost messages are
     delayed, never dropped."""
-    return {**outbox.sweep(), **dispatch.sweep()}
+    return {**outbox.sweep(rt.broker), **dispatch.sweep(rt.broker)}
 
 
-@dramatiq.actor(queue_name="scheduled", max_retries=0, time_limit=60_000, scheduled_job=True, store_results=True)
-def reap_tasks() -> dict[str, int]:
+@actor(queue_name="scheduled", max_retries=0, time_limit=60_000, scheduled_job=True, store_results=True)
+def reap_tasks(rt: Runtime) -> dict[str, int]:
     """Fail running tasks whose worker died (no heartbeat): never stuck `running` forever."""
-    rt = runtime.current()
     stale = rt.settings.task_stale_seconds
     reason = f"the worker running it stopped responding (no heartbeat for {stale} s)"
-    reaped = sum(abandon(task, rt.redis, reason) for task in Task.stale(timedelta(seconds=stale)))
+    reaped = sum(abandon(rt, task, reason) for task in Task.stale(timedelta(seconds=stale)))
     return {"reaped": reaped}
 
 
@@ -35,10 +34,9 @@ def reap_tasks() -> dict[str, int]:
 ROLLUP_RETENTION = {"1m": timedelta(days=30), "1h": timedelta(days=400)}
 
 
-@dramatiq.actor(queue_name="scheduled", max_retries=0, time_limit=600_000, scheduled_job=True, store_results=True)
-def aggregate_metrics() -> dict[str, Any]:
+@actor(queue_name="scheduled", max_retries=0, time_limit=600_000, scheduled_job=True, store_results=True)
+def aggregate_metrics(rt: Runtime) -> dict[str, Any]:
     """Roll new and late raw points up into 1-minute and 1-hour buckets (one run at a time)."""
-    rt = runtime.current()
     lock = rt.redis.lock("conveyor:lock:aggregate_metrics", timeout=600, blocking=False)
     if not lock.acquire():
         return {"skipped": "another run is in progress"}
@@ -48,22 +46,22 @@ def aggregate_metrics() -> dict[str, Any]:
         lock.release()
 
 
-@dramatiq.actor(queue_name="scheduled", max_retries=0, time_limit=600_000, scheduled_job=True, store_results=True)
-def prune_metrics() -> dict[str, int]:
+@actor(queue_name="scheduled", max_retries=0, time_limit=600_000, scheduled_job=True, store_results=True)
+def prune_metrics(rt: Runtime) -> dict[str, int]:
     """Delete raw points older than METRICS_RETENTION_DAYS, and rollups past their own retention."""
-    now, days = utc_naive(), runtime.current().settings.metrics_retention_days
+    now, days = utc_naive(), rt.settings.metrics_retention_days
     return rollups.prune(now - timedelta(days=days), {r: now - age for r, age in ROLLUP_RETENTION.items()})
 
 
-@dramatiq.actor(queue_name="scheduled", max_retries=0, time_limit=600_000, scheduled_job=True, store_results=True)
-def evaluate_alerts() -> dict[str, int]:
+@actor(queue_name="scheduled", max_retries=0, time_limit=600_000, scheduled_job=True, store_results=True)
+def evaluate_alerts(rt: Runtime) -> dict[str, int]:
     """Raise alerts whose rule's condition holds and resolve those whose condition cleared."""
-    return alerting.evaluate()
+    return alerting.evaluate(rt)
 
 
-@dramatiq.actor(queue_name="scheduled", max_retries=0, time_limit=120_000, scheduled_job=True, store_results=True)
-def warm_cache() -> dict[str, Any]:
+@actor(queue_name="scheduled", max_retries=0, time_limit=120_000, scheduled_job=True, store_results=True)
+def warm_cache(rt: Runtime) -> dict[str, Any]:
     """Build the cached views (webhooks list, alerts summary, dashboard) before their TTLs run out."""
     started = time.monotonic()
-    warmed = cache_views.warm(runtime.current().redis)
+    warmed = cache_views.warm(rt.redis)
     return {"warmed_entries": warmed, "duration_ms": round((time.monotonic() - started) * 1000, 1)}

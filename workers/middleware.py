@@ -14,14 +14,18 @@ import dramatiq
 from dramatiq.middleware import Middleware
 
 from core.redis import get_redis
-from core.settings import ConfigError
+from core.settings import ConfigError, Settings
+from domain import platform_metrics, telemetry
+from domain.builds import sandbox
+from domain.outbox import OUTBOX_OPTION, retry_delay
 from models.db import connect_database, db, is_postgres
 from models.outbox import OutboxMessage
-from workers import runtime, sandbox, schedule, state
+from workers import schedule
 
 log = logging.getLogger(__name__)
-OUTBOX_OPTION = "outbox_id"
 DEFAULT_LEASE_MS = 10 * 60 * 1000
+# Message options a sender may set on a scheduled job's message, for its record in the jobs list.
+TRIGGER_OPTION, NEXT_RUN_OPTION = "trigger", "next_run"
 
 
 class DatabaseConnection(Middleware):
@@ -52,9 +56,12 @@ class StepSandbox(Middleware):
     """At boot, before any step can run: the worker non-dumpable, VAR_DIR private, the step user resolved
     (a BUILD_USER that cannot be used stops the worker here; a build never runs a step as root)."""
 
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         try:
-            sandbox.current(runtime.current().settings)
+            sandbox.current(self.settings)
         except (ConfigError, OSError) as exc:  # Dramatiq logs and ignores an Exception here; SystemExit ends it
             log.critical("cannot run build steps safely: %s", exc)
             raise SystemExit(f"configuration error: {exc}") from None
@@ -83,11 +90,6 @@ class OutboxTracking(Middleware):
             OutboxMessage.record_failure(outbox_id, repr(exception), retry_delay(attempts))
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """Backoff for outbox retries: 2, 4, 8 ... seconds, at most ten minutes."""
-    return timedelta(seconds=min(2 ** (attempts + 1), 600))
-
-
 class Outcomes(Middleware):
     """Count every message's outcome and time per actor in Redis; record scheduled jobs' last run."""
 
@@ -96,18 +98,18 @@ class Outcomes(Middleware):
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         message.options["_started"] = time.monotonic()
-        state.discard_deferred_counts()  # whatever an earlier message left unflushed is not this one's
+        telemetry.discard_deferred_counts()  # whatever an earlier message left unflushed is not this one's
 
     def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy, *,
                               result: Any = None, exception: BaseException | None = None) -> None:
         seconds = time.monotonic() - message.options.pop("_started", time.monotonic())
         client = get_redis(self.redis_url)
         try:
-            state.record_message_outcome(client, message.actor_name,
+            telemetry.record_message_outcome(client, message.actor_name,
                                          "failed" if exception else "succeeded", seconds)
             if broker.get_actor(message.actor_name).options.get("scheduled_job"):
                 error = None if exception is None else "".join(traceback.format_exception_only(exception)).strip()
-                state.record_job_finished(client, message.actor_name, duration_ms=seconds * 1000,
+                telemetry.record_job_finished(client, message.actor_name, duration_ms=seconds * 1000,
                                           result=result, error=error)
                 if exception is None:
                     self._start_followers(broker, client, message.actor_name)
@@ -118,13 +120,32 @@ class Outcomes(Middleware):
     def _start_followers(broker: dramatiq.Broker, client: Any, name: str) -> None:
         """Jobs that run after this one (`Job.after`), e.g. alert evaluation after each aggregation."""
         for job in schedule.followers(name):
-            sent = broker.get_actor(job.actor_name).send()
-            state.record_job_enqueued(client, job.name, at=time.time(), next_run=None,
-                                      message_id=sent.message_id, trigger=f"after {name}")
+            options: dict[str, Any] = {TRIGGER_OPTION: f"after {name}"}
+            job.actor.send_with_options(**options)
 
     @property
     def actor_options(self) -> set[str]:
         return {"scheduled_job"}
+
+
+class JobBookkeeping(Middleware):
+    """Record in the jobs list every message sent to a scheduled job's actor, whoever sent it: the scheduler,
+    an operator, the API at start, or a job that this one follows. Senders say why with the `trigger` option
+    (and the scheduler the next tick with `next_run`)."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+
+    def after_enqueue(self, broker: dramatiq.Broker, message: dramatiq.Message[Any], delay: int | None) -> None:
+        if not broker.get_actor(message.actor_name).options.get("scheduled_job"):
+            return
+        try:
+            telemetry.record_job_enqueued(get_redis(self.redis_url), message.actor_name, at=time.time(),
+                                          next_run=message.options.get(NEXT_RUN_OPTION),
+                                          message_id=message.message_id,
+                                          trigger=message.options.get(TRIGGER_OPTION, "manual"))
+        except Exception:  # the message is on its way; its record is not worth failing the send for
+            log.warning("could not record a job's enqueue", extra={"job": message.actor_name}, exc_info=True)
 
 
 class WorkerHeartbeat(Middleware):
@@ -148,7 +169,7 @@ class WorkerHeartbeat(Middleware):
         client = get_redis(self.redis_url)
         while not self.stop.is_set():
             try:
-                state.record_worker_beat(client, info)
+                telemetry.record_worker_beat(client, info)
             except Exception:  # a Redis outage must not kill the heartbeat; it beats again later
                 log.warning("worker heartbeat failed", exc_info=True)
             self.stop.wait(self.INTERVAL)
@@ -156,6 +177,24 @@ class WorkerHeartbeat(Middleware):
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self.stop.set()
         try:
-            state.forget_worker(get_redis(self.redis_url), self.worker_id)
+            telemetry.forget_worker(get_redis(self.redis_url), self.worker_id)
         except Exception:
             log.warning("could not remove worker heartbeat", exc_info=True)
+
+
+class MetricsFlush(Middleware):
+    """Writes the platform metrics buffer every FLUSH_SECONDS from a thread of its own, and once more at shutdown."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        threading.Thread(target=self._run, name="conveyor-metrics-flush", daemon=True).start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(platform_metrics.FLUSH_SECONDS):
+            platform_metrics.flush()
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self.stop.set()
+        platform_metrics.flush()

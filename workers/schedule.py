@@ -5,33 +5,40 @@ Each job only `.send()`s its actor; the work happens in a worker. Later capabili
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from workers import jobs, polling
+from workers.registry import Actor
 
 
 class Job(NamedTuple):
     name: str
-    actor_name: str
+    actor: Actor[[], Any]
     interval_seconds: int | None  # None: not on a timer
     description: str
-    after: str | None = None  # runs when this job has succeeded
+    after: str | None = None  # runs when the job of this name has succeeded
+
+    @property
+    def actor_name(self) -> str:
+        return self.actor.actor_name
 
 
 JOBS: tuple[Job, ...] = (
-    Job("sweep_outbox", "sweep_outbox", 15,
+    Job("sweep_outbox", jobs.sweep_outbox, 15,
         "Re-send outbox messages and webhook deliveries that are due and have no message in flight."),
-    Job("reap_tasks", "reap_tasks", 30,
+    Job("reap_tasks", jobs.reap_tasks, 30,
         "Fail running builds and analyses whose worker stopped heart-beating."),
-    Job("aggregate_metrics", "aggregate_metrics", 60,
+    Job("aggregate_metrics", jobs.aggregate_metrics, 60,
         "Roll new and late metric points up into 1-minute and 1-hour buckets."),
-    Job("evaluate_alerts", "evaluate_alerts", None,
+    Job("evaluate_alerts", jobs.evaluate_alerts, None,
         "Raise and resolve alerts from the alert rules, right after each aggregation.", after="aggregate_metrics"),
-    Job("prune_metrics", "prune_metrics", 3600,
+    Job("prune_metrics", jobs.prune_metrics, 3600,
         "Delete raw metric points and rollups past their retention."),
-    Job("warm_cache", "warm_cache", 50,
+    Job("warm_cache", jobs.warm_cache, 50,
         "Rebuild the cached views before their TTLs (1 to 5 min) run out."),
-    Job("poll_clusters", "poll_clusters", 10,
+    Job("poll_clusters", polling.poll_clusters, 10,
         "Poll each Kubernetes cluster whose own poll interval has passed (one message per cluster)."),
-    Job("poll_pipelines", "poll_pipelines", 15,
+    Job("poll_pipelines", polling.poll_pipelines, 15,
         "Poll each CI source whose own poll interval has passed (one message per source)."),
 )
 

@@ -22,9 +22,9 @@ from api.schemas.admin import (
 from api.schemas.common import ListArgsSchema, page_of
 from api.services import services
 from core.timeutil import from_timestamp, isoformat, utcnow
+from domain import telemetry
 from models.migrations import current_version
 from models.user import User
-from workers import state
 from workers.schedule import JOBS, Job, find_job
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Operations (admin only)")
@@ -77,7 +77,7 @@ class Jobs(MethodView):
     @blp.response(200, page_of(JobSchema))
     def get(self, args: dict[str, int]) -> dict[str, Any]:
         """The scheduled jobs with their last and next run and last outcome"""
-        recorded = state.job_states(services().redis, [job.name for job in JOBS])
+        recorded = telemetry.job_states(services().redis, [job.name for job in JOBS])
         items = [_describe(job, recorded[job.name]) for job in JOBS]
         window = items[args["offset"]:args["offset"] + args["limit"]]
         return {"items": window, "total": len(items), **args}
@@ -92,8 +92,5 @@ class RunJob(MethodView):
         job = find_job(name)
         if job is None:
             raise not_found("Job", name)
-        svc = services()
-        message = svc.broker.get_actor(job.actor_name).send()
-        state.record_job_enqueued(svc.redis, job.name, at=time.time(), next_run=None,
-                                  message_id=message.message_id, trigger="manual")
+        message = job.actor.send_with_options(trigger="manual")
         return {"name": job.name, "message_id": message.message_id, "status": "queued"}

@@ -23,12 +23,12 @@ from api.schemas.alerts import (
 )
 from api.schemas.common import ListArgsSchema, page, page_of
 from api.services import services
+from domain import cache_views
+from domain.alerting import ALERT_VIEWS, close_rule_alerts, resolve
+from domain.events import publish
 from models.alert import Alert, AlertRule
 from models.db import db, utc_naive
 from models.user import User
-from workers import cache_views
-from workers.alerting import ALERT_VIEWS, close_rule_alerts, resolve
-from workers.events import publish
 
 rules_blp = Blueprint("alert_rules", __name__, url_prefix="/api/v1/alert-rules", description="Alert rules")
 alerts_blp = Blueprint("alerts", __name__, url_prefix="/api/v1/alerts", description="Alerts")
@@ -102,7 +102,7 @@ class AlertRuleItem(MethodView):
         rule.updated_at = utc_naive()
         saved = _save(rule)
         if body.get("is_active") is False:
-            close_rule_alerts(rule.id, "the rule was switched off")
+            close_rule_alerts(services().runtime, rule.id, "the rule was switched off")
         return saved
 
     @auth_required("alert:manage")
@@ -110,7 +110,7 @@ class AlertRuleItem(MethodView):
     def delete(self, rule_id: int) -> None:
         """Remove a rule; its open alerts are resolved, and all its alerts stay, without it"""
         rule = _editable(rule_id)
-        close_rule_alerts(rule.id, "the rule was deleted")
+        close_rule_alerts(services().runtime, rule.id, "the rule was deleted")
         rule.delete_instance()  # its alerts stay, with no rule_id: every cached list of them is stale
         cache_views.changed(services().redis, ALERT_VIEWS, None)
 
@@ -184,8 +184,8 @@ class Resolve(MethodView):
     @alerts_blp.response(200, AlertSchema)
     def post(self, alert_id: int) -> Alert:
         """Resolve an open alert by hand (`alert.resolved` goes out)"""
-        emitted = resolve(_alert(alert_id), f"resolved by {current_user().username}")
+        emitted = resolve(services().redis, _alert(alert_id), f"resolved by {current_user().username}")
         if emitted is None:
             raise ApiError(409, f"Alert {alert_id} is resolved already")
-        publish(emitted)
+        publish(services().broker, emitted)
         return _alert(alert_id)

@@ -5,12 +5,13 @@ from typing import Any
 
 from flask.views import MethodView
 
-from api import tasks
+from api import task_views as tasks
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.schemas.common import MessageSchema, page_of
 from api.schemas.tasks import AnalysisAcceptedSchema, AnalysisCreateSchema, AnalysisSchema, TaskListArgsSchema
 from models.task import Task
+from workers.analyses import run_analysis
 
 blp = Blueprint("analyses", __name__, url_prefix="/api/v1/analyses", description="Code analyses")
 
@@ -29,7 +30,7 @@ class Analyses(MethodView):
     @blp.response(202, AnalysisAcceptedSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Queue an analysis: quality (ruff, radon), security (bandit), types (mypy)"""
-        task = tasks.create("analysis", current_user(), body)
+        task = tasks.create("analysis", run_analysis, current_user(), body)
         return {"analysis_id": str(task.id), "status": "queued"}
 
 

@@ -1,4 +1,4 @@
-"""DORA metrics over the pipelines of your CI sources' deploy workflows (definitions: `workers.dora`)."""
+"""DORA metrics over the pipelines of your CI sources' deploy workflows (definitions: `domain.dora`)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -10,8 +10,8 @@ from flask.views import MethodView
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.schemas.common import StrictSchema, UtcDateTime
+from domain.dora import PERIODS, dora
 from models.pipeline import CISource, Pipeline
-from workers.dora import PERIODS, dora
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/v1/analytics", description="DORA metrics")
 MAX_RANGE = timedelta(days=731)

@@ -5,7 +5,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from api import tasks
+from api import task_views as tasks
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.schemas.common import MessageSchema, page_of
@@ -18,6 +18,7 @@ from api.schemas.tasks import (
     TaskListArgsSchema,
 )
 from models.task import Task
+from workers.builds import run_build
 
 blp = Blueprint("builds", __name__, url_prefix="/api/v1/builds", description="Builds")
 
@@ -36,7 +37,7 @@ class Builds(MethodView):
     @blp.response(202, BuildAcceptedSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Queue a build of a project at a ref (default: its default branch)"""
-        task = tasks.create("build", current_user(), body)
+        task = tasks.create("build", run_build, current_user(), body)
         return {"task_id": str(task.id), "status": "queued", "message": f"Build of {task.project_name} queued"}
 
 

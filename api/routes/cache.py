@@ -18,7 +18,8 @@ from api.schemas.common import StrictSchema, UtcDateTime
 from api.services import services
 from core import cache
 from core.timeutil import utcnow
-from workers import cache_views, state
+from domain import cache_views
+from workers.jobs import warm_cache
 
 blp = Blueprint("cache", __name__, url_prefix="/api/v1/cache", description="The read cache")
 dashboard_blp = Blueprint("dashboard", __name__, url_prefix="/api/v1/dashboard", description="Dashboard summary")
@@ -92,10 +93,7 @@ class Warm(MethodView):
     @blp.response(200, WarmedSchema)
     def post(self) -> dict[str, Any]:
         """Run the `warm_cache` job now and wait for it (503 when no worker answers within 30 s)"""
-        svc = services()
-        message = svc.broker.get_actor("warm_cache").send()
-        state.record_job_enqueued(svc.redis, "warm_cache", at=time.time(), next_run=None,
-                                  message_id=message.message_id, trigger="manual")
+        message = warm_cache.send_with_options(trigger="manual")
         started = time.monotonic()
         try:
             result = message.get_result(block=True, timeout=WARM_TIMEOUT_MS)

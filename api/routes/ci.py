@@ -20,11 +20,11 @@ from api.schemas.polling import (
     SourceSchema,
     SourceUpdateSchema,
 )
-from api.services import services
 from api.targets import check_api_url
+from domain.polling import pipelines
 from models.db import db, utc_naive
 from models.pipeline import DEFAULT_API_URLS, CISource, Pipeline
-from workers.polling import pipelines
+from workers.polling import poll_ci_source
 
 sources_blp = Blueprint("ci", __name__, url_prefix="/api/v1/ci", description="CI sources polled for pipelines")
 pipelines_blp = Blueprint("pipelines", __name__, url_prefix="/api/v1/pipelines", description="Pipeline runs")
@@ -107,7 +107,7 @@ class PollSource(MethodView):
     def post(self, source_id: int) -> dict[str, str]:
         """Poll the source now (a worker does it; read the source back for the outcome)"""
         source = _source(source_id)
-        message = services().broker.get_actor("poll_ci_source").send(source.id)
+        message = poll_ci_source.send(source.id)
         return {"status": "queued", "message_id": message.message_id}
 
 

@@ -10,11 +10,12 @@ from api.blueprint import Blueprint
 from api.errors import ApiError, not_found
 from api.schemas.common import MessageSchema
 from api.schemas.deliveries import EventCreateSchema, EventPublishedSchema
+from api.services import services
+from domain.events import emit, publish
+from domain.webhooks import dispatch
 from models.db import db
 from models.delivery import Delivery
 from models.webhook import WebhookEndpoint
-from workers.events import emit, publish
-from workers.webhooks import dispatch
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1", description="Events and webhook deliveries")
 
@@ -28,7 +29,7 @@ class Events(MethodView):
         """Publish an event to every endpoint of yours subscribed to its type"""
         with db.atomic():
             emitted = emit(body["type"], body["data"], owner_id=current_user().id, include_admins=False)
-        publish(emitted)
+        publish(services().broker, emitted)
         return {"event_id": emitted.event.id, "deliveries": len(emitted.delivery_ids)}
 
 
@@ -47,5 +48,5 @@ class Redeliver(MethodView):
             raise ApiError(409, f"Webhook {delivery.endpoint.id} is disabled; enable it first")
         if not Delivery.redeliver(delivery_id):
             raise ApiError(409, f"Delivery {delivery_id} is already in progress ({delivery.status})")
-        dispatch.publish([delivery_id])
+        dispatch.publish(services().broker, [delivery_id])
         return {"message": f"Delivery {delivery_id} queued again"}

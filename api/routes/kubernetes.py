@@ -23,11 +23,12 @@ from api.schemas.polling import (
 )
 from api.services import services
 from api.targets import check_api_url
+from domain.polling import clusters
+from domain.polling.due import poll_lock
 from models.cluster import Cluster, ClusterNode, ClusterPod
 from models.db import db, utc_naive
 from models.user import User
-from workers.polling import clusters
-from workers.polling.due import poll_lock
+from workers.polling import poll_cluster
 
 blp = Blueprint("kubernetes", __name__, url_prefix="/api/v1/kubernetes", description="Kubernetes clusters polled")
 
@@ -109,7 +110,7 @@ class ClusterItem(MethodView):
         try:
             with db.atomic():
                 cluster.delete_instance(recursive=True)
-            clusters.close_alerts(cluster)
+            clusters.close_alerts(services().runtime, cluster)
         finally:
             lock.release()
 
@@ -148,5 +149,5 @@ class PollCluster(MethodView):
     def post(self, name: str) -> dict[str, str]:
         """Poll the cluster now (a worker does it; read the cluster back for the outcome)"""
         cluster = _get(name)
-        message = services().broker.get_actor("poll_cluster").send(cluster.id)
+        message = poll_cluster.send(cluster.id)
         return {"status": "queued", "message_id": message.message_id}

@@ -13,9 +13,9 @@ from api.schemas.common import ListArgsSchema, page, page_of
 from api.schemas.users import UserCreateSchema, UserSchema, UserUpdateSchema
 from api.services import services
 from core import cache
+from domain import cache_views
 from models.db import db, is_postgres, utc_naive
 from models.user import User, new_stamp
-from workers import cache_views
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Users and roles")
 

@@ -15,13 +15,13 @@ from api.schemas.deliveries import DeliveryListArgsSchema, DeliverySchema, TestS
 from api.schemas.webhooks import WebhookCreatedSchema, WebhookCreateSchema, WebhookSchema, WebhookUpdateSchema
 from api.services import services
 from api.targets import check_target
+from domain import cache_views
+from domain.events import emit, publish
+from domain.webhooks.signing import new_secret
 from models.db import db, utc_naive
 from models.delivery import Delivery, DeliveryAttempt
 from models.user import User
 from models.webhook import WebhookEndpoint
-from workers import cache_views
-from workers.events import emit, publish
-from workers.webhooks.signing import new_secret
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks", description="Webhook endpoints")
 
@@ -122,7 +122,7 @@ class WebhookTest(MethodView):
         with db.atomic():
             emitted = emit("webhook.test", {"webhook_id": endpoint.id, "message": "A test event from Conveyor."},
                            owner_id=current_user().id, endpoints=[endpoint])
-        publish(emitted)
+        publish(services().broker, emitted)
         return {"event_id": emitted.event.id, "deliveries": 1, "delivery_id": emitted.delivery_ids[0]}
 
 

@@ -5,8 +5,8 @@ import marshmallow as ma
 
 from api.schemas.common import FullMatch, ListArgsSchema, StrictSchema, UtcDateTime
 from core.timeutil import isoformat
+from domain.events import EVENT_TYPE_FORMAT
 from models.delivery import STATUSES
-from workers.events import EVENT_TYPE_FORMAT
 
 EVENT_TYPE = FullMatch(f"^{EVENT_TYPE_FORMAT.pattern}$", error="An event type such as `deployment.completed`.")
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import marshmallow as ma
 
 from api.schemas.common import FullMatch, StrictSchema, UtcDateTime
-from workers.events import EVENT_TYPES
-from workers.webhooks.signing import valid_secret
+from domain.events import EVENT_TYPES
+from domain.webhooks.signing import valid_secret
 
 EVENT_PATTERN = FullMatch(r"^(\*|[a-z]+\.\*|[a-z]+\.[a-z_]+)$", error="An event type, `kind.*` or `*`.")
 

@@ -1,7 +1,7 @@
 """`WS /api/v1/ws/alerts`: new alerts, live, for the channels a client subscribes to, and the system's
 status every few seconds to everyone.
 
-New alerts are appended to one Redis stream (`workers.alerting`) and reach sockets through the same
+New alerts are appended to one Redis stream (`domain.alerting`) and reach sockets through the same
 one-reader-per-process hub as progress streams. Client messages: `{"type": "subscribe", "channels":
 [...]}` and `{"type": "ping"}`; anything else gets the common error envelope and the socket stays open.
 """
@@ -23,10 +23,10 @@ from api.services import services
 from api.ws.routes import UNAUTHORIZED, sock, ws_blp
 from core import cache
 from core.timeutil import isoformat, utcnow
+from domain import telemetry
+from domain.alerting import ALERTS_STREAM
 from models.db import db
 from models.task import Task
-from workers import state
-from workers.alerting import ALERTS_STREAM
 
 CHANNELS = {"critical_alerts": {"CRITICAL"}, "performance_warnings": {"WARNING"},
             "all": {"INFO", "WARNING", "CRITICAL"}}
@@ -55,7 +55,7 @@ def system_status() -> dict[str, Any]:
                 queued = Task.select().where(Task.status == "queued").count()
             _status_cache["data"] = {"cache_hit_rate": cache.hit_rate(svc.redis), "active_webhooks": hooks["active"],
                                      "pending_deliveries": hooks["pending_deliveries"], "queued_tasks": queued,
-                                     "workers": len(state.live_workers(svc.redis))}
+                                     "workers": len(telemetry.live_workers(svc.redis))}
             _status_cache["at"] = time.monotonic()
         return dict(_status_cache["data"])
 

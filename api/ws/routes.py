@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, request
 from flask_sock import Sock
 from simple_websocket import Server
 
+from api import task_views
 from api.auth.guard import authenticate, bearer_token
 from api.errors import ApiError
 from api.services import services
@@ -75,7 +76,7 @@ def _authorise(ws: Server, kind: str, task_id: str) -> Task | None:
     except ValueError:
         ws.close(NOT_FOUND, "not found")
         return None
-    task = Task.visible_to(user).where((Task.id == task_id) & (Task.kind == kind)).first()
+    task = task_views.visible(kind, user, task_id)
     if task is None:
         ws.close(NOT_FOUND, "not found")
     return task

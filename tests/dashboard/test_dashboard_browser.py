@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from core.runtime import Runtime
+from domain import alerting
 from models.alert import Alert
 from models.db import db, utc_naive
 from models.user import User
@@ -30,7 +32,6 @@ from tests.dashboard.browser import (
 )
 from tests.processes import wait_for
 from tests.receiver import receiving
-from workers import alerting
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -39,12 +40,12 @@ def build_link(page: Page, task_id: str) -> Any:
     return page.locator(f'table#builds a.status[data-task-id="{task_id}"]')
 
 
-def raise_alert(username: str, key: str) -> int:
+def raise_alert(runtime: Runtime, username: str, key: str) -> int:
     """An alert owned by `username`, raised the way the platform raises them (outbox, WebSocket relay)."""
     with db.connection_context():
         owner = User.get(User.username == username).id
-        alerting.publish(alerting.raise_alert(
-            f"browser|{key}", owner_id=owner, rule_name=f"browser.{key}", metric="browser.metric",
+        alerting.publish(runtime.broker, alerting.raise_alert(
+            runtime.redis, f"browser|{key}", owner_id=owner, rule_name=f"browser.{key}", metric="browser.metric",
             severity="CRITICAL", tags={"key": key}, message=f"{key} needs attention", context={}))
         return int(Alert.get(Alert.open_key == f"browser|{key}").id)
 
@@ -138,9 +139,9 @@ def test_the_log_of_a_running_build_grows_live(
     shot("second-line")
 
 
-def test_acknowledging_an_alert(page: Page, shot: Callable[[str], None], api_server: str) -> None:
+def test_acknowledging_an_alert(runtime: Runtime, page: Page, shot: Callable[[str], None], api_server: str) -> None:
     api = Api(api_server, "oncall")
-    alert_id = raise_alert("oncall", "disk")
+    alert_id = raise_alert(runtime, "oncall", "disk")
     log_in(page, "oncall", path="/alerts")
     row = page.locator(f'table#alerts tr.alert[data-alert-id="{alert_id}"]')
     expect(row.locator(".alert-status")).to_have_text("pending")
@@ -152,10 +153,10 @@ def test_acknowledging_an_alert(page: Page, shot: Callable[[str], None], api_ser
     shot("acknowledged")
 
 
-def test_a_new_alert_arrives_over_the_websocket_at_the_top(
+def test_a_new_alert_arrives_over_the_websocket_at_the_top(runtime: Runtime,
         page: Page, seen: Watch, shot: Callable[[str], None], api_server: str) -> None:
     Api(api_server, "pager")
-    older = raise_alert("pager", "older")
+    older = raise_alert(runtime, "pager", "older")
     log_in(page, "pager", path="/alerts")
     expect(page.locator(f'tr.alert[data-alert-id="{older}"]')).to_be_visible()
     page.evaluate("window.__marker = 1")
@@ -163,7 +164,7 @@ def test_a_new_alert_arrives_over_the_websocket_at_the_top(
     wait_until(page, lambda: any('"subscribed"' in frame for url, frame in seen.ws_frames if "/ws/alerts" in url),
                "the page to subscribe on the alerts WebSocket")
 
-    newer = raise_alert("pager", "newer")
+    newer = raise_alert(runtime, "pager", "newer")
     expect(page.locator("table#alerts tr.alert").first).to_have_attribute("data-alert-id", str(newer))
     expect(page.locator(f'tr.alert[data-alert-id="{newer}"] .alert-status')).to_have_text("pending")
     expect(page.locator(f'tr.alert[data-alert-id="{older}"]')).to_be_visible()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from domain.builds.checkout import CheckoutError, SourcePolicy, check_source, checkout
 from models.db import db
 from models.project import Project
 from models.user import User
@@ -17,7 +18,6 @@ from tests.envelope import assert_envelope
 from tests.processes import wait_for
 from tests.security.test_ssrf import INTERNAL, Rebinding, serving
 from tests.security.world import PUBLIC_IP
-from workers.checkout import CheckoutError, SourcePolicy, check_source, checkout
 
 STRICT = SourcePolicy(allow_private=False, allow_local=False)
 # What the API can refuse without asking DNS: IP literals and localhost, in every transport git speaks.

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from core.ssrf import UnsafeTarget, resolve
+from domain.polling.http import Api
+from domain.webhooks.transport import post
 from tests.envelope import assert_envelope
 from tests.receiver import receiving
 from tests.security.world import PUBLIC_IP
-from workers.polling.http import Api
-from workers.webhooks.ssrf import UnsafeTarget, resolve
-from workers.webhooks.transport import post
 
 # Loopback, private, link-local, cloud metadata, unspecified, multicast and carrier-grade NAT, in the
 # spellings that parsers disagree on: decimal, hex, octal, shortened, IPv6, IPv4-mapped, 6to4, NAT64.

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from core.settings import ConfigError, load_settings
+from domain.builds import sandbox
 from tests.conftest import ROOT
-from workers import sandbox
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="runs processes as another user: needs root")
 NOBODY = pwd.getpwnam("nobody")
@@ -25,7 +25,7 @@ AS_NOBODY = {"user": NOBODY.pw_uid, "group": NOBODY.pw_gid, "extra_groups": []}
 # protect itself, then has a child of its own uid read its environment and memory.
 PEEK = """
 import os, subprocess, sys
-from workers.sandbox import PR_SET_DUMPABLE, _prctl, protect_process
+from domain.builds.sandbox import PR_SET_DUMPABLE, _prctl, protect_process
 os.setgroups([]); os.setgid(int(sys.argv[3])); os.setuid(int(sys.argv[2]))
 if sys.argv[1] == "protect":
     assert protect_process()

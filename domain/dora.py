@@ -1,0 +1,142 @@
+"""The four DORA metrics from the pipelines of deploy workflows (Google's Four Keys definitions where they
+apply; the deploy runs stand in for Four Keys' deployments and, for restores, its incidents):
+
+- deployment frequency: successful deploys per period (day, week or month) in the range;
+- lead time for changes: from the deployed head commit's timestamp to the deploy's finish (median, p90);
+- change failure rate: failed deploys over all finished (successful or failed) deploys, as a percentage;
+- time to restore: from the first failed deploy of a failing streak to the next successful deploy of the
+  same source (median, p90); a streak not yet restored is counted in `unrestored`.
+A deploy counts in the range its `finished_at` falls in (half-open: start inclusive, end exclusive).
+Each metric's trend compares it with the same metric over the period of equal length just before.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.rollups import percentile
+from models.pipeline import Pipeline
+
+PERIODS = {"daily": ("per_day", 1), "weekly": ("per_week", 7), "monthly": ("per_month", None)}
+STABLE_WITHIN = 0.05  # a relative change this small is "stable"
+
+
+@dataclass(frozen=True)
+class Deploy:
+    source_id: int
+    status: str
+    finished_at: datetime
+    commit_timestamp: datetime | None
+
+
+def deploys(query: Any, start: datetime, end: datetime) -> list[Deploy]:
+    """Finished (successful or failed) deploy runs of `query`'s pipelines, by finish time."""
+    rows = query.where(Pipeline.is_deploy == True, Pipeline.status.in_(("success", "failed")),  # noqa: E712
+                       Pipeline.finished_at >= start, Pipeline.finished_at < end).order_by(Pipeline.finished_at)
+    return [Deploy(row.source.id, row.status, row.finished_at, row.commit_timestamp) for row in rows]
+
+
+def period_starts(start: datetime, end: datetime, granularity: str) -> list[datetime]:
+    """The calendar periods (days, ISO weeks from Monday, months) that the range touches."""
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    if granularity == "weekly":
+        day -= timedelta(days=day.weekday())
+    elif granularity == "monthly":
+        day = day.replace(day=1)
+    starts = []
+    while day < end:
+        starts.append(day)
+        day = _next(day, granularity)
+    return starts
+
+
+def _next(day: datetime, granularity: str) -> datetime:
+    if granularity == "monthly":
+        return day.replace(year=day.year + day.month // 12, month=day.month % 12 + 1)
+    return day + timedelta(days=PERIODS[granularity][1] or 1)
+
+
+def _hours(delta: timedelta) -> float:
+    return delta.total_seconds() / 3600
+
+
+def _spread(values: Iterable[float]) -> dict[str, Any]:
+    ordered = sorted(values)
+    if not ordered:
+        return {"median_hours": None, "p90_hours": None, "samples": 0}
+    return {"median_hours": round(percentile(ordered, 0.5), 2), "p90_hours": round(percentile(ordered, 0.9), 2),
+            "samples": len(ordered)}
+
+
+def restore_hours(query: Any, runs: list[Deploy]) -> tuple[list[float], int]:
+    """Hours from each failing streak's first failed deploy (in `runs`) to the next successful deploy."""
+    hours, unrestored = [], 0
+    for run in runs:
+        if run.status != "failed":
+            continue
+        before = query.where(Pipeline.source == run.source_id, Pipeline.is_deploy == True,  # noqa: E712
+                             Pipeline.status.in_(("success", "failed")), Pipeline.finished_at < run.finished_at,
+                             ).order_by(Pipeline.finished_at.desc()).first()
+        if before is not None and before.status == "failed":
+            continue  # not the first failure of its streak
+        fixed = query.where(Pipeline.source == run.source_id, Pipeline.is_deploy == True,  # noqa: E712
+                            Pipeline.status == "success", Pipeline.finished_at > run.finished_at,
+                            ).order_by(Pipeline.finished_at).first()
+        if fixed is None:
+            unrestored += 1
+        else:
+            hours.append(_hours(fixed.finished_at - run.finished_at))
+    return hours, unrestored
+
+
+def measure(query: Any, start: datetime, end: datetime, granularity: str) -> dict[str, Any]:
+    runs = deploys(query, start, end)
+    good = [run for run in runs if run.status == "success"]
+    periods = period_starts(start, end, granularity)
+    restored, unrestored = restore_hours(query, runs)
+    return {
+        "deployment_frequency": {"value": round(len(good) / max(len(periods), 1), 2),
+                                 "unit": PERIODS[granularity][0], "deployments": len(good)},
+        "lead_time_for_changes": _spread(_hours(run.finished_at - run.commit_timestamp)
+                                         for run in good if run.commit_timestamp is not None),
+        "change_failure_rate": {"percentage": round(100 * (len(runs) - len(good)) / len(runs), 1) if runs else None,
+                                "failed": len(runs) - len(good), "total": len(runs)},
+        "time_to_restore": {**_spread(restored), "unrestored": unrestored},
+        "series": _series(runs, periods, granularity),
+    }
+
+
+def _series(runs: list[Deploy], periods: list[datetime], granularity: str) -> list[dict[str, Any]]:
+    series = []
+    for begin in periods:
+        end = _next(begin, granularity)
+        inside = [run for run in runs if begin <= run.finished_at < end]
+        series.append({"period_start": begin, "deployments": sum(run.status == "success" for run in inside),
+                       "failed_deployments": sum(run.status == "failed" for run in inside)})
+    return series
+
+
+KEYS = {"deployment_frequency": "value", "lead_time_for_changes": "median_hours",
+        "change_failure_rate": "percentage", "time_to_restore": "median_hours"}
+
+
+def trend(now: float | None, before: float | None) -> str:
+    """increasing, decreasing or stable against the previous period; no_data when either side has none."""
+    if now is None or before is None:
+        return "no_data"
+    if before == 0:
+        return "stable" if now == 0 else "increasing"
+    change = (now - before) / abs(before)
+    return "stable" if abs(change) <= STABLE_WITHIN else ("increasing" if change > 0 else "decreasing")
+
+
+def dora(query: Any, start: datetime, end: datetime, granularity: str) -> dict[str, Any]:
+    """The four metrics over [start, end), each with `previous` and `trend` against the period before."""
+    current = measure(query, start, end, granularity)
+    previous = measure(query, start - (end - start), start, granularity)
+    for name, key in KEYS.items():
+        current[name]["previous"] = previous[name][key]
+        current[name]["trend"] = trend(current[name][key], previous[name][key])
+    return {"start_date": start, "end_date": end, "granularity": granularity, **current}
