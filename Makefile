@@ -50,7 +50,8 @@ scheduler: $(VENV)/.installed
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/mypy api workers scheduler models core
+	$(BIN)/mypy api workers scheduler models core domain
+	$(BIN)/lint-imports
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(BIN)/pip install --quiet -e '.[test,dev,bench]'

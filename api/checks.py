@@ -12,7 +12,6 @@ from domain import telemetry
 from models.db import db, is_postgres
 from models.delivery import OPEN, Delivery
 from models.webhook import WebhookEndpoint
-from workers.broker import NAMESPACE
 
 
 def _timed(probe: Any) -> dict[str, Any]:
@@ -44,7 +43,8 @@ def deep(svc: Services) -> dict[str, Any]:
     checks = readiness(svc)
     report: dict[str, Any] = dict(checks)
     if checks["redis"]["status"] == "up":
-        report["queues"] = telemetry.queue_depths(svc.redis, svc.broker.get_declared_queues(), NAMESPACE)
+        report["queues"] = telemetry.queue_depths(svc.redis, svc.broker.get_declared_queues(),
+                                                   svc.broker.namespace)
         workers = telemetry.live_workers(svc.redis)
         for worker in workers:
             worker["seen_at"] = isoformat(from_timestamp(worker["seen_at"]))

@@ -14,7 +14,6 @@ from prometheus_client.registry import Collector
 from api.services import services
 from domain import telemetry
 from domain.webhooks import stats as webhook_stats
-from workers.broker import NAMESPACE
 
 
 class QueueCollector(Collector):
@@ -34,7 +33,7 @@ class QueueCollector(Collector):
             busy = CounterMetricFamily("conveyor_message_seconds", "Time workers spent per actor", labels=["actor"])
             try:
                 for queue, counts in telemetry.queue_depths(svc.redis, svc.broker.get_declared_queues(),
-                                                        NAMESPACE).items():
+                                                            svc.broker.namespace).items():
                     for name, value in counts.items():
                         depth.add_metric([queue, name], value)
                 workers.add_metric([], len(telemetry.live_workers(svc.redis)))

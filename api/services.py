@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import dramatiq
 import redis
+from dramatiq.brokers.redis import RedisBroker
 from flask import current_app
 
 from api.auth.tokens import TokenConfig
@@ -27,7 +27,7 @@ class Services:
         return self.runtime.settings
 
     @property
-    def broker(self) -> dramatiq.Broker:
+    def broker(self) -> RedisBroker:
         return self.runtime.broker
 
 

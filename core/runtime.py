@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import dramatiq
 import redis
+from dramatiq.brokers.redis import RedisBroker
 
 from core.redis import get_redis
 from core.settings import Settings
@@ -20,7 +20,7 @@ from core.settings import Settings
 class Runtime:
     settings: Settings
     redis_url: str
-    broker: dramatiq.Broker
+    broker: RedisBroker
 
     @property
     def redis(self) -> redis.Redis:

@@ -10,26 +10,28 @@ from typing import Any
 
 import redis
 
+from core.stream_events import FINAL_TYPES, Event
 from core.timeutil import isoformat, utcnow
 
 STREAM_PREFIX = "conveyor:stream:"
 MAX_EVENTS = 5_000
 # A finished task's stream stays for late joiners this long; its full log is in the database.
 FINISHED_TTL_SECONDS = 24 * 3600
-FINAL_TYPES = ("completion", "error")
 
 
 def stream_key(task_id: str) -> str:
     return f"{STREAM_PREFIX}{task_id}"
 
 
-def append(client: redis.Redis, task_id: str, event_type: str, **fields: Any) -> str:
-    """Add one event; the stream is capped, and expires a day after its final event."""
-    body = {"type": event_type, "task_id": task_id, "timestamp": isoformat(utcnow()), **fields}
+def append(client: redis.Redis, task_id: str, event: Event) -> str:
+    """Add one event (built by `core.stream_events`); the stream is capped, and expires a day after its final
+    event."""
+    body = {"type": event["type"], "task_id": task_id, "timestamp": isoformat(utcnow()),
+            **{k: v for k, v in event.items() if k != "type"}}
     key = stream_key(task_id)
     pipe = client.pipeline(transaction=False)
     pipe.xadd(key, {"event": json.dumps(body, default=str)}, maxlen=MAX_EVENTS, approximate=True)
-    if event_type in FINAL_TYPES:
+    if event["type"] in FINAL_TYPES:
         pipe.expire(key, FINISHED_TTL_SECONDS)
     event_id = pipe.execute()[0]
     return event_id.decode() if isinstance(event_id, bytes) else str(event_id)

@@ -10,7 +10,7 @@ from typing import Any
 import peewee
 import redis
 
-from core import streams
+from core import stream_events, streams
 from core.runtime import Runtime
 from domain import cache_views, rollups
 from domain.events import Emitted, emit, publish
@@ -76,7 +76,7 @@ def raise_alert(client: redis.Redis, open_key: str, **fields: Any) -> Emitted | 
 def _announce(client: redis.Redis, alert: Alert) -> None:
     """Live, to the alerts WebSocket; best effort (the alert and its webhook event are committed)."""
     try:
-        streams.append(client, ALERTS_STREAM, "alert", data=alert_data(alert))
+        streams.append(client, ALERTS_STREAM, stream_events.alert(alert_data(alert)))
     except redis.RedisError:
         log.warning("could not announce an alert on the live channel", extra={"alert_id": alert.id})
 

@@ -1,10 +1,10 @@
 """Bulk inserts of many rows into one table, as fast as each engine allows.
 
-Plain `insert_many` compiles every cell into its own SQL node: about 20 µs a row, most of the cost of
-storing a 10,000-point metrics batch. So:
+Plain `insert_many` compiles every cell into its own SQL node, most of the cost of storing a large metrics
+batch (docs/benchmarks.md). So:
 - SQLite: peewee's `insert_many` statement for a chunk of CHUNK rows is compiled once per table, columns
   and size, and re-run with each chunk's values (converted by the fields' own `db_value`).
-- PostgreSQL: `COPY ... FROM STDIN`, three times faster than multi-row VALUES for 10,000 rows.
+- PostgreSQL: `COPY ... FROM STDIN`, much faster than multi-row VALUES for large batches.
 Either way it runs in the caller's transaction (or one of its own): all rows or none.
 """
 from __future__ import annotations

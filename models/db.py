@@ -24,7 +24,7 @@ def connect_database(url: str) -> peewee.Database:
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("sqlite:///"):
         # Pooled too: a request's connection goes back to the pool, so the next one skips the connect and
-        # the pragmas (about 1 ms of the 2 an authenticated read cost). A file connection is cheap to keep,
+        # the pragmas (half of what an authenticated read cost). A file connection is cheap to keep,
         # so there is no cap (which would make the 65th of 256 API threads wait).
         # A pooled connection serves one thread at a time, but not always the thread that opened it.
         # Transactions take the write lock when they begin (IMMEDIATE): one that read first and then

@@ -282,10 +282,10 @@ def test_a_delivery_taken_while_redis_is_down_is_left_due_for_the_next_sweep(
     """What a worker thread that picks a message up just as Redis goes away does (the burst above hits this only
     now and then): no attempt, and the row is not held for the attempt's timeout but due again at once."""
     from domain.events import emit
-    from domain.webhooks import deliver_webhook
     from models.db import db, utc_naive
     from models.delivery import Delivery
     from tests.processes import free_port
+    from workers.webhooks import deliver_webhook
 
     user = auth("user")
     with receiving([200]) as receiver:
@@ -293,8 +293,8 @@ def test_a_delivery_taken_while_redis_is_down_is_left_due_for_the_next_sweep(
         owner_id = client.get("/api/v1/users/me", headers=user).get_json()["id"]
         with db.atomic():
             [delivery_id] = emit("deployment.completed", {"n": 1}, owner_id=owner_id).delivery_ids
-        make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}", **LOCAL_RECEIVERS)  # this process's Redis is away
-        deliver_webhook.fn(delivery_id)  # the rate limit cannot be checked: no attempt
+        away = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}", **LOCAL_RECEIVERS)  # this process's Redis
+        deliver_webhook.fn(away.extensions["conveyor"].runtime, delivery_id)  # no rate limit check: no attempt
         assert receiver.count() == 0
     row = Delivery.get_by_id(delivery_id)
     assert (row.status, row.attempt_count) == ("pending", 0) and str(row.last_error).startswith("Redis unavailable")

@@ -21,7 +21,7 @@ from api.auth.guard import authenticate, bearer_token
 from api.errors import ApiError
 from api.services import services
 from api.ws.routes import UNAUTHORIZED, sock, ws_blp
-from core import cache
+from core import cache, stream_events
 from core.timeutil import isoformat, utcnow
 from domain import telemetry
 from domain.alerting import ALERTS_STREAM
@@ -67,7 +67,7 @@ def _on_message(ws: Server, raw: str | bytes, severities: set[str]) -> None:
         message = None
     kind = message.get("type") if isinstance(message, dict) else None
     if kind == "ping":
-        _send(ws, {"type": "pong", "timestamp": isoformat(utcnow())})
+        _send(ws, stream_events.pong())
     elif kind == "subscribe":
         channels = message.get("channels") if isinstance(message, dict) else None
         if not isinstance(channels, list) or not channels or not set(map(str, channels)) <= set(CHANNELS):
@@ -75,7 +75,7 @@ def _on_message(ws: Server, raw: str | bytes, severities: set[str]) -> None:
             return
         severities.clear()
         severities.update(*(CHANNELS[str(c)] for c in channels))
-        _send(ws, {"type": "subscribed", "channels": sorted(set(map(str, channels)))})
+        _send(ws, stream_events.subscribed(sorted(set(map(str, channels)))))
     else:
         _error(ws, 'Expected {"type": "subscribe", "channels": [...]} or {"type": "ping"}')
 
@@ -95,7 +95,7 @@ def alerts_channel(ws: Server) -> None:
     try:
         while ws.connected:
             if time.monotonic() >= next_status:
-                _send(ws, {"type": "system_status", "data": system_status(), "timestamp": isoformat(utcnow())})
+                _send(ws, stream_events.system_status(system_status()))
                 next_status = time.monotonic() + STATUS_SECONDS
             _relay(ws, subscription, severities, None if user.role == "admin" else user.id)
             raw = ws.receive(timeout=POLL_SECONDS)
@@ -115,4 +115,4 @@ def _relay(ws: Server, subscription: Any, severities: set[str], viewer: int | No
         alert = event.get("data") or {}
         owner = alert.get("owner_id")
         if alert.get("severity") in severities and (viewer is None or owner is None or owner == viewer):
-            _send(ws, {"type": "alert", "data": alert, "id": event["id"]})
+            _send(ws, stream_events.alert_relayed(event))

@@ -23,7 +23,7 @@ from api.auth.guard import authenticate, bearer_token
 from api.errors import ApiError
 from api.services import services
 from api.ws.hub import StreamHub, Subscription
-from core import streams
+from core import stream_events, streams
 from core.timeutil import isoformat, utcnow
 from models.db import db
 from models.task import FINAL, Task
@@ -89,7 +89,7 @@ def _client_message(ws: Server, raw: str | bytes, task_id: str) -> None:
     except ValueError:
         message = None
     if isinstance(message, dict) and message.get("type") == "ping":
-        _send(ws, {"type": "pong", "task_id": task_id, "timestamp": isoformat(utcnow())})
+        _send(ws, stream_events.pong(task_id=task_id))
         return
     _send(ws, {"error": {"code": "BAD_REQUEST", "message": 'Expected {"type": "ping"}', "details": {}},
                "request_id": None, "timestamp": isoformat(utcnow())})
@@ -119,7 +119,7 @@ class Relay:
             return
         self.ws.send(text or json.dumps(event, default=str))
         self.seen = event["id"]
-        self.done = event["type"] in streams.FINAL_TYPES
+        self.done = event["type"] in stream_events.FINAL_TYPES
 
     def replay(self) -> None:
         while not self.done:
@@ -133,9 +133,7 @@ class Relay:
         """The stream is gone (expired) but the task is final: say how it ended from the row."""
         with db.connection_context():
             task = Task.get_by_id(self.task_id)
-        kind = "completion" if task.status == "completed" else "error"
-        _send(self.ws, {"type": kind, "task_id": self.task_id, "timestamp": isoformat(utcnow()), "id": self.seen,
-                        "status": task.status, "results": task.results, "error": task.error})
+        _send(self.ws, stream_events.final_from_row(self.task_id, self.seen, task.status, task.results, task.error))
         self.done = True
 
 
@@ -150,8 +148,7 @@ def _relay(ws: Server, kind: str, task_id: str) -> None:
         return
     subscription = hub().subscribe(task_id)
     try:
-        _send(ws, {"type": "connected", "task_id": task_id, "timestamp": isoformat(utcnow()), "id": last_event_id,
-                   "status": task.status, "progress": task.progress})
+        _send(ws, stream_events.connected(task_id, last_event_id, task.status, task.progress))
         relay = Relay(ws, task_id, last_event_id)
         relay.replay()
         finished = task.status in FINAL

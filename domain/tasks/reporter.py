@@ -6,7 +6,7 @@ from typing import Any
 
 import redis
 
-from core import streams
+from core import stream_events, streams
 from models.db import utc_naive
 from models.task import Task, TaskLog
 
@@ -31,7 +31,7 @@ class Reporter:
 
     def progress(self, progress: int, **data: Any) -> None:
         Task.record_progress(self.task_id, progress)
-        streams.append(self.client, self.task_id, "progress", status="running", progress=progress, data=data)
+        streams.append(self.client, self.task_id, stream_events.progress(progress, **data))
 
     def log(self, lines: list[str]) -> None:
         """Store and stream a batch of lines; past the cap, one notice and then nothing more is kept."""
@@ -46,7 +46,7 @@ class Reporter:
             {"task": self.task_id, "n": first + i, "step": self.step, "text": text, "timestamp": now}
             for i, text in enumerate(lines)]).execute()
         self.lines_written += len(lines)
-        streams.append(self.client, self.task_id, "log", data={"step": self.step, "first_line": first, "lines": lines})
+        streams.append(self.client, self.task_id, stream_events.log(self.step, first, lines))
 
     def cancelled(self) -> bool:
         """Polled from the output loop; one Redis GET per half second at most."""
@@ -57,8 +57,7 @@ class Reporter:
         return self._cancelled
 
     def completion(self, status: str, results: Any) -> None:
-        streams.append(self.client, self.task_id, "completion", status=status, progress=100 if status == "completed"
-                       else None, results=results)
+        streams.append(self.client, self.task_id, stream_events.completion(status, results))
 
     def error(self, status: str, error: str, results: Any = None) -> None:
-        streams.append(self.client, self.task_id, "error", status=status, error=error, results=results)
+        streams.append(self.client, self.task_id, stream_events.error(status, error, results=results))

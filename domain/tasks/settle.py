@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import streams
+from core import stream_events, streams
 from core.runtime import Runtime
 from domain import cache_views, platform_metrics
 from domain.events import EVENT_TYPES, Emitted, emit, publish
@@ -26,7 +26,7 @@ def announce_cancel(rt: Runtime, kind: str, task: Task, results: Any = None) -> 
     with db.atomic():
         emitted = _event(kind, "cancelled", task, results, "cancelled by request")
     publish(rt.broker, emitted)
-    streams.append(rt.redis, str(task.id), "error", status="cancelled", error="cancelled by request", results=results)
+    streams.append(rt.redis, str(task.id), stream_events.error("cancelled", "cancelled by request", results=results))
     cache_views.task_changed(rt.redis, task)
 
 
@@ -74,6 +74,6 @@ def abandon(rt: Runtime, task: Task, error: str) -> bool:
         emitted = _event(task.kind, "failed", task, task.results, error) if won else None
     publish(rt.broker, emitted)
     if won:
-        streams.append(rt.redis, str(task.id), "error", status="failed", error=error)
+        streams.append(rt.redis, str(task.id), stream_events.error("failed", error))
         cache_views.task_changed(rt.redis, task)
     return won
