@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 
+from domain.outbox import retry_delay
 from models.db import db, utc_naive
 from models.outbox import OutboxMessage
-from domain.outbox import retry_delay
 
 
 @pytest.fixture
