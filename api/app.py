@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 
-from api import dashboard
+from api import dashboard as dashboard_pages
 from api.auth.tokens import TokenConfig
 from api.cli import register_cli
 from api.docs import assets, document_server_errors, document_websockets, openapi_config
@@ -30,11 +30,15 @@ from api.routes import (
     builds,
     cache,
     ci,
+    dashboard,
+    deliveries,
     events,
     health,
     kubernetes,
     metrics,
+    pipelines,
     projects,
+    prometheus,
     users,
     webhooks,
 )
@@ -49,9 +53,9 @@ from models.db import db
 from workers.jobs import warm_cache
 from workers.setup import configure as configure_workers
 
-BLUEPRINTS = (health.blp, auth.blp, users.blp, projects.blp, builds.blp, analyses.blp, webhooks.blp, events.blp,
-              metrics.blp, alerts.rules_blp, alerts.alerts_blp, kubernetes.blp, ci.sources_blp, ci.pipelines_blp,
-              analytics.blp, cache.blp, cache.dashboard_blp, admin.blp)
+BLUEPRINTS = (health.blp, prometheus.blp, auth.blp, users.blp, projects.blp, builds.blp, analyses.blp, webhooks.blp,
+              events.blp, deliveries.blp, metrics.blp, alerts.rules_blp, alerts.alerts_blp, kubernetes.blp,
+              ci.sources_blp, pipelines.blp, analytics.blp, cache.blp, dashboard.blp, admin.blp)
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -114,7 +118,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     limit_routes(app, limiter, {"builds.Builds": settings.rate_limit_builds,
                                 "analyses.Analyses": settings.rate_limit_analyses})
     app.register_blueprint(assets)
-    app.register_blueprint(dashboard.blp)
+    app.register_blueprint(dashboard_pages.blp)
     app.register_blueprint(ws_blp)
     document_websockets(api.spec, app)
     document_server_errors(api.spec)

@@ -3,35 +3,24 @@ webhooks list and the alerts summary are cached in their own routes."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
 from dramatiq.results import ResultTimeout
-from flask import Response
 from flask.views import MethodView
 
-from api.auth.guard import auth_required, current_user
+from api.auth.guard import auth_required
 from api.blueprint import Blueprint
 from api.errors import ApiError
 from api.schemas.common import StrictSchema, UtcDateTime
 from api.services import services
 from core import cache
 from core.timeutil import utcnow
-from domain import cache_views
 from workers.jobs import warm_cache
 
 blp = Blueprint("cache", __name__, url_prefix="/api/v1/cache", description="The read cache")
-dashboard_blp = Blueprint("dashboard", __name__, url_prefix="/api/v1/dashboard", description="Dashboard summary")
 WARM_TIMEOUT_MS = 30_000
 PATTERN = r"^[A-Za-z0-9_:*?\[\]-]{1,200}$"
-
-
-def cached_response(entry: str, query: dict[str, Any] | None, build: Callable[[], Any]) -> Response:
-    """The caller's view of `entry`, from the cache when it is there (per user: never another user's)."""
-    user = current_user()
-    text = cache.cached_json(services().redis, entry, cache.user_scope(user.id), query, build)
-    return Response(text, mimetype="application/json")
 
 
 class StatsSchema(ma.Schema):
@@ -67,14 +56,6 @@ class InvalidateSchema(StrictSchema):
 class InvalidatedSchema(ma.Schema):
     invalidated = ma.fields.Integer(required=True)
     total_entries = ma.fields.Integer(required=True, metadata={"description": "Entries left in the cache."})
-
-
-class DashboardSchema(ma.Schema):
-    tasks_last_day = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
-    recent_tasks = ma.fields.List(ma.fields.Dict())
-    webhooks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
-    alerts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
-    clusters = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
 
 
 @blp.route("/stats")
@@ -113,13 +94,3 @@ class Invalidate(MethodView):
         client = services().redis
         removed = cache.invalidate_request(client, body.get("keys") or [], body.get("pattern"))
         return {"invalidated": removed, "total_entries": len(cache.entries(client))}
-
-
-@dashboard_blp.route("")
-class Dashboard(MethodView):
-    @auth_required()
-    @dashboard_blp.response(200, DashboardSchema)
-    def get(self) -> Response:
-        """Your builds of the last day, webhooks, alerts and clusters at a glance (cached 5 min)"""
-        user = current_user()
-        return cached_response("dashboard", None, lambda: cache_views.dashboard(user))

@@ -1,5 +1,5 @@
-"""CI sources (GitHub or GitLab repositories polled for pipeline runs) and the pipelines read from them.
-A source is its creator's (admins see all); so are its pipelines."""
+"""`/api/v1/ci/sources`: GitHub or GitLab repositories polled for pipeline runs (the runs: routes/pipelines.py).
+A source is its creator's (admins see all)."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,9 +12,6 @@ from api.blueprint import Blueprint
 from api.errors import ApiError, not_found
 from api.schemas.common import ListArgsSchema, page, page_of
 from api.schemas.polling import (
-    PipelineArgsSchema,
-    PipelineDetailSchema,
-    PipelineSchema,
     PollQueuedSchema,
     SourceCreateSchema,
     SourceSchema,
@@ -23,11 +20,10 @@ from api.schemas.polling import (
 from api.targets import check_api_url
 from domain.polling import pipelines
 from models.db import db, utc_naive
-from models.pipeline import DEFAULT_API_URLS, CISource, Pipeline
+from models.pipeline import DEFAULT_API_URLS, CISource
 from workers.polling import poll_ci_source
 
 sources_blp = Blueprint("ci", __name__, url_prefix="/api/v1/ci", description="CI sources polled for pipelines")
-pipelines_blp = Blueprint("pipelines", __name__, url_prefix="/api/v1/pipelines", description="Pipeline runs")
 
 
 def _sources() -> Any:
@@ -109,42 +105,3 @@ class PollSource(MethodView):
         source = _source(source_id)
         message = poll_ci_source.send(source.id)
         return {"status": "queued", "message_id": message.message_id}
-
-
-def _pipelines() -> Any:
-    query = Pipeline.select(Pipeline, CISource).join(CISource)
-    user = current_user()
-    return query if user.role == "admin" else query.where(CISource.owner == user.id)
-
-
-def _shape(row: Pipeline) -> dict[str, Any]:
-    return {**row.__data__, "provider": row.source.provider, "source_id": row.source.id,
-            "commit": {"sha": row.commit_sha, "message": row.commit_message, "author": row.commit_author,
-                       "timestamp": row.commit_timestamp}}
-
-
-@pipelines_blp.route("")
-class Pipelines(MethodView):
-    @auth_required()
-    @pipelines_blp.arguments(PipelineArgsSchema, location="query")
-    @pipelines_blp.response(200, page_of(PipelineSchema))
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Pipeline runs of your sources, newest first; filter by repository, branch and status"""
-        query = _pipelines()
-        for name in ("repository", "branch", "status"):
-            if name in args:
-                query = query.where(getattr(Pipeline, name) == args[name])
-        listed = page(query.order_by(Pipeline.started_at.desc(nulls="LAST"), Pipeline.id.desc()), args)
-        return {**listed, "items": [_shape(row) for row in listed["items"]]}
-
-
-@pipelines_blp.route("/<int:pipeline_id>")
-class PipelineItem(MethodView):
-    @auth_required()
-    @pipelines_blp.response(200, PipelineDetailSchema)
-    def get(self, pipeline_id: int) -> dict[str, Any]:
-        """One pipeline run with its commit and stages"""
-        row = _pipelines().where(Pipeline.id == pipeline_id).first()
-        if row is None:
-            raise not_found("Pipeline", pipeline_id)
-        return _shape(row)

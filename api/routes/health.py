@@ -4,18 +4,15 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Response
 from flask.views import MethodView
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import checks
 from api.blueprint import Blueprint
 from api.errors import ApiError
-from api.observability import registry
 from api.services import services
 from core.timeutil import isoformat, utcnow
 
-blp = Blueprint("health", __name__, url_prefix="", description="Health probes and metrics")
+blp = Blueprint("health", __name__, url_prefix="", description="Health probes")
 PUBLIC: dict[str, Any] = {"security": []}
 VERSION = "0.1.0"
 
@@ -80,12 +77,3 @@ class Deep(MethodView):
     def get(self) -> dict[str, Any]:
         """Database and Redis response times, queue depths, live workers and the scheduler's last tick"""
         return checks.deep(services())
-
-
-@blp.route("/metrics")
-class Metrics(MethodView):
-    @blp.doc(security=[], responses={"200": {"description": "Prometheus text format",
-                                             "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})
-    def get(self) -> Response:
-        """Prometheus metrics: requests, latencies, queue depths, workers"""
-        return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)

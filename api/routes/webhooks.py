@@ -8,8 +8,8 @@ from flask.views import MethodView
 
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
+from api.caching import cached_response
 from api.errors import ApiError, not_found
-from api.routes.cache import cached_response
 from api.schemas.common import ListArgsSchema, page, page_of
 from api.schemas.deliveries import DeliveryListArgsSchema, DeliverySchema, TestSentSchema
 from api.schemas.webhooks import WebhookCreatedSchema, WebhookCreateSchema, WebhookSchema, WebhookUpdateSchema

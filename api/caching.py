@@ -1,0 +1,18 @@
+"""A route's answer from the read cache (`core.cache`), per user: never another user's."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response
+
+from api.auth.guard import current_user
+from api.services import services
+from core import cache
+
+
+def cached_response(entry: str, query: dict[str, Any] | None, build: Callable[[], Any]) -> Response:
+    """The caller's view of `entry`, from the cache when it is there (per user: never another user's)."""
+    user = current_user()
+    text = cache.cached_json(services().redis, entry, cache.user_scope(user.id), query, build)
+    return Response(text, mimetype="application/json")
