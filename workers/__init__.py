@@ -1,5 +1,6 @@
-"""Dramatiq workers: the broker set-up (`workers.setup`), middleware, and one module per job family.
+"""Dramatiq workers: the actor modules (one per job family), their middleware, the broker set-up.
 
-Start a worker with `dramatiq workers.setup:configure`; it builds the broker from the settings,
-sets it, and only then imports the actor modules.
+Actors are declared with `workers.registry.actor` and bound to a broker only by `workers.setup.configure`, which
+every process runs at start: the worker (`dramatiq workers.setup:configure`), the API and the scheduler. The work
+itself is the domain's (`domain/`); an actor claims, calls the domain, and reports.
 """
