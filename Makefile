@@ -72,7 +72,7 @@ soak: $(VENV)/.installed-test
 
 ## chaos: the fault-injection and cluster tests at full size (CHAOS=full: more events, more kills, longer outages)
 chaos: $(VENV)/.installed-test
-	CHAOS=full $(BIN)/python -m pytest -p no:cacheprovider tests/test_faults.py tests/test_cluster.py
+	CHAOS=full $(BIN)/python -m pytest -p no:cacheprovider tests/e2e/test_faults_*.py tests/e2e/test_cluster.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import answers  # noqa: E402
 from core.embedded_redis import ensure_embedded_redis, stop_embedded_redis  # noqa: E402
-from tests.processes import BIN, free_port, running, wait_for  # noqa: E402
+from tests.support.processes import BIN, free_port, running, wait_for  # noqa: E402
 
 THREADS, WRK_THREADS, CONNECTIONS = 16, 2, 8
 GUNICORN = ["--worker-class", "gthread", "--workers", "1", "--threads", str(THREADS), "--no-control-socket"]

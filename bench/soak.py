@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import answers  # noqa: E402
-from tests.processes import BIN, free_port, running, stop_group, wait_for  # noqa: E402
-from tests.receiver import Receiver  # noqa: E402
+from tests.support.processes import BIN, free_port, running, stop_group, wait_for  # noqa: E402
+from tests.support.receiver import Receiver  # noqa: E402
 
 CLIENTS, SAMPLE_EVERY, WARMUP = 6, 15.0, 60.0
 ADMIN_PASSWORD = "soak-admin-pw-0123456789"  # noqa: S105 (a throwaway admin in a temp database)

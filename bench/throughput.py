@@ -30,7 +30,7 @@ from bench.noop_count import COUNTER, URL_ENV  # noqa: E402
 from core.embedded_redis import ensure_embedded_redis, stop_embedded_redis  # noqa: E402
 from core.settings import Settings, load_settings  # noqa: E402
 from core.supervisor import commands  # noqa: E402
-from tests.processes import BIN, free_port, running  # noqa: E402
+from tests.support.processes import BIN, free_port, running  # noqa: E402
 
 ADMIN_PASSWORD = "bench-admin-pw"  # noqa: S105 (a throwaway database)
 SYSTEMS = ("conveyor", "bare_dramatiq", "celery")

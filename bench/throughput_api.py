@@ -22,7 +22,7 @@ from core.redis import get_redis
 from core.settings import Settings
 from core.supervisor import commands
 from domain import telemetry
-from tests.processes import running, wait_for
+from tests.support.processes import running, wait_for
 
 JOB = "sweep_outbox"
 

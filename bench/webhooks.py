@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.embedded_redis import ensure_embedded_redis, stop_embedded_redis  # noqa: E402
-from tests.processes import BIN, free_port, running, wait_for  # noqa: E402
+from tests.support.processes import BIN, free_port, running, wait_for  # noqa: E402
 
 THREADS = 8  # WORKER_THREADS' default, what `make run` starts
 ROUNDS = 2

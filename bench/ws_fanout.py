@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import answers  # noqa: E402
 from core.embedded_redis import ensure_embedded_redis, stop_embedded_redis  # noqa: E402
-from tests.processes import BIN, free_port, running, wait_for, worker_argv  # noqa: E402
+from tests.support.processes import BIN, free_port, running, wait_for, worker_argv  # noqa: E402
 
 LINES = 120
 STEP = f"for i in $(seq 1 {LINES}); do echo line-$i; sleep 0.05; done"

@@ -153,7 +153,7 @@ def worker_env(request: pytest.FixtureRequest) -> dict[str, str]:
 @pytest.fixture
 def worker(base_env: dict[str, str], worker_env: dict[str, str], tmp_path: Path, client: FlaskClient) -> Iterator[Any]:
     """A real `dramatiq` worker process on the suite's Redis and database."""
-    from tests.processes import running, worker_argv
+    from tests.support.processes import running, worker_argv
 
     log = (tmp_path / "worker.log").open("w")
     env = {**base_env, "dramatiq_worker_timeout": "100", "LOG_LEVEL": "INFO", **worker_env}
@@ -177,7 +177,7 @@ def serving_api(env: dict[str, str], log: IO[Any]) -> Iterator[str]:
     """gunicorn serving the API with `env`, on a free port, until it is ready; yields its base URL."""
     import requests
 
-    from tests.processes import BIN, free_port, running, wait_for
+    from tests.support.processes import BIN, free_port, running, wait_for
 
     port = free_port()
     argv = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--threads", "64",

@@ -3,7 +3,7 @@
 A nested marshmallow schema per point was most of the cost of a large ingest batch (docs/benchmarks.md).
 `PointList` is documented in OpenAPI as the list of `MetricPointInSchema` it stands for, and checks each
 point with `PointRules.check`, which applies the same rules by hand, far faster, and reports errors in
-marshmallow's shape (`{index: {field: [message]}}`). `tests/test_point_validation.py` holds the two to the
+marshmallow's shape (`{index: {field: [message]}}`). `tests/domain/test_point_validation.py` holds the two to the
 same verdicts.
 Points come out as the rows `models.metric.insert_points` takes.
 """

@@ -30,8 +30,8 @@ from tests.dashboard.browser import (
     session_value,
     wait_until,
 )
-from tests.processes import wait_for
-from tests.receiver import receiving
+from tests.support.processes import wait_for
+from tests.support.receiver import receiving
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

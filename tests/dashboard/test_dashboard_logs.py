@@ -11,7 +11,7 @@ import redis
 
 from core import streams
 from tests.dashboard.browser import Api, Page, expect, log_in
-from tests.processes import wait_for
+from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 STEPS = [{"name": f"step-{i}", "run": f"echo line-{i}"} for i in range(1, 5)]

@@ -19,8 +19,8 @@ from flask.testing import FlaskClient
 from api.auth.permissions import permissions_for
 from models.db import db
 from models.user import User
-from tests.envelope import assert_envelope
 from tests.security.world import ADMIN, FILES, PRIVATE, ROUTES, SHARED, WRITES, World, build_world
+from tests.support.envelope import assert_envelope
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
 PUBLIC_API = {"/api/v1/auth/login", "/api/v1/auth/refresh"}  # the only /api/v1 routes without a token

@@ -18,9 +18,9 @@ from models.project import Project
 from models.task import Task
 from models.webhook import WebhookEndpoint
 from tests.conftest import create_user, login
-from tests.envelope import assert_envelope
 from tests.security.test_access import SAFE, api_routes, user_id
 from tests.security.world import PUBLIC_IP, build_world
+from tests.support.envelope import assert_envelope
 
 LIMIT = 2048
 

@@ -14,10 +14,10 @@ from domain.builds.checkout import CheckoutError, SourcePolicy, check_source, ch
 from models.db import db
 from models.project import Project
 from models.user import User
-from tests.envelope import assert_envelope
-from tests.processes import wait_for
 from tests.security.test_ssrf import INTERNAL, Rebinding, serving
 from tests.security.world import PUBLIC_IP
+from tests.support.envelope import assert_envelope
+from tests.support.processes import wait_for
 
 STRICT = SourcePolicy(allow_private=False, allow_local=False)
 # What the API can refuse without asking DNS: IP literals and localhost, in every transport git speaks.

@@ -19,11 +19,11 @@ import websocket
 from flask import Flask
 
 from tests.conftest import LOCAL_RECEIVERS, PASSWORD, TEST_SECRET, create_user, serving_api
-from tests.fake_ci import FakeGitHub, github_run
-from tests.fake_kubernetes import FakeKubernetes, node
-from tests.processes import wait_for
-from tests.receiver import receiving
 from tests.security.test_access import api_routes
+from tests.support.fake_ci import FakeGitHub, github_run
+from tests.support.fake_kubernetes import FakeKubernetes, node
+from tests.support.processes import wait_for
+from tests.support.receiver import receiving
 
 pytestmark = [pytest.mark.slow, pytest.mark.local_receivers]
 ALICE_PASSWORD = "alice-Unique-Pa55phrase-3141"

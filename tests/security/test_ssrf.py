@@ -20,9 +20,9 @@ from flask.testing import FlaskClient
 from core.ssrf import UnsafeTarget, resolve
 from domain.polling.http import Api
 from domain.webhooks.transport import post
-from tests.envelope import assert_envelope
-from tests.receiver import receiving
 from tests.security.world import PUBLIC_IP
+from tests.support.envelope import assert_envelope
+from tests.support.receiver import receiving
 
 # Loopback, private, link-local, cloud metadata, unspecified, multicast and carrier-grade NAT, in the
 # spellings that parsers disagree on: decimal, hex, octal, shortened, IPv6, IPv4-mapped, 6to4, NAT64.

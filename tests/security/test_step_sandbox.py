@@ -123,7 +123,7 @@ def test_a_workspace_root_the_step_user_cannot_reach_stops_the_worker(tmp_path: 
 
 def test_a_worker_whose_build_user_cannot_be_used_stops_at_boot(base_env: dict[str, str], tmp_path: Path) -> None:
     """Not a worker that runs and fails every build later (or, worse, runs steps as itself)."""
-    from tests.processes import BIN, worker_argv
+    from tests.support.processes import BIN, worker_argv
 
     env = {"PATH": f"{BIN}:/usr/bin:/bin", **base_env, "BUILD_USER": "no-such-user-here"}
     done = subprocess.run(worker_argv(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)

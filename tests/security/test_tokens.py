@@ -1,4 +1,4 @@
-"""Hostile JWTs that tests/test_auth.py does not already try (OWASP API2, broken authentication): algorithm
+"""Hostile JWTs that tests/api/test_auth_tokens.py does not already try (OWASP API2, broken authentication): algorithm
 confusion (HS256 keyed with an RSA public key, RS256, ES256), key-locating headers (`kid`, `jku`, `x5u`,
 `jwk`), claims from the future, identities that disagree, and a token in the query string."""
 from __future__ import annotations
@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask.testing import FlaskClient
 
 from tests.conftest import TEST_SECRET, create_user, login
-from tests.envelope import assert_error
-from tests.receiver import receiving
-from tests.test_auth import b64url, bearer, get_me, sign, valid_claims
+from tests.support.auth import b64url, bearer, get_me, sign, valid_claims
+from tests.support.envelope import assert_error
+from tests.support.receiver import receiving
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 

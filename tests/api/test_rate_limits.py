@@ -1,0 +1,92 @@
+"""Rate limits: anonymous and per-user limits answer 429 with the rate-limit headers; /health is never
+limited; switched off, nothing is."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import PASSWORD, create_user, login
+from tests.support.auth import LOGIN, ME, bearer
+from tests.support.envelope import assert_error
+
+
+def limited_app(make_app: Callable[..., Flask], **limits: str) -> FlaskClient:
+    return make_app(RATE_LIMITS_ENABLED="true", **limits).test_client()
+
+
+def test_anonymous_rate_limit_answers_429_after_the_limit(make_app: Callable[..., Flask]) -> None:
+    # given
+    client = limited_app(make_app, RATE_LIMIT_ANONYMOUS="3/minute")
+    create_user("alice")
+    credentials = {"username": "alice", "password": PASSWORD}
+    # when
+    allowed = [client.post(LOGIN, json=credentials) for _ in range(3)]
+    refused = client.post(LOGIN, json=credentials)
+    # then
+    assert [r.status_code for r in allowed] == [200, 200, 200]
+    assert_error(refused, 429, "RATE_LIMIT_EXCEEDED")
+    assert "access_token" not in refused.get_json()
+
+
+def test_rate_limited_responses_carry_the_rate_limit_headers(make_app: Callable[..., Flask]) -> None:
+    # given
+    client = limited_app(make_app, RATE_LIMIT_ANONYMOUS="3/minute")
+    credentials = {"username": "nobody", "password": PASSWORD}
+    # when
+    responses = [client.post(LOGIN, json=credentials) for _ in range(4)]
+    # then
+    for response in responses:
+        assert response.headers.get("X-RateLimit-Limit") == "3", dict(response.headers)
+        assert int(response.headers["X-RateLimit-Reset"]) > 0
+    assert [r.headers.get("X-RateLimit-Remaining") for r in responses] == ["2", "1", "0", "0"]
+    assert responses[-1].status_code == 429
+
+
+def test_health_is_never_rate_limited(make_app: Callable[..., Flask]) -> None:
+    # given
+    client = limited_app(make_app, RATE_LIMIT_ANONYMOUS="3/minute")
+    # when
+    statuses = [client.get("/health").status_code for _ in range(10)]
+    # then
+    assert statuses == [200] * 10
+
+
+def test_rate_limits_switched_off_never_answer_429(make_app: Callable[..., Flask]) -> None:
+    # given
+    client = make_app(RATE_LIMITS_ENABLED="false", RATE_LIMIT_ANONYMOUS="3/minute").test_client()
+    # when
+    statuses = [client.post(LOGIN, json={"username": "nobody", "password": PASSWORD}).status_code
+                for _ in range(6)]
+    # then
+    assert statuses == [401] * 6
+
+
+def test_per_user_rate_limit_applies_to_authenticated_requests(make_app: Callable[..., Flask]) -> None:
+    # given
+    client = limited_app(make_app, RATE_LIMIT_USER="2/minute")
+    create_user("alice")
+    headers = bearer(login(client, "alice")["access_token"])
+    # when
+    responses = [client.get(ME, headers=headers) for _ in range(3)]
+    # then
+    assert [r.status_code for r in responses[:2]] == [200, 200]
+    assert_error(responses[2], 429, "RATE_LIMIT_EXCEEDED")
+    assert responses[0].headers.get("X-RateLimit-Limit") == "2"
+
+
+def test_per_user_rate_limit_is_counted_per_user_not_per_address(make_app: Callable[..., Flask]) -> None:
+    # given: alice has used up her limit; bob calls from the same address
+    client = limited_app(make_app, RATE_LIMIT_USER="2/minute")
+    create_user("alice")
+    create_user("bob")
+    alice = bearer(login(client, "alice")["access_token"])
+    bob = bearer(login(client, "bob")["access_token"])
+    for _ in range(2):
+        client.get(ME, headers=alice)
+    assert client.get(ME, headers=alice).status_code == 429
+    # when
+    response = client.get(ME, headers=bob)
+    # then
+    assert response.status_code == 200
