@@ -106,11 +106,11 @@ class Outcomes(Middleware):
         client = get_redis(self.redis_url)
         try:
             telemetry.record_message_outcome(client, message.actor_name,
-                                         "failed" if exception else "succeeded", seconds)
+                                             "failed" if exception else "succeeded", seconds)
             if broker.get_actor(message.actor_name).options.get("scheduled_job"):
                 error = None if exception is None else "".join(traceback.format_exception_only(exception)).strip()
                 telemetry.record_job_finished(client, message.actor_name, duration_ms=seconds * 1000,
-                                          result=result, error=error)
+                                              result=result, error=error)
                 if exception is None:
                     self._start_followers(broker, client, message.actor_name)
         except Exception:  # bookkeeping must never fail the message it describes
