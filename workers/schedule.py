@@ -12,11 +12,16 @@ from workers.registry import Actor
 
 
 class Job(NamedTuple):
-    name: str
+    """A job is its actor, by the actor's name: the jobs list records every send to it under that name."""
+
     actor: Actor[[], Any]
     interval_seconds: int | None  # None: not on a timer
     description: str
-    after: str | None = None  # runs when the job of this name has succeeded
+    after: Actor[[], Any] | None = None  # runs when this job has succeeded
+
+    @property
+    def name(self) -> str:
+        return self.actor.actor_name
 
     @property
     def actor_name(self) -> str:
@@ -24,21 +29,21 @@ class Job(NamedTuple):
 
 
 JOBS: tuple[Job, ...] = (
-    Job("sweep_outbox", jobs.sweep_outbox, 15,
+    Job(jobs.sweep_outbox, 15,
         "Re-send outbox messages and webhook deliveries that are due and have no message in flight."),
-    Job("reap_tasks", jobs.reap_tasks, 30,
+    Job(jobs.reap_tasks, 30,
         "Fail running builds and analyses whose worker stopped heart-beating."),
-    Job("aggregate_metrics", jobs.aggregate_metrics, 60,
+    Job(jobs.aggregate_metrics, 60,
         "Roll new and late metric points up into 1-minute and 1-hour buckets."),
-    Job("evaluate_alerts", jobs.evaluate_alerts, None,
-        "Raise and resolve alerts from the alert rules, right after each aggregation.", after="aggregate_metrics"),
-    Job("prune_metrics", jobs.prune_metrics, 3600,
+    Job(jobs.evaluate_alerts, None,
+        "Raise and resolve alerts from the alert rules, right after each aggregation.", after=jobs.aggregate_metrics),
+    Job(jobs.prune_metrics, 3600,
         "Delete raw metric points and rollups past their retention."),
-    Job("warm_cache", jobs.warm_cache, 50,
+    Job(jobs.warm_cache, 50,
         "Rebuild the cached views before their TTLs (1 to 5 min) run out."),
-    Job("poll_clusters", polling.poll_clusters, 10,
+    Job(polling.poll_clusters, 10,
         "Poll each Kubernetes cluster whose own poll interval has passed (one message per cluster)."),
-    Job("poll_pipelines", polling.poll_pipelines, 15,
+    Job(polling.poll_pipelines, 15,
         "Poll each CI source whose own poll interval has passed (one message per source)."),
 )
 
@@ -59,4 +64,4 @@ def timed(intervals: Mapping[str, int] | None = None) -> tuple[Job, ...]:
 
 def followers(name: str) -> tuple[Job, ...]:
     """Jobs that run when `name` has succeeded."""
-    return tuple(job for job in JOBS if job.after == name)
+    return tuple(job for job in JOBS if job.after is not None and job.after.actor_name == name)

@@ -64,7 +64,7 @@ class Maintenance(MethodView):
 def _describe(job: Job, recorded: dict[str, Any]) -> dict[str, Any]:
     interval = job.interval_seconds and services().settings.scheduler_intervals.get(job.name, job.interval_seconds)
     entry = {"name": job.name, "actor": job.actor_name, "description": job.description,
-             "interval_seconds": interval, "after": job.after, **recorded}
+             "interval_seconds": interval, "after": job.after and job.after.actor_name, **recorded}
     for field in _TIMES:
         entry[field] = isoformat(from_timestamp(recorded.get(field)))
     return entry

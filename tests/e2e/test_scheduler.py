@@ -18,7 +18,7 @@ from workers.schedule import JOBS, Job
 from workers.setup import configure
 
 pytestmark = pytest.mark.slow
-TICK = Job("sweep_outbox", sweep_outbox, 1, "every second, for the test")
+TICK = Job(sweep_outbox, 1, "every second, for the test")
 TTL = 2.0
 
 
@@ -83,4 +83,5 @@ def test_job_table_names_only_declared_actors(base_env: dict[str, str], schema: 
     broker = configure(load_settings(base_env, env_file=None)).broker
     for job in JOBS:
         assert broker.get_actor(job.actor_name).options.get("scheduled_job") is True
-        assert (job.interval_seconds or 0) >= 1 or job.after in {j.name for j in JOBS}
+        follows = job.after is not None and job.after.actor_name in {j.name for j in JOBS}
+        assert (job.interval_seconds or 0) >= 1 or follows
