@@ -18,4 +18,6 @@ class Metrics(MethodView):
                                              "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})
     def get(self) -> Response:
         """Prometheus metrics: requests, latencies, queue depths, workers"""
-        return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)
+        # `content_type`, not `mimetype`: Werkzeug appends a charset to a mimetype, and this one has its own. A
+        # parameter given twice is an invalid media type to Go's parser, so Prometheus would refuse the scrape.
+        return Response(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)

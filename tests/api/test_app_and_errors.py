@@ -162,11 +162,25 @@ def test_redis_down_answers_503_not_500(make_app: Any, auth: Any) -> None:
     assert client.get("/health").status_code == 200
 
 
+def media_type_parameters(header: str) -> dict[str, str]:
+    """The parameters of a `text/plain` media type, parsed as strictly as Go's `mime.ParseMediaType` (which
+    Prometheus uses): a parameter given twice makes the whole value invalid."""
+    media_type, *parameters = (part.strip() for part in header.split(";"))
+    assert media_type == "text/plain", header
+    parsed: dict[str, str] = {}
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        assert name.lower() not in parsed, f"{name} given twice: {header}"
+        parsed[name.lower()] = value
+    return parsed
+
+
 def test_metrics_endpoint_speaks_prometheus_text(client: FlaskClient) -> None:
     client.get("/health")
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
+    assert media_type_parameters(response.headers["Content-Type"]) == {"version": "1.0.0", "charset": "utf-8"}
     text = response.get_data(as_text=True)
     assert 'conveyor_http_requests_total{endpoint="/health",method="GET",status="200"}' in text
     assert "conveyor_http_request_duration_seconds_bucket" in text
