@@ -137,13 +137,15 @@ RAN = ("running", "success", "failed")  # a stage whose jobs were all skipped or
 
 def is_deploy(provider: str, wanted: str | None, workflow: str | None, workflow_path: str | None,
               stages: list[dict[str, Any]]) -> bool:
-    """GitHub: the run's workflow, by name or file (path or base name); GitLab: a stage of that name that
-    ran."""
+    """GitHub: the run's workflow, by name or file (path or base name, with or without a `@ref` suffix); GitLab:
+    a stage of that name that ran."""
     if not wanted:
         return False
     if provider == "gitlab":
         return any(s.get("name") == wanted and s.get("status") in RAN for s in stages)
-    return wanted in {workflow, workflow_path, basename(workflow_path or "")}
+    # GitHub may give the path with the ref it ran from (`.github/workflows/build.yml@main`, as in its own example).
+    path = (workflow_path or "").partition("@")[0]
+    return wanted in {workflow, workflow_path, path, basename(path)}
 
 
 def recompute_deploys(source: CISource) -> int:

@@ -313,6 +313,20 @@ def test_changing_the_deploy_workflow_reclassifies_recorded_runs(runtime: Runtim
     assert events() == []  # history reclassified quietly
 
 
+def test_a_workflow_path_with_a_ref_suffix_matches_its_file(runtime: Runtime,
+        client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
+    """GitHub's published example of a run gives `path` as `.github/workflows/build.yml@main`."""
+    user = auth("user")
+    github.runs[REPO].insert(0, github_run(3, name="Deploy", path=".github/workflows/deploy.yml@main"))
+    source = add_source(client, user, github)
+    poll(runtime, source)
+    for wanted, expected in (("deploy.yml", True), (".github/workflows/deploy.yml", True), ("Deploy", True),
+                             (".github/workflows/deploy.yml@main", True), ("main", False), ("build.yml", False)):
+        assert client.patch(f"/api/v1/ci/sources/{source}", headers=user,
+                            json={"deploy_workflow": wanted}).status_code == 200
+        assert runs(client, user)["3"]["is_deploy"] is expected, wanted
+
+
 def test_a_gitlab_deploy_stage_that_did_not_run_is_no_deployment(runtime: Runtime,
         client: FlaskClient, auth: Any, gitlab: FakeGitLab) -> None:
     user = auth("user")
