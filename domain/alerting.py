@@ -96,6 +96,21 @@ def resolve(client: redis.Redis, alert: Alert, reason: str) -> Emitted | None:
     return emitted
 
 
+def acknowledge(client: redis.Redis, alerts: list[Alert], by: str) -> list[int]:
+    """Acknowledge those of `alerts` that are still pending; the ids this call acknowledged (a conditional update
+    per alert, so one that another request acknowledged meanwhile is not counted twice)."""
+    now, done = utc_naive(), []
+    with db.atomic():
+        for alert in alerts:
+            if alert.status == "pending" and Alert.update(status="acknowledged", acknowledged_at=now,
+                                                          acknowledged_by=by).where(
+                    (Alert.id == alert.id) & (Alert.status == "pending")).execute():
+                done.append(alert.id)
+    for owner in {alert.owner_id for alert in alerts if alert.id in done}:
+        cache_views.changed(client, ALERT_VIEWS, owner)
+    return done
+
+
 def close_rule_alerts(rt: Runtime, rule_id: int, reason: str) -> int:
     """Resolve a rule's open alerts (the rule is being deleted or switched off: nothing would resolve them)."""
     closed = 0

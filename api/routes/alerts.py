@@ -12,6 +12,7 @@ from api.blueprint import Blueprint
 from api.caching import cached_response
 from api.errors import ApiError, not_found
 from api.schemas.alerts import (
+    AcknowledgedOneSchema,
     AcknowledgedSchema,
     AcknowledgeSchema,
     AlertListArgsSchema,
@@ -24,7 +25,7 @@ from api.schemas.alerts import (
 from api.schemas.common import ListArgsSchema, page, page_of
 from api.services import services
 from domain import cache_views
-from domain.alerting import ALERT_VIEWS, close_rule_alerts, resolve
+from domain.alerting import ALERT_VIEWS, acknowledge, close_rule_alerts, resolve
 from domain.events import publish
 from models.alert import Alert, AlertRule
 from models.db import db, utc_naive
@@ -120,6 +121,11 @@ def _visible() -> Any:
     return Alert.select().where(Alert.visible_to(user.id, user.role == "admin"))
 
 
+def _status(alert_id: int, read: Alert) -> str:
+    """An alert's status now: read again if it was pending when read (another request may have moved it)."""
+    return str(Alert.get_by_id(alert_id).status) if read.status == "pending" else str(read.status)
+
+
 def _alert(alert_id: int) -> Alert:
     alert = _visible().where(Alert.id == alert_id).first()
     if alert is None:
@@ -167,15 +173,23 @@ class Acknowledge(MethodView):
         """Acknowledge pending alerts; each id that cannot be says why"""
         ids = list(dict.fromkeys(body["alert_ids"]))
         found = {a.id: a for a in _visible().where(Alert.id << ids)}
-        failures = [{"id": i, "reason": "not found" if i not in found else f"it is {found[i].status}"}
-                    for i in ids if i not in found or found[i].status != "pending"]
-        pending = [i for i in ids if i in found and found[i].status == "pending"]
-        done = Alert.update(status="acknowledged", acknowledged_at=utc_naive(),
-                            acknowledged_by=current_user().username).where(
-            (Alert.id << pending) & (Alert.status == "pending")).execute() if pending else 0
-        for owner in {found[i].owner_id for i in pending}:
-            cache_views.changed(services().redis, ALERT_VIEWS, owner)
-        return {"acknowledged": done, "failed": len(ids) - done, "failures": failures}
+        done = set(acknowledge(services().redis, list(found.values()), current_user().username))
+        failures = [{"id": i, "reason": "not found" if i not in found else f"it is {_status(i, found[i])}"}
+                    for i in ids if i not in done]
+        return {"acknowledged": len(done), "failed": len(ids) - len(done), "failures": failures}
+
+
+@alerts_blp.route("/<int:alert_id>/acknowledge")
+class AcknowledgeOne(MethodView):
+    @auth_required("alert:manage")
+    @alerts_blp.response(200, AcknowledgedOneSchema)
+    def post(self, alert_id: int) -> dict[str, Any]:
+        """Acknowledge one pending alert (the seeds' route; `POST /alerts/acknowledge` takes many)"""
+        alert = _alert(alert_id)
+        if not acknowledge(services().redis, [alert], current_user().username):
+            raise ApiError(409, f"Alert {alert_id} is {_status(alert_id, alert)}, not pending")
+        acknowledged = _alert(alert_id)
+        return {"message": f"Alert {alert_id} acknowledged", "acknowledged_at": acknowledged.acknowledged_at}
 
 
 @alerts_blp.route("/<int:alert_id>/resolve")

@@ -104,6 +104,11 @@ class AcknowledgedSchema(ma.Schema):
     failures = ma.fields.List(ma.fields.Nested(FailureSchema))
 
 
+class AcknowledgedOneSchema(ma.Schema):
+    message = ma.fields.String(required=True)
+    acknowledged_at = UtcDateTime(required=True)
+
+
 class _LatestAlertSchema(ma.Schema):
     id = ma.fields.Integer()
     rule = ma.fields.String()

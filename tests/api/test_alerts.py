@@ -145,6 +145,37 @@ def test_acknowledge_in_bulk_and_resolve_by_hand(runtime: Runtime, client: Flask
     assert evaluate(runtime)["raised"] == 1
 
 
+def test_acknowledge_one_alert_by_its_id(runtime: Runtime, client: FlaskClient, auth: Any) -> None:
+    """The seeds' `POST /alerts/{id}/acknowledge`, beside the bulk route: 200 once, then 409; a missing alert is
+    404 and a viewer may not (another user's private alert is 404: tests/security/test_access.py)."""
+    user = auth("user")
+    rule(client, user, window_minutes=60)
+    push(client, user, [{"name": "latency", "value": 500.0, "tags": {"env": env}} for env in ("a", "b")])
+    assert evaluate(runtime)["raised"] == 2
+    a, b = sorted(alert["id"] for alert in alerts(client, user))
+    assert alerts_summary_status(client, user) == {"pending": 2}  # read through the cache before the change
+
+    response = client.post(f"/api/v1/alerts/{a}/acknowledge", headers=user)
+    assert response.status_code == 200
+    body = response.get_json()
+    shown = client.get(f"/api/v1/alerts/{a}", headers=user).get_json()
+    assert body == {"message": f"Alert {a} acknowledged", "acknowledged_at": shown["acknowledged_at"]}
+    assert (shown["status"], shown["acknowledged_by"]) == ("acknowledged", "user-user")
+    assert alerts_summary_status(client, user) == {"pending": 1, "acknowledged": 1}  # the cached view followed
+
+    conflict = assert_envelope(client.post(f"/api/v1/alerts/{a}/acknowledge", headers=user), 409, "CONFLICT")
+    assert "acknowledged" in conflict["error"]["message"]
+    assert client.post(f"/api/v1/alerts/{b}/resolve", headers=user).status_code == 200
+    assert_envelope(client.post(f"/api/v1/alerts/{b}/acknowledge", headers=user), 409, "CONFLICT")
+    assert_envelope(client.post("/api/v1/alerts/999999/acknowledge", headers=user), 404, "NOT_FOUND")
+    assert_envelope(client.post(f"/api/v1/alerts/{a}/acknowledge", headers=auth("viewer")), 403, "FORBIDDEN")
+
+
+def alerts_summary_status(client: FlaskClient, headers: dict[str, str]) -> dict[str, int]:
+    by_status = client.get("/api/v1/alerts/summary", headers=headers).get_json()["by_status"]
+    return {status: n for status, n in by_status.items() if n}
+
+
 @pytest.mark.slow
 def test_the_aggregation_job_runs_the_evaluation_and_alert_created_reaches_a_receiver(
         client: FlaskClient, auth: Any, worker: Any) -> None:

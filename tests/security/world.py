@@ -32,6 +32,7 @@ ROUTES: dict[str, tuple[str, str | None]] = {
     "/api/v1/alert-rules/<int:rule_id>": (SHARED, "rule"),
     "/api/v1/alerts/<int:alert_id>": (PRIVATE, "alert"),
     "/api/v1/alerts/<int:alert_id>/resolve": (PRIVATE, "alert"),
+    "/api/v1/alerts/<int:alert_id>/acknowledge": (PRIVATE, "alert"),
     "/api/v1/kubernetes/clusters/<string:name>": (PRIVATE, "cluster"),
     "/api/v1/kubernetes/clusters/<string:name>/nodes": (PRIVATE, "cluster"),
     "/api/v1/kubernetes/clusters/<string:name>/pods": (PRIVATE, "cluster"),
