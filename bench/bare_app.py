@@ -10,6 +10,6 @@ def create_app() -> Flask:
 
     @app.get("/json")
     def json_ok() -> Response:
-        return jsonify({"status": "ok"})
+        return jsonify({"status": "healthy"})
 
     return app

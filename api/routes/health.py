@@ -44,8 +44,8 @@ class Health(MethodView):
     @blp.doc(**PUBLIC)
     @blp.response(200, HealthSchema)
     def get(self) -> dict[str, Any]:
-        """Is the API process up (no dependency checked)"""
-        return {"status": "ok", "version": VERSION, "timestamp": isoformat(utcnow())}
+        """Is the API process up (no dependency checked): `status` is `healthy` (the seeds' word)"""
+        return {"status": "healthy", "version": VERSION, "timestamp": isoformat(utcnow())}
 
 
 @blp.route("/health/live")

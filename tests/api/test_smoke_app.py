@@ -7,4 +7,4 @@ def test_health_answers_with_version_and_utc_timestamp(client: FlaskClient) -> N
     response = client.get("/health")
     assert response.status_code == 200
     body = response.get_json()
-    assert body["status"] == "ok" and body["timestamp"].endswith("Z")
+    assert body["status"] == "healthy" and body["timestamp"].endswith("Z")
