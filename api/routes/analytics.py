@@ -1,7 +1,8 @@
-"""DORA metrics over the pipelines of your CI sources' deploy workflows (definitions: `domain.dora`)."""
+"""`/api/v1/analytics/dora-metrics` (and its deprecated first name `/dora`): DORA metrics over the pipelines of
+your CI sources' deploy workflows (definitions: `domain.dora`)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import marshmallow as ma
@@ -9,12 +10,15 @@ from flask.views import MethodView
 
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
+from api.deprecation import deprecated
 from api.schemas.common import StrictSchema, UtcDateTime
 from domain.dora import PERIODS, dora
 from models.pipeline import CISource, Pipeline
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/v1/analytics", description="DORA metrics")
 MAX_RANGE = timedelta(days=731)
+# `/dora` became `/dora-metrics` (seed 002's path); the old path answers the same for a year, with notice.
+DORA_RENAMED, DORA_SUNSET = date(2026, 12, 7), date(2027, 12, 7)
 EARLIEST, LATEST = datetime(1970, 1, 1), datetime(9000, 1, 1)  # room for the previous span and a bare end date
 
 
@@ -80,17 +84,32 @@ class DoraSchema(ma.Schema):
     series = ma.fields.List(ma.fields.Nested(_Period))
 
 
-@blp.route("/dora")
-class Dora(MethodView):
+def _dora(args: dict[str, Any]) -> dict[str, Any]:
+    user = current_user()
+    query = Pipeline.select(Pipeline, CISource).join(CISource)
+    if user.role != "admin":
+        query = query.where(CISource.owner == user.id)
+    if "repository" in args:
+        query = query.where(Pipeline.repository == args["repository"])
+    return dora(query, args["start_date"], args["end_date"], args["granularity"])
+
+
+@blp.route("/dora-metrics")
+class DoraMetrics(MethodView):
     @auth_required()
     @blp.arguments(DoraArgsSchema, location="query")
     @blp.response(200, DoraSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Deployment frequency, lead time for changes, change failure rate and time to restore, with trends"""
-        user = current_user()
-        query = Pipeline.select(Pipeline, CISource).join(CISource)
-        if user.role != "admin":
-            query = query.where(CISource.owner == user.id)
-        if "repository" in args:
-            query = query.where(Pipeline.repository == args["repository"])
-        return dora(query, args["start_date"], args["end_date"], args["granularity"])
+        return _dora(args)
+
+
+@blp.route("/dora")
+class Dora(MethodView):
+    @deprecated(blp, since=DORA_RENAMED, sunset=DORA_SUNSET, successor="/api/v1/analytics/dora-metrics")
+    @auth_required()
+    @blp.arguments(DoraArgsSchema, location="query")
+    @blp.response(200, DoraSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The DORA metrics under their first name (seed 002 names the path `dora-metrics`)"""
+        return _dora(args)

@@ -24,7 +24,8 @@ from tests.support.envelope import assert_envelope
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
 PUBLIC_API = {"/api/v1/auth/login", "/api/v1/auth/refresh"}  # the only /api/v1 routes without a token
-LIST_QUERIES = {"/api/v1/analytics/dora": "?start_date={year_ago}&end_date={today}"}  # required arguments
+DORA_QUERY = "?start_date={year_ago}&end_date={today}"  # required arguments
+LIST_QUERIES = {"/api/v1/analytics/dora": DORA_QUERY, "/api/v1/analytics/dora-metrics": DORA_QUERY}
 NOT_NEEDED = object()
 
 

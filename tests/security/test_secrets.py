@@ -127,7 +127,7 @@ def test_no_secret_reaches_a_log_or_a_later_response(
              f"/api/v1/ci/sources/{source['id']}", "/api/v1/kubernetes/clusters/prod", f"/api/v1/users/{me['id']}",
              "/health/deep", "/metrics"]
     reads += [rule.rule for rule, method in api_routes(app) if method == "GET" and not rule.arguments
-              and rule.rule != "/api/v1/analytics/dora"]
+              and not rule.rule.startswith("/api/v1/analytics/dora")]
     answers = " ".join(who.call("GET", path).text for path in reads for who in (alice, fresh))
     logs = {name: (tmp_path / name).read_text(errors="replace") for name in ("api.log", "worker.log")}
     for text in logs.values():  # both really logged at DEBUG: there was something to search
