@@ -7,6 +7,7 @@ from typing import Any
 import redis
 
 from api.services import Services
+from core import cache
 from core.timeutil import from_timestamp, isoformat
 from domain import telemetry
 from models.db import db, is_postgres
@@ -53,6 +54,13 @@ def deep(svc: Services) -> dict[str, Any]:
         report["scheduler"] = {"last_tick": isoformat(from_timestamp(tick["at"])) if tick else None,
                                "leader": tick["leader"] if tick else None,
                                "seconds_since_tick": round(time.time() - tick["at"], 2) if tick else None}
+        report["cache"] = {"status": "up", "hit_rate": cache.hit_rate(svc.redis)}
+        external = telemetry.external_services(svc.redis)
+        for last in external.values():
+            last["checked_at"] = last["checked_at"] and isoformat(from_timestamp(last["checked_at"]))
+        report["external_services"] = external
+    else:
+        report["cache"] = {"status": "down", "hit_rate": None}
     if checks["database"]["status"] == "up":
         report["webhooks"] = webhook_summary()
     healthy = all(c["status"] == "up" for c in checks.values())

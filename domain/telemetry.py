@@ -22,7 +22,11 @@ def _job_key(name: str) -> str:
 
 def _set_fields(client: redis.Redis, name: str, fields: dict[str, Any]) -> None:
     # One hash per job and one field per fact: the scheduler and workers update disjoint fields atomically.
-    client.hset(_job_key(name), mapping={k: json.dumps(v, default=str) for k, v in fields.items()})
+    _set_fields_of(client, _job_key(name), fields)
+
+
+def _set_fields_of(client: redis.Redis, key: str, fields: dict[str, Any]) -> None:
+    client.hset(key, mapping={k: json.dumps(v, default=str) for k, v in fields.items()})
 
 
 def record_job_enqueued(client: redis.Redis, name: str, *, at: float, next_run: float | None,
@@ -137,3 +141,26 @@ def queue_depths(client: redis.Redis, queue_names: set[str], namespace: str = "d
     counts = pipe.execute()
     return {name: {"ready": counts[i * 3], "delayed": counts[i * 3 + 1], "dead": counts[i * 3 + 2]}
             for i, name in enumerate(names)}
+
+
+EXTERNAL_KEY = "conveyor:external"
+EXTERNAL_SERVICES = ("github", "gitlab", "kubernetes")
+
+
+def record_external_call(client: redis.Redis, service: str, status: str, response_time_ms: float) -> None:
+    """How the last poll of an outside service (GitHub, GitLab, a Kubernetes API) went, and how long it took."""
+    _set_fields_of(client, f"{EXTERNAL_KEY}:{service}",
+                   {"status": status, "response_time_ms": round(response_time_ms, 1), "at": time.time()})
+
+
+def external_services(client: redis.Redis) -> dict[str, dict[str, Any]]:
+    """Each outside service's last poll: `status` up, down, rate_limited, or unknown (never polled here)."""
+    pipe = client.pipeline(transaction=False)
+    for service in EXTERNAL_SERVICES:
+        pipe.hgetall(f"{EXTERNAL_KEY}:{service}")
+    seen = {service: {k: json.loads(v) for k, v in raw.items()}
+            for service, raw in zip(EXTERNAL_SERVICES, pipe.execute(), strict=True)}
+    return {service: {"status": last["status"], "response_time_ms": last["response_time_ms"],
+                      "checked_at": last["at"]} if last else {"status": "unknown", "response_time_ms": None,
+                                                                "checked_at": None}
+            for service, last in seen.items()}

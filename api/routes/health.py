@@ -37,6 +37,11 @@ class DeepHealthSchema(ma.Schema):
     scheduler = ma.fields.Dict()
     webhooks = ma.fields.Dict(metadata={"description": "Endpoints active, failing and disabled; deliveries "
                                                       "pending and dead."})
+    cache = ma.fields.Dict(metadata={"description": "The read cache: `status` (its Redis up or down) and "
+                                                   "`hit_rate`."})
+    external_services = ma.fields.Dict(metadata={
+        "description": "github, gitlab, kubernetes: `status` of their last poll here (up, down, rate_limited, "
+                       "unknown), `response_time_ms` (that whole poll) and `checked_at`."})
 
 
 @blp.route("/health")

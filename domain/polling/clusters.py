@@ -16,6 +16,7 @@ from domain import alerting
 from domain.events import publish
 from domain.polling.http import Api, PollError, ca_bundle
 from domain.polling.kubernetes import Snapshot, read_cluster
+from domain.polling.observed import observed
 from models.alert import Alert
 from models.cluster import Cluster, ClusterNode, ClusterPod
 from models.db import db, utc_naive
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 
 def poll(rt: Runtime, cluster: Cluster) -> dict[str, Any]:
     """Read the cluster and record what it said, or mark it unhealthy with the error."""
+    return observed(rt.redis, "kubernetes", lambda: _poll(rt, cluster))
+
+
+def _poll(rt: Runtime, cluster: Cluster) -> dict[str, Any]:
     settings = rt.settings
     try:
         with ca_bundle(cluster.ca_cert, cluster.verify_ssl) as verify:

@@ -26,6 +26,7 @@ from domain.polling.github import HEADERS, GitHub
 from domain.polling.gitlab import GitLab
 from domain.polling.http import Api, PollError
 from domain.polling.kubernetes import clip
+from domain.polling.observed import observed
 from domain.polling.providers import MAX_PAGES, PER_PAGE, Provider, RateLimited, Run, duration
 from models.db import db, utc_naive
 from models.pipeline import FINISHED, CISource, Pipeline
@@ -45,6 +46,11 @@ def _provider(settings: Settings, source: CISource) -> Provider:
 
 
 def poll(rt: Runtime, source: CISource) -> dict[str, Any]:
+    """Read the source's newest runs and record them (see the module's docstring)."""
+    return observed(rt.redis, source.provider, lambda: _poll(rt, source))
+
+
+def _poll(rt: Runtime, source: CISource) -> dict[str, Any]:
     now = utc_naive()
     if source.rate_limited_until and source.rate_limited_until > now:
         return {"source": source.id, "skipped": f"rate limited until {source.rate_limited_until.isoformat()}Z"}

@@ -80,6 +80,7 @@ def test_github_runs_are_recorded_with_commit_and_stages(
     user = auth("user")
     source = add_source(client, user, github)
     assert poll(runtime, source)["status"] == "ok"
+    assert client.get("/health/deep").get_json()["external_services"]["github"]["status"] == "up"
     shown = runs(client, user)
     assert {k: v["status"] for k, v in shown.items()} == {"1": "success", "2": "running"}
     done = client.get(f"/api/v1/pipelines/{shown['1']['id']}", headers=user).get_json()

@@ -255,3 +255,21 @@ def test_an_error_that_quotes_a_header_never_shows_the_token(kube: FakeKubernete
     with pytest.raises(PollError) as raised:
         api.get("/version")
     assert "secret-token-value" not in str(raised.value) and str(raised.value).startswith("GET /version: Invalid")
+
+
+def test_health_deep_shows_each_outside_service_as_its_last_poll_found_it(
+        runtime: Runtime, client: FlaskClient, auth: Any, kube: FakeKubernetes) -> None:
+    def external() -> dict[str, Any]:
+        return client.get("/health/deep").get_json()["external_services"]  # type: ignore[no-any-return]
+
+    assert {name: last["status"] for name, last in external().items()} == {
+        "github": "unknown", "gitlab": "unknown", "kubernetes": "unknown"}
+    add(client, auth("user"), kube)
+    assert poll(runtime)["status"] == "healthy"
+    up = external()["kubernetes"]
+    assert up["status"] == "up" and up["response_time_ms"] > 0 and up["checked_at"].endswith("Z")
+    kube.fail_with = 503
+    assert poll(runtime)["status"] == "unhealthy"
+    assert external()["kubernetes"]["status"] == "down" and external()["github"]["status"] == "unknown"
+    deep = client.get("/health/deep").get_json()
+    assert deep["cache"]["status"] == "up" and 0 <= deep["cache"]["hit_rate"] <= 1
