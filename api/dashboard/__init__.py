@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, jsonify, make_response, render_template, request
+
+from api.routes.health import VERSION
 
 blp = Blueprint("ui", __name__, template_folder="templates", static_folder="static",
                 static_url_path="/ui/static")
@@ -44,12 +46,27 @@ SECURITY_HEADERS = {
 }
 
 
-def _view(page: Page) -> Callable[[], str]:
-    def render() -> str:
-        return render_template(f"{page.name}.html", page=page, pages=PAGES)
+def _view(page: Page) -> Callable[[], str | Response]:
+    def render() -> str | Response:
+        if page.path != "/":
+            return render_template(f"{page.name}.html", page=page, pages=PAGES)
+        response = jsonify(service_index()) if wants_json() else make_response(
+            render_template(f"{page.name}.html", page=page, pages=PAGES))
+        response.vary.add("Accept")  # one URL, two representations: caches must key on Accept
+        return response
 
     render.__name__ = page.name
     return render
+
+
+def wants_json() -> bool:
+    """A client that prefers JSON to HTML (`Accept: application/json`); browsers, and `*/*`, get the page."""
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
+def service_index() -> dict[str, str]:
+    """What `GET /` tells a program (seed 002): which service this is, and where to read more."""
+    return {"service": "Conveyor", "version": VERSION, "status": "healthy", "docs": "/docs", "health": "/health"}
 
 
 for _page in PAGES:

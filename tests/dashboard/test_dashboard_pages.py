@@ -74,3 +74,17 @@ def test_metric_names_are_distinct_sorted_and_need_a_token(client: FlaskClient, 
     points = [{"name": name, "value": i} for i, name in enumerate(["b.two", "a.one", "b.two", "c", "a.one", "b.two"])]
     assert client.post("/api/v1/metrics", headers=user, json={"metrics": points}).status_code == 202
     assert client.get("/api/v1/metrics/names", headers=user).get_json() == {"items": ["a.one", "b.two", "c"]}
+
+
+def test_the_root_answers_json_to_programs_and_the_page_to_browsers(client: FlaskClient) -> None:
+    """Seed 002's `GET /`: service, version, status, docs, health, for a client that asks for JSON."""
+    program = client.get("/", headers={"Accept": "application/json"})
+    assert program.status_code == 200 and program.mimetype == "application/json"
+    assert program.get_json() == {"service": "Conveyor", "version": client.get("/health").get_json()["version"],
+                                  "status": "healthy", "docs": "/docs", "health": "/health"}
+    assert client.get(program.get_json()["docs"]).status_code == 200
+    browser = client.get("/", headers={"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"})
+    assert browser.mimetype == "text/html" and b"<html" in browser.data
+    assert client.get("/", headers={"Accept": "*/*"}).mimetype == "text/html"  # curl's default: the page
+    assert "Accept" in program.headers["Vary"] and "Accept" in browser.headers["Vary"]
+    assert client.get("/webhooks", headers={"Accept": "application/json"}).mimetype == "text/html"  # only the root
