@@ -14,5 +14,6 @@ from core import cache
 def cached_response(entry: str, query: dict[str, Any] | None, build: Callable[[], Any]) -> Response:
     """The caller's view of `entry`, from the cache when it is there (per user: never another user's)."""
     user = current_user()
-    text = cache.cached_json(services().redis, entry, cache.user_scope(user.id), query, build)
+    svc = services()
+    text = cache.cached_json(svc.redis, entry, cache.user_scope(user.id), query, build, svc.settings.cache_ttls[entry])
     return Response(text, mimetype="application/json")

@@ -1,6 +1,7 @@
 """A Redis cache of named entries, shared by every API process and warmed by a worker.
 
-Each entry has a TTL (`ENTRIES`) and is stored per scope and query:
+Each entry has a TTL (`ENTRIES` has the defaults; `CACHE_TTL_<ENTRY>` settings replace them, passed in by
+the callers) and is stored per scope and query:
 `conveyor:cache:{entry}:{scope}:{digest of the query}`, where the scope is `u{user id}` for data a user
 sees differently from another (their webhooks, their dashboard) and `all` for shared data (the alerts
 summary), so a cached response is never served across users. Values are JSON.
@@ -38,7 +39,7 @@ def user_scope(user_id: int) -> str:
 
 
 def cached_json(client: redis.Redis, entry: str, scope: str, query: Mapping[str, Any] | None,
-                build: Callable[[], Any]) -> bytes | str:
+                build: Callable[[], Any], ttl: int) -> bytes | str:
     """The cached value as JSON text, or `build()`'s, stored for the entry's TTL. A hit is one round trip: the
     read and its count are pipelined, counted as a hit, and a miss takes that back when it stores. A Redis
     failure is a miss that is not stored: the cache never makes a read fail."""
@@ -55,7 +56,7 @@ def cached_json(client: redis.Redis, entry: str, scope: str, query: Mapping[str,
     text = _dumps(build())
     try:
         pipe = client.pipeline(transaction=False)
-        pipe.set(name, text, ex=ENTRIES[entry])
+        pipe.set(name, text, ex=ttl)
         pipe.hincrby(STATS, "hits", -1)
         pipe.hincrby(STATS, "misses", 1)
         pipe.execute()
@@ -68,9 +69,9 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-def store(client: redis.Redis, name: str, entry: str, value: Any) -> None:
+def store(client: redis.Redis, name: str, value: Any, ttl: int) -> None:
     try:
-        client.set(name, _dumps(value), ex=ENTRIES[entry])
+        client.set(name, _dumps(value), ex=ttl)
     except redis.RedisError:
         pass
 
@@ -136,7 +137,7 @@ def hit_rate(client: redis.Redis) -> float:
     return _rate(_counts(client))
 
 
-def stats(client: redis.Redis, configured_max: int) -> dict[str, Any]:
+def stats(client: redis.Redis, configured_max: int, ttls: Mapping[str, int]) -> dict[str, Any]:
     """The spec's figures: size from Redis's own memory accounting of the cache keys, max from `maxmemory`
     when Redis has one, else the configured cap. Two round trips for a small keyspace: the counters, the
     configuration and the first SCAN batch together, then each batch's MEMORY USAGE with the next SCAN."""
@@ -160,4 +161,4 @@ def stats(client: redis.Redis, configured_max: int) -> dict[str, Any]:
     maxmemory = int(cast(dict[str, Any], config).get("maxmemory") or 0)
     return {"hit_rate": _rate(counts), "total_requests": hits + misses, "cache_hits": hits, "cache_misses": misses,
             "evicted_entries": counts.get("evictions", 0), "current_size_bytes": size,
-            "max_size_bytes": maxmemory or configured_max}
+            "max_size_bytes": maxmemory or configured_max, "ttl_seconds": dict(ttls)}

@@ -11,6 +11,8 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from core.cache import ENTRIES
+
 ENVIRONMENTS = ("development", "test", "production")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -61,6 +63,7 @@ class Settings:
     poll_timeout_seconds: int
     restart_alert_threshold: int
     cache_max_bytes: int
+    cache_ttls: dict[str, int]
     api_threads: int
     log_level: str
 
@@ -246,6 +249,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         poll_timeout_seconds=r.number("POLL_TIMEOUT_SECONDS", 10, 1, 120),
         restart_alert_threshold=r.number("KUBERNETES_RESTART_ALERT_THRESHOLD", 5, 1, 100_000),
         cache_max_bytes=r.number("CACHE_MAX_BYTES", 64 * 1024 * 1024, 1024 * 1024, 64 * 1024 ** 3),
+        cache_ttls={entry: r.number(f"CACHE_TTL_{entry.upper()}", ttl, 1, 86_400) for entry, ttl in ENTRIES.items()},
         api_threads=r.number("API_THREADS", 256, 4, 4096),
         log_level=r.choice("LOG_LEVEL", "INFO", _LOG_LEVELS, str.upper),
     )

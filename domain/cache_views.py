@@ -126,7 +126,7 @@ def task_changed(client: redis.Redis, task: Task) -> None:
     changed(client, ("dashboard",), task.created_by_id)
 
 
-def warm(client: redis.Redis) -> int:
+def warm(client: redis.Redis, ttls: Mapping[str, int]) -> int:
     """Build every entry's default view for the admins and the users who have something to see."""
     owners = WebhookEndpoint.select(WebhookEndpoint.created_by).distinct()
     active = Task.select(Task.created_by).where(Task.created_at >= utc_naive() - timedelta(days=1)).distinct()
@@ -139,6 +139,6 @@ def warm(client: redis.Redis) -> int:
                                     ("alerts_list", DEFAULT_PAGE, alerts_page(user, DEFAULT_PAGE)),
                                     ("alerts_summary", None, alerts_summary(user)),
                                     ("dashboard", None, dashboard(user))):
-            cache.store(client, cache.key(entry, scope, query), entry, value)
+            cache.store(client, cache.key(entry, scope, query), value, ttls[entry])
             warmed += 1
     return warmed

@@ -63,5 +63,5 @@ def evaluate_alerts(rt: Runtime) -> dict[str, int]:
 def warm_cache(rt: Runtime) -> dict[str, Any]:
     """Build the cached views (webhooks list, alerts summary, dashboard) before their TTLs run out."""
     started = time.monotonic()
-    warmed = cache_views.warm(rt.redis)
+    warmed = cache_views.warm(rt.redis, rt.settings.cache_ttls)
     return {"warmed_entries": warmed, "duration_ms": round((time.monotonic() - started) * 1000, 1)}

@@ -32,6 +32,8 @@ class StatsSchema(ma.Schema):
         "description": "Entries removed before their TTL ran out (by a write, or by invalidate)."})
     current_size_bytes = ma.fields.Integer(required=True, metadata={"description": "Redis MEMORY USAGE, summed."})
     max_size_bytes = ma.fields.Integer(required=True, metadata={"description": "maxmemory, else CACHE_MAX_BYTES"})
+    ttl_seconds = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True, metadata={
+        "description": "Each entry's time to live (CACHE_TTL_WEBHOOKS_LIST, CACHE_TTL_ALERTS_LIST, ...)."})
 
 
 class WarmedSchema(ma.Schema):
@@ -65,7 +67,7 @@ class Stats(MethodView):
     def get(self) -> dict[str, Any]:
         """Hits, misses and evictions across every API process, and the cache's size"""
         svc = services()
-        return cache.stats(svc.redis, svc.settings.cache_max_bytes)
+        return cache.stats(svc.redis, svc.settings.cache_max_bytes, svc.settings.cache_ttls)
 
 
 @blp.route("/warm")

@@ -56,7 +56,7 @@ def test_the_size_sums_every_cache_key_across_scan_batches(redis_client: redis.R
         pipe.set(f"{cache.PREFIX}webhooks_list:u{i}:{i:016x}", "y" * (i % 300))
     pipe.execute()
     expected = sum(int(redis_client.memory_usage(name) or 0) for name in redis_client.scan_iter(cache.PREFIX + "*"))
-    figures = cache.stats(redis_client, 1000)
+    figures = cache.stats(redis_client, 1000, cache.ENTRIES)
     assert figures["current_size_bytes"] == expected and (expected > 0) == (cached > 0)
     assert figures["max_size_bytes"] == 1000 and figures["total_requests"] == 0
 
@@ -166,3 +166,23 @@ def test_warm_runs_the_job_and_later_reads_hit(client: FlaskClient, auth: Any, w
     assert client.get("/api/v1/alerts", headers=user).get_json()["total"] == 0
     after = stats(client, user)
     assert after["cache_hits"] - before["cache_hits"] == 4 and after["cache_misses"] == before["cache_misses"]
+
+
+def test_every_ttl_is_a_setting_used_on_read_and_on_warm_and_shown_in_stats(
+        make_app: Any, redis_client: redis.Redis) -> None:
+    app = make_app(CACHE_TTL_WEBHOOKS_LIST="7", CACHE_TTL_DASHBOARD="900")
+    client = app.test_client()
+    create_user("ttl-reader")
+    headers = {"Authorization": f"Bearer {login(client, 'ttl-reader')['access_token']}"}
+    client.get("/api/v1/webhooks", headers=headers)
+    client.get("/api/v1/dashboard", headers=headers)
+    ttls = {name.split(":")[2]: redis_client.ttl(name) for name in redis_client.scan_iter("conveyor:cache:*")}
+    assert 0 < ttls["webhooks_list"] <= 7 and 890 < ttls["dashboard"] <= 900
+    assert stats(client, headers)["ttl_seconds"] == {"webhooks_list": 7, "alerts_summary": 60, "alerts_list": 60,
+                                                     "dashboard": 900}
+    redis_client.flushdb()
+    create_user("ttl-admin", role="admin")  # the warm builds views for admins and users with something to see
+    with db.connection_context():
+        assert cache_views.warm(redis_client, app.extensions["conveyor"].settings.cache_ttls) > 0
+    warmed = {name.split(":")[2]: redis_client.ttl(name) for name in redis_client.scan_iter("conveyor:cache:*")}
+    assert 0 < warmed["webhooks_list"] <= 7 and 890 < warmed["dashboard"] <= 900 and warmed["alerts_list"] <= 60
