@@ -68,11 +68,20 @@ class Metrics(MethodView):
             query = query.where(model.resolution == args["resolution"])
         if args.get("name"):
             query = query.where(model.name == args["name"])
+        if args.get("metric_type"):
+            query = query.where(of_type(model.name, args["metric_type"]))
         for key, value in _tag_filters().items():
             query = query.where(tagged(model.tags, key, value))
         rows = query.order_by(moment, model.id).limit(args["limit"])
         return {"metrics": [_raw(row) if raw else _rollup(row) for row in rows], "total_count": query.count(),
                 "start_time": start, "end_time": end}
+
+
+def of_type(name: Any, family: str) -> Any:
+    """`name` is the family itself or continues it with `_` or `.`: `cpu` -> `cpu`, `cpu_usage`, `cpu.user`, not
+    `cpus`. Ranges, not LIKE: exact (no wildcard in a name to escape) and served by the name index."""
+    return (name == family) | ((name >= f"{family}_") & (name < f"{family}`")) | (
+        (name >= f"{family}.") & (name < f"{family}/"))
 
 
 MAX_NAMES = 1000

@@ -10,6 +10,7 @@ from api.schemas.common import FullMatch, StrictSchema, UtcDateTime
 from api.schemas.point_list import PointList, PointRules
 
 METRIC_NAME = r"^[a-zA-Z_][a-zA-Z0-9_.:-]{0,127}$"
+METRIC_TYPE = r"^[a-zA-Z][a-zA-Z0-9-]{0,63}$"
 TAG_KEY = r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$"
 NAME_RULE = "A letter or _, then up to 127 letters, digits or _ . : -"
 TAG_KEY_RULE = "A letter or _, then up to 63 letters, digits or _ . : -"
@@ -47,6 +48,9 @@ class MetricNamesSchema(ma.Schema):
 
 class SeriesArgsSchema(ma.Schema):
     name = ma.fields.String(validate=FullMatch(METRIC_NAME))
+    metric_type = ma.fields.String(validate=FullMatch(METRIC_TYPE), metadata={
+        "description": "A family of metrics (seed 003): `cpu` selects `cpu`, `cpu_usage`, `cpu.user`..., i.e. the "
+                       "name itself or names that continue it with `_` or `.`."})
     start_time = ma.fields.AwareDateTime(default_timezone=UTC, metadata={"description": "Default: an hour ago."})
     end_time = ma.fields.AwareDateTime(default_timezone=UTC, metadata={"description": "Default: now."})
     resolution = ma.fields.String(load_default="raw", validate=ma.validate.OneOf(RESOLUTIONS))

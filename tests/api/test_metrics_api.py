@@ -109,3 +109,18 @@ def test_who_may_push_and_read(client: FlaskClient, auth: Any) -> None:
     assert_envelope(client.post("/api/v1/metrics", json={"metrics": point}), 401, "UNAUTHORIZED")
     assert_envelope(push(client, auth("viewer"), point), 403, "FORBIDDEN")
     assert client.get("/api/v1/metrics", headers=auth("viewer")).status_code == 200
+
+
+def test_metric_type_selects_a_family_of_names(client: FlaskClient, auth: Any) -> None:
+    """Seed 003's `metric_type`: `cpu` is `cpu` and the names that continue it with `_` or `.`, nothing else."""
+    user = auth("user")
+    names = ["cpu", "cpu_usage", "cpu.user", "cpus", "cpu-temp", "gpu_usage", "memory.rss", "cpu_"]
+    assert push(client, user, [{"name": name, "value": 1.0} for name in names]).status_code == 202
+    assert sorted(p["name"] for p in series(client, user, metric_type="cpu")["metrics"]) == [
+        "cpu", "cpu.user", "cpu_", "cpu_usage"]
+    assert [p["name"] for p in series(client, user, metric_type="memory")["metrics"]] == ["memory.rss"]
+    assert [p["name"] for p in series(client, user, metric_type="cpu", name="cpu_usage")["metrics"]] == ["cpu_usage"]
+    assert series(client, user, metric_type="disk")["metrics"] == []
+    for bad in ("cpu%", "c_u", "", "x" * 65):
+        response = client.get("/api/v1/metrics", headers=user, query_string={"metric_type": bad})
+        assert "metric_type" in assert_envelope(response, 422, "VALIDATION_ERROR")["error"]["details"], bad
