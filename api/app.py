@@ -115,8 +115,9 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     api = ConveyorApi(app)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
-    limit_routes(app, limiter, {"builds.Builds": settings.rate_limit_builds,
-                                "analyses.Analyses": settings.rate_limit_analyses})
+    limit_routes(app, limiter, {("builds.Builds", "POST"): settings.rate_limit_builds,
+                                ("analyses.Analyses", "POST"): settings.rate_limit_analyses,
+                                ("users.Users", "GET"): settings.rate_limit_users_list})
     app.register_blueprint(assets)
     app.register_blueprint(dashboard_pages.blp)
     app.register_blueprint(ws_blp)

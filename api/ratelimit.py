@@ -57,7 +57,11 @@ def init_rate_limits(app: Flask, settings: Settings, redis_url: str) -> Limiter:
     return limiter
 
 
-def limit_routes(app: Flask, limiter: Limiter, limits: dict[str, str]) -> None:
-    """Tighter limits on creating work (per user): `endpoint -> "10/minute"`, POST only."""
-    for endpoint, limit in limits.items():
-        limiter.limit(limit, methods=["POST"], key_func=rate_key)(app.view_functions[endpoint])
+def limit_routes(app: Flask, limiter: Limiter, limits: dict[tuple[str, str], str]) -> None:
+    """Tighter limits (per user) on some routes, on top of the default: `(endpoint, method) -> "10/minute"`.
+
+    flask-limiter checks a decorated limit in the decorator's wrapper, and leaves a decorated view out of its
+    before-request check: the wrapper must be what the app calls, or the view has no limit at all."""
+    for (endpoint, method), limit in limits.items():
+        app.view_functions[endpoint] = limiter.limit(limit, methods=[method], key_func=rate_key,
+                                                     override_defaults=False)(app.view_functions[endpoint])

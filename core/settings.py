@@ -44,6 +44,7 @@ class Settings:
     rate_limit_anonymous: str
     rate_limit_builds: str
     rate_limit_analyses: str
+    rate_limit_users_list: str
     worker_processes: int
     worker_threads: int
     worker_timeout_ms: int
@@ -230,6 +231,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         rate_limit_anonymous=r.rate("RATE_LIMIT_ANONYMOUS", "100/minute"),
         rate_limit_builds=r.rate("RATE_LIMIT_BUILDS", "10/minute"),
         rate_limit_analyses=r.rate("RATE_LIMIT_ANALYSES", "5/minute"),
+        rate_limit_users_list=r.rate("RATE_LIMIT_USERS_LIST", "10/minute"),
         worker_processes=r.number("WORKER_PROCESSES", 1, 1, 64),
         worker_threads=r.number("WORKER_THREADS", 8, 1, 256),
         worker_timeout_ms=r.number("WORKER_TIMEOUT_MS", 100, 10, 10_000),

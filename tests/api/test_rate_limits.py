@@ -90,3 +90,42 @@ def test_per_user_rate_limit_is_counted_per_user_not_per_address(make_app: Calla
     response = client.get(ME, headers=bob)
     # then
     assert response.status_code == 200
+
+
+def test_the_users_list_has_its_own_tighter_limit(make_app: Callable[..., Flask]) -> None:
+    """Seed 004: 10 a minute on `GET /users` by default (RATE_LIMIT_USERS_LIST), within the per-user limit; the
+    user's other reads are not held back by it."""
+    client = limited_app(make_app, RATE_LIMIT_USERS_LIST="3/minute", RATE_LIMIT_USER="100/minute")
+    create_user("lister", role="admin")
+    headers = bearer(login(client, "lister")["access_token"])
+    statuses = [client.get("/api/v1/users", headers=headers).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert client.get(ME, headers=headers).status_code == 200
+    assert client.post("/api/v1/users", headers=headers, json={
+        "username": "made-anyway", "email": "made@example.com", "password": PASSWORD}).status_code == 201
+
+
+def test_the_users_list_limit_defaults_to_ten_a_minute(make_app: Callable[..., Flask]) -> None:
+    client = limited_app(make_app, RATE_LIMIT_USER="100/minute")
+    create_user("counter", role="admin")
+    headers = bearer(login(client, "counter")["access_token"])
+    statuses = [client.get("/api/v1/users", headers=headers).status_code for _ in range(11)]
+    assert statuses == [200] * 10 + [429]
+
+
+def test_creating_builds_and_analyses_has_its_own_limit_reads_do_not(make_app: Callable[..., Flask]) -> None:
+    """RATE_LIMIT_BUILDS and RATE_LIMIT_ANALYSES hold back POSTs only (they once held back nothing: the limited
+    view was not the one the app called)."""
+    client = limited_app(make_app, RATE_LIMIT_BUILDS="2/minute", RATE_LIMIT_ANALYSES="1/minute",
+                         RATE_LIMIT_USER="100/minute")
+    create_user("builder")
+    headers = bearer(login(client, "builder")["access_token"])
+    builds = [client.post("/api/v1/builds", headers=headers, json={"project_name": "absent"}).status_code
+              for _ in range(3)]
+    assert builds == [404, 404, 429]
+    analyses = [client.post("/api/v1/analyses", headers=headers,
+                            json={"project_name": "absent", "analysis_types": ["quality"]}).status_code
+                for _ in range(2)]
+    assert analyses == [404, 429]
+    assert [client.get("/api/v1/builds", headers=headers).status_code for _ in range(4)] == [200] * 4
+    assert client.get("/api/v1/builds", headers=headers).headers["X-RateLimit-Limit"] == "100"  # the default
