@@ -101,8 +101,8 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     configure_logging(settings.log_level)
     app = ConveyorFlask("conveyor", static_folder=None)
     app.url_map.converters["int"] = IdConverter
-    app.config.update(openapi_config(), MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False,
-                      SOCK_SERVER_OPTIONS=SERVER_OPTIONS)
+    app.config.update(openapi_config(settings.api_info), MAX_CONTENT_LENGTH=settings.max_body_bytes,
+                      JSON_SORT_KEYS=False, SOCK_SERVER_OPTIONS=SERVER_OPTIONS)
     runtime = configure_workers(settings)
     redis_url = runtime.redis_url
     app.extensions["conveyor"] = Services(

@@ -64,7 +64,10 @@ def redoc_logo() -> ResponseReturnValue:
     return response
 
 
-def openapi_config() -> dict[str, object]:
+def openapi_config(info: dict[str, Any]) -> dict[str, object]:
+    """flask-smorest's settings; `info` (contact, license, terms of service) comes from the settings."""
+    info_with_description: dict[str, Any] = {
+        **info, "description": "Conveyor: builds, analyses, webhooks and alerts as queued jobs."}
     return {
         "API_TITLE": "Conveyor",
         "API_VERSION": "v1",
@@ -77,7 +80,7 @@ def openapi_config() -> dict[str, object]:
         # From the installed package; the CDN only where it is missing (a `pip install .` without the Makefile).
         "OPENAPI_REDOC_URL": REDOC_URL if redoc_bundles() else REDOC_CDN,
         "API_SPEC_OPTIONS": {
-            "info": {"description": "Conveyor: builds, analyses, webhooks and alerts as queued jobs."},
+            "info": info_with_description,
             "security": [{"bearerAuth": []}],
             "components": {"securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},

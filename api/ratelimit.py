@@ -1,6 +1,8 @@
 """Rate limits with flask-limiter on Redis: per user when a valid token is sent, else per client IP."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, g, request
 from flask_limiter import Limiter
 
@@ -54,6 +56,8 @@ def init_rate_limits(app: Flask, settings: Settings, redis_url: str) -> Limiter:
         key_prefix="conveyor:ratelimit",
     )
     limiter.init_app(app)
+    # A disabled Limiter is not kept by the app, yet the route limits' wrappers hold it weakly: keep it here.
+    app.extensions["conveyor_limiter"] = limiter
     return limiter
 
 
@@ -63,5 +67,6 @@ def limit_routes(app: Flask, limiter: Limiter, limits: dict[tuple[str, str], str
     flask-limiter checks a decorated limit in the decorator's wrapper, and leaves a decorated view out of its
     before-request check: the wrapper must be what the app calls, or the view has no limit at all."""
     for (endpoint, method), limit in limits.items():
-        app.view_functions[endpoint] = limiter.limit(limit, methods=[method], key_func=rate_key,
-                                                     override_defaults=False)(app.view_functions[endpoint])
+        limited: Any = limiter.limit(limit, methods=[method], key_func=rate_key,
+                                     override_defaults=False)(app.view_functions[endpoint])
+        app.view_functions[endpoint] = limited

@@ -67,6 +67,7 @@ class Settings:
     cache_ttls: dict[str, int]
     api_threads: int
     log_level: str
+    api_info: dict[str, Any]
 
     @property
     def production(self) -> bool:
@@ -254,4 +255,26 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         cache_ttls={entry: r.number(f"CACHE_TTL_{entry.upper()}", ttl, 1, 86_400) for entry, ttl in ENTRIES.items()},
         api_threads=r.number("API_THREADS", 256, 4, 4096),
         log_level=r.choice("LOG_LEVEL", "INFO", _LOG_LEVELS, str.upper),
+        api_info=api_info(r),
     )
+
+
+def api_info(r: _Reader) -> dict[str, Any]:
+    """OpenAPI's `info` contact, license and terms of service (seeds 000 and 004), from API_CONTACT_NAME,
+    API_CONTACT_EMAIL, API_CONTACT_URL, API_LICENSE_NAME (MIT), API_LICENSE_URL, API_TERMS_URL."""
+    for name in ("API_CONTACT_URL", "API_LICENSE_URL", "API_TERMS_URL"):
+        value = r.text(name)
+        if value is not None and not re.fullmatch(r"https?://[^\s]+", value):
+            raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+    email = r.text("API_CONTACT_EMAIL")
+    if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise ConfigError(f"API_CONTACT_EMAIL must be an email address, got {email!r}")
+    contact = {key: value for key, value in (("name", r.text("API_CONTACT_NAME")), ("email", email),
+                                             ("url", r.text("API_CONTACT_URL"))) if value}
+    info: dict[str, Any] = {"license": {"name": r.text("API_LICENSE_NAME", "MIT"),
+                                        "url": r.text("API_LICENSE_URL", "https://opensource.org/licenses/MIT")}}
+    if contact:
+        info["contact"] = contact
+    if r.text("API_TERMS_URL"):
+        info["termsOfService"] = r.text("API_TERMS_URL")
+    return info

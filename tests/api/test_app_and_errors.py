@@ -185,3 +185,16 @@ def test_metrics_endpoint_speaks_prometheus_text(client: FlaskClient) -> None:
     assert 'conveyor_http_requests_total{endpoint="/health",method="GET",status="200"}' in text
     assert "conveyor_http_request_duration_seconds_bucket" in text
     assert "conveyor_queue_messages" in text
+
+
+def test_openapi_info_carries_contact_license_and_terms_from_the_settings(make_app: Any) -> None:
+    info = make_app(API_CONTACT_NAME="Platform team", API_CONTACT_EMAIL="platform@example.com",
+                    API_CONTACT_URL="https://example.com/platform", API_TERMS_URL="https://example.com/terms",
+                    API_LICENSE_NAME="Apache-2.0", API_LICENSE_URL="https://www.apache.org/licenses/LICENSE-2.0",
+                    ).test_client().get("/openapi.json").get_json()["info"]
+    assert info["contact"] == {"name": "Platform team", "email": "platform@example.com",
+                               "url": "https://example.com/platform"}
+    assert info["license"] == {"name": "Apache-2.0", "url": "https://www.apache.org/licenses/LICENSE-2.0"}
+    assert info["termsOfService"] == "https://example.com/terms" and info["title"] == "Conveyor"
+    default = make_app().test_client().get("/openapi.json").get_json()["info"]
+    assert default["license"]["name"] == "MIT" and "contact" not in default and "termsOfService" not in default

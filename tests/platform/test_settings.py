@@ -39,6 +39,8 @@ def test_booleans_accept_only_clear_words(tmp_path: Path, raw: str, expected: bo
     ("BUILD_USER", "root"), ("BUILD_USER", "Bad User"), ("BUILD_USER", "-x"), ("WORKSPACE_DIR", "ws"),
     ("REPO_ALLOW_PRIVATE", "sure"), ("REPO_ALLOW_LOCAL", "2"),
     ("CACHE_TTL_WEBHOOKS_LIST", "0"), ("CACHE_TTL_DASHBOARD", "5m"), ("CACHE_TTL_ALERTS_LIST", "86401"),
+    ("API_CONTACT_EMAIL", "ops"), ("API_CONTACT_URL", "javascript:alert(1)"), ("API_TERMS_URL", "ftp://x/terms"),
+    ("API_LICENSE_URL", "https://a b"),
 ])
 def test_bad_values_are_start_up_errors_naming_the_variable(tmp_path: Path, name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=name):
