@@ -110,7 +110,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         tokens=TokenConfig(settings.secret_key, settings.access_token_ttl, settings.refresh_token_ttl),
     )
     _install_request_hooks(app)
-    init_metrics(app)
+    init_metrics(app, settings.access_log)
     limiter = init_rate_limits(app, settings, redis_url)
     api = ConveyorApi(app)
     for blueprint in BLUEPRINTS:

@@ -1,12 +1,14 @@
-"""Prometheus metrics for one app: request counts and latencies, and queue gauges read at scrape time."""
+"""Prometheus metrics for one app (request counts, failures, latencies and requests in progress; queue, worker
+and WebSocket gauges read at scrape time) and the JSON access log: one line per request."""
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
 import redis
 from flask import Flask, Response, current_app, g, request
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -14,6 +16,8 @@ from prometheus_client.registry import Collector
 from api.services import services
 from domain import telemetry
 from domain.webhooks import stats as webhook_stats
+
+access = logging.getLogger("conveyor.access")
 
 
 class QueueCollector(Collector):
@@ -48,6 +52,20 @@ class QueueCollector(Collector):
             yield from _webhook_metrics(svc.redis)
 
 
+class SocketCollector(Collector):
+    """Open WebSockets of this API process, by kind, from its stream hub (nothing counted per message)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[Metric]:
+        sockets = GaugeMetricFamily("conveyor_websocket_connections", "Open WebSockets of this API process",
+                                    labels=["kind"])
+        for kind, count in self.app.extensions["stream_hub"].open_sockets().items():
+            sockets.add_metric([kind], count)
+        yield sockets
+
+
 def _webhook_metrics(client: redis.Redis) -> Iterator[Metric]:
     try:
         outcomes = webhook_stats.outcomes(client)
@@ -68,25 +86,47 @@ def registry() -> CollectorRegistry:
     return current_app.extensions["prometheus"]
 
 
-def init_metrics(app: Flask) -> None:
+def init_metrics(app: Flask, access_log: bool) -> None:
     reg = CollectorRegistry()
     requests_total = Counter("conveyor_http_requests_total", "HTTP requests",
                              ["method", "endpoint", "status"], registry=reg)
+    failed = Counter("conveyor_http_requests_failed_total", "HTTP requests answered 4xx (client) or 5xx (server)",
+                     ["method", "endpoint", "class"], registry=reg)
+    in_progress = Gauge("conveyor_http_requests_in_progress", "HTTP requests being served now (WebSockets too)",
+                        registry=reg)
     latency = Histogram("conveyor_http_request_duration_seconds", "HTTP request latency",
                         ["method", "endpoint"], registry=reg,
                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
     reg.register(QueueCollector(app))
+    reg.register(SocketCollector(app))
     app.extensions["prometheus"] = reg
 
     @app.before_request
     def _start_timer() -> None:
         g.started = time.perf_counter()
+        in_progress.inc()
+        g.in_progress = True
+
+    @app.teardown_request
+    def _done(exc: BaseException | None) -> None:
+        if g.pop("in_progress", False):
+            in_progress.dec()
 
     @app.after_request
     def _observe(response: Response) -> Response:
         # The URL rule, not the path: ids in paths would make unbounded label sets.
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         requests_total.labels(request.method, endpoint, str(response.status_code)).inc()
-        if "started" in g:
-            latency.labels(request.method, endpoint).observe(time.perf_counter() - g.started)
+        if response.status_code >= 400:
+            failed.labels(request.method, endpoint, f"{response.status_code // 100}xx").inc()
+        seconds = time.perf_counter() - g.started if "started" in g else None
+        if seconds is not None:
+            latency.labels(request.method, endpoint).observe(seconds)
+        if access_log and access.isEnabledFor(logging.INFO):
+            # The rule, not the path or its query string: no id, token or secret a client put in a URL.
+            user = g.get("user")
+            access.info("request", extra={"method": request.method, "path": endpoint,
+                                          "status": response.status_code,
+                                          "duration_ms": None if seconds is None else round(seconds * 1000, 2),
+                                          "user_id": user.id if user is not None else None})
         return response

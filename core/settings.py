@@ -67,6 +67,7 @@ class Settings:
     cache_ttls: dict[str, int]
     api_threads: int
     log_level: str
+    access_log: bool
     api_info: dict[str, Any]
 
     @property
@@ -255,6 +256,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         cache_ttls={entry: r.number(f"CACHE_TTL_{entry.upper()}", ttl, 1, 86_400) for entry, ttl in ENTRIES.items()},
         api_threads=r.number("API_THREADS", 256, 4, 4096),
         log_level=r.choice("LOG_LEVEL", "INFO", _LOG_LEVELS, str.upper),
+        access_log=r.flag("ACCESS_LOG", True),
         api_info=api_info(r),
     )
 

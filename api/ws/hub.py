@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import redis
 
 from core import streams
+from domain.alerting import ALERTS_STREAM
 
 log = logging.getLogger(__name__)
 BLOCK_MS = 5000
@@ -74,6 +75,13 @@ class StreamHub:
                 if not watchers:
                     del self.subscribers[subscription.task_id]
                     self.cursors.pop(subscription.task_id, None)
+
+    def open_sockets(self) -> dict[str, int]:
+        """Subscriptions now, by kind: `alerts` (the alerts channel) and `tasks` (build and analysis progress)."""
+        with self.lock:
+            counts = {task_id: len(watchers) for task_id, watchers in self.subscribers.items()}
+        alerts = counts.pop(ALERTS_STREAM, 0)
+        return {"alerts": alerts, "tasks": sum(counts.values())}
 
     def _wake(self) -> None:
         """Cut the reader's blocking wait short so a new stream joins its XREAD at once."""

@@ -1,6 +1,7 @@
 """The app factory, and the error envelope for every source of error."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -11,6 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api.errors import ApiError
+from core.logging import JsonFormatter
+from tests.conftest import create_user, login
 from tests.support.envelope import assert_envelope
 
 
@@ -198,3 +201,71 @@ def test_openapi_info_carries_contact_license_and_terms_from_the_settings(make_a
     assert info["termsOfService"] == "https://example.com/terms" and info["title"] == "Conveyor"
     default = make_app().test_client().get("/openapi.json").get_json()["info"]
     assert default["license"]["name"] == "MIT" and "contact" not in default and "termsOfService" not in default
+
+
+class Lines(logging.Handler):
+    """Formats each record as it is emitted (the request id lives only while the request does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+def access_lines(make_app: Any, calls: Any, **settings: str) -> list[dict[str, Any]]:
+    app = make_app(**settings)
+    handler, logger = Lines(), logging.getLogger("conveyor.access")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        calls(app.test_client())
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    return handler.lines
+
+
+def test_one_json_access_line_per_request_without_ids_tokens_or_query(make_app: Any) -> None:
+    def calls(client: FlaskClient) -> None:
+        create_user("logged")
+        token = login(client, "logged")["access_token"]
+        client.get("/api/v1/builds/5f0c0000-0000-4000-8000-000000000000?secret=hunter2",
+                   headers={"Authorization": f"Bearer {token}", "X-Request-ID": "trace-me-1"})
+
+    lines = access_lines(make_app, calls)
+    assert [line["path"] for line in lines] == ["/api/v1/auth/login", "/api/v1/builds/<uuid:task_id>"]
+    line = lines[-1]
+    assert (line["logger"], line["method"], line["status"], line["request_id"]) == (
+        "conveyor.access", "GET", 404, "trace-me-1")
+    assert line["duration_ms"] >= 0 and isinstance(line["user_id"], int)
+    assert lines[0]["user_id"] is None  # the login itself is anonymous
+    text = json.dumps(lines)
+    assert "hunter2" not in text and "5f0c0000" not in text and "Bearer" not in text and "password" not in text
+
+
+def test_the_access_log_can_be_switched_off(make_app: Any) -> None:
+    assert access_lines(make_app, lambda client: client.get("/health"), ACCESS_LOG="false") == []
+    assert len(access_lines(make_app, lambda client: client.get("/health"))) == 1
+
+
+def test_prometheus_counts_failures_requests_in_progress_and_open_sockets(app: Flask, client: FlaskClient) -> None:
+    client.get("/api/v1/builds")  # 401
+    client.get("/no/such/page")  # 404
+    hub = app.extensions["stream_hub"]
+    subscriptions = [hub.subscribe("some-task"), hub.subscribe("some-task"), hub.subscribe("alerts")]
+    try:
+        text = client.get("/metrics").get_data(as_text=True)
+    finally:
+        for subscription in subscriptions:
+            hub.unsubscribe(subscription)
+    assert 'conveyor_http_requests_failed_total{class="4xx",endpoint="/api/v1/builds",method="GET"} 1.0' in text
+    assert 'conveyor_http_requests_failed_total{class="4xx",endpoint="unmatched",method="GET"} 1.0' in text
+    assert "conveyor_http_requests_in_progress 1.0" in text  # the scrape itself
+    assert 'conveyor_websocket_connections{kind="tasks"} 2.0' in text
+    assert 'conveyor_websocket_connections{kind="alerts"} 1.0' in text
+    after = client.get("/metrics").get_data(as_text=True)
+    assert 'conveyor_websocket_connections{kind="tasks"} 0.0' in after
