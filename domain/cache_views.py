@@ -99,7 +99,11 @@ def dashboard(user: User) -> dict[str, Any]:
     return {
         "tasks_last_day": by_status,
         "recent_tasks": [{"id": str(t.id), "kind": t.kind, "project": t.project_name, "status": t.status,
-                          "progress": t.progress, "created_at": isoformat(t.created_at)}
+                          "progress": t.progress, "created_at": isoformat(t.created_at),
+                          "started_at": t.started_at and isoformat(t.started_at),
+                          "finished_at": t.finished_at and isoformat(t.finished_at),
+                          "duration_seconds": round((t.finished_at - t.started_at).total_seconds(), 3)
+                          if t.started_at and t.finished_at else None}
                          for t in tasks.order_by(Task.created_at.desc()).limit(5)],
         "webhooks": {"active": hooks.where(WebhookEndpoint.is_active == True).count(),  # noqa: E712
                      "disabled": hooks.where(WebhookEndpoint.is_active == False).count(),  # noqa: E712

@@ -114,6 +114,8 @@ def test_the_dashboard_follows_the_users_builds(client: FlaskClient, auth: Any, 
     assert client.post("/api/v1/builds", headers=user, json={"project_name": "app"}).status_code == 202
     board = client.get("/api/v1/dashboard", headers=user).get_json()
     assert board["tasks_last_day"] == {"queued": 1} and board["recent_tasks"][0]["status"] == "queued"
+    recent = board["recent_tasks"][0]
+    assert (recent["started_at"], recent["finished_at"], recent["duration_seconds"]) == (None, None, None)
 
 
 def test_the_cached_webhook_shape_is_the_documented_one(client: FlaskClient, auth: Any) -> None:

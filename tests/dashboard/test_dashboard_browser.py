@@ -104,6 +104,10 @@ def test_a_build_started_from_the_form_goes_running_then_completed_live_and_show
     shot("running")
     gate.touch()
     expect(build_link(page, task_id)).to_have_text("completed")
+    # The row and the cards follow at once, not at their next poll (5 s and 15 s).
+    row = page.locator("table#builds tr.build", has=page.locator(f'a.status[data-task-id="{task_id}"]'))
+    expect(row.locator("td.took")).not_to_be_empty(timeout=2500)
+    expect(page.locator("#summary .stat", has_text="Builds, last 24 h")).to_contain_text("completed", timeout=2500)
     assert page.evaluate("window.__marker") == 1, "the page reloaded or navigated"
     shot("completed")
 

@@ -53,11 +53,26 @@
     return row;
   }
 
+  /* A build ended live: its row (how long it took) and the summary cards are read again at once, not at their
+     next poll (one refresh for several builds that end together). */
+  let pending = null;
+  function refreshSoon() {
+    if (pending) return;
+    pending = setTimeout(() => {
+      pending = null;
+      loadBuilds().catch(C.report);
+      loadSummary().catch(C.report);
+    }, 250);
+  }
+
   function watch(taskId) {
     if (watchers.has(taskId) || watchers.size >= MAX_WATCHERS) return;
     watchers.set(taskId, null);
     C.socket("/api/v1/ws/builds/" + taskId, {
-      message: (m) => setStatus(taskId, m.status, m.progress),
+      message: (m) => {
+        setStatus(taskId, m.status, m.progress);
+        if (isFinal(m.status)) refreshSoon();
+      },
       close: () => watchers.delete(taskId),
     }).then((ws) => watchers.set(taskId, ws), () => watchers.delete(taskId));
   }
