@@ -46,7 +46,8 @@ def _context(rule: AlertRule, observed: float | None, count: int, limit: float |
 def alert_data(alert: Alert) -> dict[str, Any]:
     return {"alert_id": alert.id, "owner_id": alert.owner_id,
             "rule": alert.rule_name, "metric": alert.metric, "severity": alert.severity,
-            "status": alert.status, "tags": alert.tags, "message": alert.message, "context": alert.context}
+            "status": alert.status, "tags": alert.tags, "message": alert.message, "context": alert.context,
+            "name": alert.rule_name, "operation_type": alert.metric}
 
 
 def _raise(client: redis.Redis, rule: AlertRule, tags_text: str, context: dict[str, Any]) -> Emitted | None:

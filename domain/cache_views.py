@@ -58,7 +58,9 @@ def alert_item(a: Alert) -> dict[str, Any]:
     return {"id": a.id, "rule_id": a.__data__.get("rule"), "rule": a.rule_name, "metric": a.metric, "tags": a.tags,
             "severity": a.severity, "status": a.status, "message": a.message, "context": a.context,
             "created_at": isoformat(a.created_at), "acknowledged_at": isoformat(a.acknowledged_at),
-            "acknowledged_by": a.acknowledged_by, "resolved_at": isoformat(a.resolved_at)}
+            "acknowledged_by": a.acknowledged_by, "resolved_at": isoformat(a.resolved_at),
+            "name": a.rule_name, "description": a.message, "operation_type": a.metric,
+            "updated_at": isoformat(a.updated_at)}
 
 
 def alerts_page(user: User, args: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,8 @@ one open alert per rule and tag set: `open_key` is unique, and set only while th
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 import peewee
 
 from models.db import BaseModel, JSONField, utc_naive
@@ -52,6 +54,11 @@ class Alert(BaseModel):
     acknowledged_at = peewee.DateTimeField(null=True)
     acknowledged_by = peewee.CharField(max_length=64, null=True)
     resolved_at = peewee.DateTimeField(null=True)
+
+    @property
+    def updated_at(self) -> datetime:
+        """The alert's last change: raised, acknowledged or resolved (an alert changes only those three ways)."""
+        return max(moment for moment in (self.created_at, self.acknowledged_at, self.resolved_at) if moment)
 
     @staticmethod
     def visible_to(user_id: int, admin: bool) -> peewee.Expression | bool:

@@ -85,6 +85,11 @@ class AlertSchema(ma.Schema):
     acknowledged_at = UtcDateTime(allow_none=True)
     acknowledged_by = ma.fields.String(allow_none=True)
     resolved_at = UtcDateTime(allow_none=True)
+    # The seeds' names for the same facts (000: operation_type; 003: name, description, updated_at).
+    name = ma.fields.Function(lambda a: a.rule_name, metadata={"type": "string", "description": "= rule"})
+    description = ma.fields.Function(lambda a: a.message, metadata={"type": "string", "description": "= message"})
+    operation_type = ma.fields.Function(lambda a: a.metric, metadata={"type": "string", "description": "= metric"})
+    updated_at = UtcDateTime(metadata={"description": "The last change: raised, acknowledged or resolved."})
 
 
 class AcknowledgeSchema(StrictSchema):

@@ -256,3 +256,22 @@ def test_the_cached_alert_shape_is_the_documented_one(runtime: Runtime, client: 
         alert = Alert.get_by_id(listed["id"])
         assert alert.acknowledged_at and alert.resolved_at
         assert cache_views.alert_item(alert) == AlertSchema().dump(alert)
+
+
+def test_alerts_carry_the_seeds_names_and_their_last_change(runtime: Runtime, client: FlaskClient,
+                                                            auth: Any) -> None:
+    """Seed 000's `operation_type`, seed 003's `name`, `description` and `updated_at`, beside the contract's."""
+    user = auth("user")
+    rule(client, user, window_minutes=60)
+    push(client, user, [{"name": "latency", "value": 500.0, "tags": {"env": "a"}}])
+    assert evaluate(runtime)["raised"] == 1
+    [listed] = alerts(client, user)
+    assert (listed["name"], listed["description"], listed["operation_type"]) == (
+        listed["rule"], listed["message"], listed["metric"])
+    assert listed["operation_type"] == "latency" and listed["updated_at"] == listed["created_at"]
+    client.post(f"/api/v1/alerts/{listed['id']}/acknowledge", headers=user)
+    shown = client.get(f"/api/v1/alerts/{listed['id']}", headers=user).get_json()
+    assert shown["updated_at"] == shown["acknowledged_at"] > shown["created_at"]
+    assert alerts(client, user)[0]["updated_at"] == shown["updated_at"]  # the cached list follows
+    client.post(f"/api/v1/alerts/{listed['id']}/resolve", headers=user)
+    assert client.get(f"/api/v1/alerts/{listed['id']}", headers=user).get_json()["updated_at"] > shown["updated_at"]
