@@ -68,6 +68,38 @@ def deep(svc: Services) -> dict[str, Any]:
     return report
 
 
+SCHEDULER_SILENT_SECONDS = 60  # a scheduler that has not ticked for this long is not scheduling
+
+
+def system_status(svc: Services, requests_total: int, process: dict[str, Any]) -> dict[str, Any]:
+    """Seed 001's status: each component healthy or not, and this API process's own figures."""
+    probes = readiness(svc)
+    up = {name: probe["status"] == "up" for name, probe in probes.items()}
+    workers = scheduler = False
+    if up["redis"]:
+        workers = bool(telemetry.live_workers(svc.redis))
+        tick = telemetry.scheduler_tick(svc.redis)
+        scheduler = tick is not None and time.time() - tick["at"] <= SCHEDULER_SILENT_SECONDS
+    components = {"api": True, "database": up["database"], "cache": up["redis"], "workers": workers,
+                  "scheduler": scheduler}
+    uptime = time.time() - svc.started_at
+    return {"status": "operational" if all(components.values()) else "degraded",
+            "components": {name: "healthy" if ok else "unhealthy" for name, ok in components.items()},
+            "metrics": {"uptime_seconds": round(uptime, 1), "requests_total": requests_total,
+                        "requests_per_second": round(requests_total / uptime, 3) if uptime > 0 else 0.0,
+                        "memory_percent": process["memory_percent"], "cpu_percent": process["cpu_percent"]}}
+
+
+def services_list(svc: Services) -> list[dict[str, Any]]:
+    """Seed 004's `services`: every API, worker and scheduler process seen in the last minute, by heartbeat."""
+    return [{"name": info["kind"], "id": info["id"], "status": "running", "uptime": info.get("uptime_seconds"),
+             "memory_usage": f"{round(info['memory_bytes'] / 1024 ** 2)}MB" if "memory_bytes" in info else None,
+             "cpu_usage": f"{info['cpu_percent']}%" if "cpu_percent" in info else None,
+             "memory_bytes": info.get("memory_bytes"), "cpu_percent": info.get("cpu_percent"),
+             "last_seen": isoformat(from_timestamp(info["seen_at"]))}
+            for info in telemetry.live_processes(svc.redis)]
+
+
 def webhook_summary() -> dict[str, int]:
     """Endpoints active and failing (failed since their last success), and deliveries not yet settled."""
     active = WebhookEndpoint.select().where(WebhookEndpoint.is_active == True)  # noqa: E712

@@ -3,6 +3,8 @@ and WebSocket gauges read at scrape time) and the JSON access log: one line per 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Iterator
 
@@ -15,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from api.services import services
 from domain import telemetry
+from domain.processes import Process
 from domain.webhooks import stats as webhook_stats
 
 access = logging.getLogger("conveyor.access")
@@ -82,6 +85,40 @@ def _webhook_metrics(client: redis.Redis) -> Iterator[Metric]:
                                 buckets=buckets, sum_value=total)
 
 
+class Heartbeat:
+    """An API process says it is alive from its requests, at most every BEAT_SECONDS (no thread of its own): an
+    idle API process leaves the system status's list a minute after its last request; the one answering the
+    status has just beaten."""
+
+    BEAT_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self.process: Process | None = None  # made at the first beat: after gunicorn's fork
+        self.last = float("-inf")
+        self.lock = threading.Lock()
+
+    def maybe_beat(self, client: redis.Redis) -> None:
+        now = time.monotonic()
+        if now - self.last < self.BEAT_SECONDS or not self.lock.acquire(blocking=False):
+            return
+        try:
+            self.last = now
+            if self.process is None or self.process.pid != os.getpid():
+                self.process = Process("api")
+            telemetry.record_beat(client, "api", self.process.figures())
+        except redis.RedisError:
+            pass  # Redis is away: the next request after BEAT_SECONDS tries again
+        finally:
+            self.lock.release()
+
+
+def requests_served(app: Flask) -> int:
+    """HTTP requests this API process has answered (its Prometheus counter, summed over labels)."""
+    counter: Counter = app.extensions["http_requests"]
+    return int(sum(sample.value for metric in counter.collect() for sample in metric.samples
+                   if sample.name.endswith("_total")))
+
+
 def registry() -> CollectorRegistry:
     return current_app.extensions["prometheus"]
 
@@ -100,6 +137,8 @@ def init_metrics(app: Flask, access_log: bool) -> None:
     reg.register(QueueCollector(app))
     reg.register(SocketCollector(app))
     app.extensions["prometheus"] = reg
+    heartbeat = Heartbeat()
+    app.extensions["http_requests"] = requests_total
 
     @app.before_request
     def _start_timer() -> None:
@@ -114,6 +153,7 @@ def init_metrics(app: Flask, access_log: bool) -> None:
 
     @app.after_request
     def _observe(response: Response) -> Response:
+        heartbeat.maybe_beat(services().redis)
         # The URL rule, not the path: ids in paths would make unbounded label sets.
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         requests_total.labels(request.method, endpoint, str(response.status_code)).inc()

@@ -9,7 +9,6 @@ from typing import Any, cast
 import redis
 
 JOBS_KEY = "conveyor:jobs"
-WORKERS_KEY = "conveyor:workers"
 SCHEDULER_TICK_KEY = "conveyor:scheduler:tick"
 MESSAGE_COUNTS_KEY = "conveyor:stats:messages"
 MESSAGE_SECONDS_KEY = "conveyor:stats:message_seconds"
@@ -96,20 +95,46 @@ def job_states(client: redis.Redis, names: list[str]) -> dict[str, dict[str, Any
     return {name: {k: json.loads(v) for k, v in raw.items()} for name, raw in zip(names, pipe.execute(), strict=True)}
 
 
+PROCESS_KINDS = ("api", "worker", "scheduler")
+
+
+def _beats_key(kind: str) -> str:
+    return f"conveyor:{kind}s"  # conveyor:workers, conveyor:apis, conveyor:schedulers
+
+
+def record_beat(client: redis.Redis, kind: str, info: dict[str, Any]) -> None:
+    """A process of `kind` (api, worker, scheduler) says it is alive, with what it runs and its figures."""
+    client.hset(_beats_key(kind), info["id"], json.dumps({**info, "kind": kind, "seen_at": time.time()}))
+
+
 def record_worker_beat(client: redis.Redis, info: dict[str, Any]) -> None:
-    client.hset(WORKERS_KEY, info["id"], json.dumps({**info, "seen_at": time.time()}))
+    record_beat(client, "worker", info)
+
+
+def forget(client: redis.Redis, kind: str, process_id: str) -> None:
+    client.hdel(_beats_key(kind), process_id)
 
 
 def forget_worker(client: redis.Redis, worker_id: str) -> None:
-    client.hdel(WORKERS_KEY, worker_id)
+    forget(client, "worker", worker_id)
 
 
 def live_workers(client: redis.Redis, window: float = WORKER_SEEN_WINDOW) -> list[dict[str, Any]]:
     """Workers seen within `window` seconds; older entries are pruned as they are found."""
+    return live(client, "worker", window)
+
+
+def live_processes(client: redis.Redis, window: float = WORKER_SEEN_WINDOW) -> list[dict[str, Any]]:
+    """Every API, worker and scheduler process seen within `window` seconds."""
+    return [info for kind in PROCESS_KINDS for info in live(client, kind, window)]
+
+
+def live(client: redis.Redis, kind: str, window: float = WORKER_SEEN_WINDOW) -> list[dict[str, Any]]:
+    """Processes of `kind` seen within `window` seconds; older entries are pruned as they are found."""
     now = time.time()
     alive: list[dict[str, Any]] = []
     stale: list[str] = []
-    beats = cast(dict[str, str], client.hgetall(WORKERS_KEY))
+    beats = cast(dict[str, str], client.hgetall(_beats_key(kind)))
     for worker_id, raw in beats.items():
         info = json.loads(raw)
         if now - info["seen_at"] <= window:
@@ -117,7 +142,7 @@ def live_workers(client: redis.Redis, window: float = WORKER_SEEN_WINDOW) -> lis
         else:
             stale.append(worker_id)
     if stale:
-        client.hdel(WORKERS_KEY, *stale)
+        client.hdel(_beats_key(kind), *stale)
     return sorted(alive, key=lambda w: w["id"])
 
 

@@ -17,6 +17,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from domain import telemetry
+from domain.processes import Process
 from scheduler.leader import LeaderLock
 from workers.schedule import Job
 
@@ -49,6 +50,7 @@ class SchedulerRunner:
         self.lock = LeaderLock(client, LOCK_KEY, lock_ttl, self.holder)
         self.lead_interval = max(lock_ttl / 3, 0.5)
         self.scheduler = scheduler_factory()
+        self.process = Process("scheduler")
 
     def start(self) -> None:
         """Add the jobs and start; a BlockingScheduler returns only after `stop()`."""
@@ -67,8 +69,13 @@ class SchedulerRunner:
             self.scheduler.shutdown(wait=False)
         if release:
             self.lock.release()
+            try:
+                telemetry.forget(self.client, "scheduler", self.process.id)
+            except redis.RedisError:
+                pass  # it ages out of the list within a minute
 
     def keep_lead(self) -> None:
+        self._beat()
         was_leader = self.lock.held
         if not self.lock.acquire_or_renew():
             if was_leader:
@@ -85,6 +92,14 @@ class SchedulerRunner:
                 telemetry.set_job_next_run(self.client, job.name, next_tick)
         except redis.RedisError:
             log.warning("could not record the scheduler tick", exc_info=True)
+
+    def _beat(self) -> None:
+        """Every replica says it is alive (the system status lists it), leader or not."""
+        try:
+            telemetry.record_beat(self.client, "scheduler", {**self.process.figures(), "holder": self.holder,
+                                                             "leader": self.lock.held})
+        except redis.RedisError:
+            log.warning("could not record the scheduler's heartbeat", exc_info=True)
 
     def catch_up(self) -> None:
         """A new leader fires each job's latest tick if no replica did and it fell within the hand-over: a

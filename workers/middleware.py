@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 import traceback
@@ -18,6 +16,7 @@ from core.settings import ConfigError, Settings
 from domain import platform_metrics, telemetry
 from domain.builds import sandbox
 from domain.outbox import OUTBOX_OPTION, retry_delay
+from domain.processes import Process
 from models.db import connect_database, db, is_postgres
 from models.outbox import OutboxMessage
 from workers import schedule
@@ -159,17 +158,17 @@ class WorkerHeartbeat(Middleware):
         self.worker_id = ""
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
-        info = {"id": self.worker_id, "hostname": socket.gethostname(), "pid": os.getpid(),
-                "threads": worker.worker_threads, "queues": sorted(broker.get_declared_queues())}
-        thread = threading.Thread(target=self._beat, args=(info,), name="conveyor-heartbeat", daemon=True)
+        process = Process("worker")  # after the fork: this process's own id and figures
+        self.worker_id = process.id
+        info = {"threads": worker.worker_threads, "queues": sorted(broker.get_declared_queues())}
+        thread = threading.Thread(target=self._beat, args=(process, info), name="conveyor-heartbeat", daemon=True)
         thread.start()
 
-    def _beat(self, info: dict[str, Any]) -> None:
+    def _beat(self, process: Process, info: dict[str, Any]) -> None:
         client = get_redis(self.redis_url)
         while not self.stop.is_set():
             try:
-                telemetry.record_worker_beat(client, info)
+                telemetry.record_worker_beat(client, {**info, **process.figures()})
             except Exception:  # a Redis outage must not kill the heartbeat; it beats again later
                 log.warning("worker heartbeat failed", exc_info=True)
             self.stop.wait(self.INTERVAL)

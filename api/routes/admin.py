@@ -40,6 +40,8 @@ class SystemStatus(MethodView):
         svc = services()
         report = checks.deep(svc)
         report["database"]["schema_version"] = current_version()
+        report["database"]["latency_ms"] = report["database"]["response_ms"]  # seed 004's name
+        report["services"] = checks.services_list(svc) if report["redis"]["status"] == "up" else []
         if report["redis"]["status"] == "up":
             info = cast(dict[str, Any], svc.redis.info())
             report["redis"].update({k: info.get(k) for k in ("redis_version", "used_memory", "connected_clients")})

@@ -4,13 +4,16 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import current_app
 from flask.views import MethodView
 
 from api import checks
 from api.blueprint import Blueprint
 from api.errors import ApiError
+from api.observability import requests_served
 from api.services import services
 from core.timeutil import isoformat, utcnow
+from domain.processes import Process
 
 blp = Blueprint("health", __name__, url_prefix="", description="Health probes")
 PUBLIC: dict[str, Any] = {"security": []}
@@ -51,6 +54,29 @@ class Health(MethodView):
     def get(self) -> dict[str, Any]:
         """Is the API process up (no dependency checked): `status` is `healthy` (the seeds' word)"""
         return {"status": "healthy", "version": VERSION, "timestamp": isoformat(utcnow())}
+
+
+class StatusSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"description": "operational, or degraded"})
+    timestamp = ma.fields.String(required=True)
+    version = ma.fields.String(required=True)
+    components = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True, metadata={
+        "description": "api, database, cache, workers, scheduler: healthy or unhealthy"})
+    metrics = ma.fields.Dict(required=True, metadata={
+        "description": "This API process: uptime_seconds, requests_total, requests_per_second, memory_percent, "
+                       "cpu_percent (since this process's previous status)."})
+
+
+@blp.route("/health/status")
+class Status(MethodView):
+    @blp.doc(**PUBLIC)
+    @blp.response(200, StatusSchema)
+    def get(self) -> dict[str, Any]:
+        """Components and this process's figures (seed 001's system status); 200 however degraded"""
+        app = current_app
+        process = app.extensions.setdefault("status_process", Process("api"))
+        report = checks.system_status(services(), requests_served(app), process.figures())
+        return {**report, "version": VERSION, "timestamp": isoformat(utcnow())}
 
 
 @blp.route("/health/live")

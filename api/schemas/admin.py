@@ -54,3 +54,10 @@ class SystemStatusSchema(ma.Schema):
     maintenance = ma.fields.Dict()
     users = ma.fields.Integer()
     settings = ma.fields.Dict()
+    webhooks = ma.fields.Dict()
+    cache = ma.fields.Dict(metadata={"description": "{status, hit_rate}"})
+    external_services = ma.fields.Dict()
+    services = ma.fields.List(ma.fields.Dict(), metadata={
+        "description": "Every API, worker and scheduler process seen in the last minute: {name (api, worker, "
+                       "scheduler), id, status, uptime, memory_usage, cpu_usage, memory_bytes, cpu_percent, "
+                       "last_seen}."})
