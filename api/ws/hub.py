@@ -75,6 +75,12 @@ class StreamHub:
                 if not watchers:
                     del self.subscribers[subscription.task_id]
                     self.cursors.pop(subscription.task_id, None)
+            last = not self.cursors
+        if last:  # the reader may stop now rather than at the end of its blocking read
+            try:
+                self._wake()
+            except redis.RedisError:
+                pass  # it stops at the end of that read anyway
 
     def open_sockets(self) -> dict[str, int]:
         """Subscriptions now, by kind: `alerts` (the alerts channel) and `tasks` (build and analysis progress)."""
@@ -91,16 +97,23 @@ class StreamHub:
         pipe.execute()
 
     def _run(self) -> None:
+        """Relay until no socket is subscribed any more (the next subscription starts a new reader)."""
         wake_cursor = "0-0"
         while True:
             with self.lock:
+                if not self.cursors:
+                    self.thread = None
+                    return
                 keys: dict[Any, Any] = {streams.stream_key(task): cursor for task, cursor in self.cursors.items()}
             keys[self.wake_key] = wake_cursor
             try:
                 replies: Any = self.reader.xread(keys, count=500, block=BLOCK_MS)
             except redis.RedisError:
-                log.warning("stream hub lost Redis; retrying", exc_info=True)
-                threading.Event().wait(1.0)
+                with self.lock:
+                    idle = not self.cursors
+                if not idle:
+                    log.warning("stream hub lost Redis; retrying", exc_info=True)
+                    threading.Event().wait(1.0)
                 continue
             for key, entries in replies or []:
                 if key == self.wake_key:

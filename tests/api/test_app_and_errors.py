@@ -15,6 +15,7 @@ from api.errors import ApiError
 from core.logging import JsonFormatter
 from tests.conftest import create_user, login
 from tests.support.envelope import assert_envelope
+from tests.support.processes import wait_for
 
 
 def test_factory_registers_documented_routes(client: FlaskClient) -> None:
@@ -269,3 +270,4 @@ def test_prometheus_counts_failures_requests_in_progress_and_open_sockets(app: F
     assert 'conveyor_websocket_connections{kind="alerts"} 1.0' in text
     after = client.get("/metrics").get_data(as_text=True)
     assert 'conveyor_websocket_connections{kind="tasks"} 0.0' in after
+    wait_for(lambda: hub.thread is None, timeout=3, what="the hub's reader to stop with its last subscriber")
