@@ -11,7 +11,12 @@ from collections.abc import Iterator
 import redis
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    SummaryMetricFamily,
+)
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
@@ -19,6 +24,7 @@ from api.services import services
 from domain import telemetry
 from domain.processes import Process
 from domain.webhooks import stats as webhook_stats
+from models.db import QUERIES
 
 access = logging.getLogger("conveyor.access")
 
@@ -53,6 +59,15 @@ class QueueCollector(Collector):
                 busy.add_metric([actor], total)
             yield from (depth, workers, messages, busy)
             yield from _webhook_metrics(svc.redis)
+
+
+class QueryCollector(Collector):
+    """The database statements this process ran, and their time (`models.db.QUERIES`)."""
+
+    def collect(self) -> Iterator[Metric]:
+        count, seconds = QUERIES.read()
+        yield SummaryMetricFamily("conveyor_db_query_duration_seconds", "Database statements run by this process "
+                                  "and their time", count_value=count, sum_value=seconds)
 
 
 class SocketCollector(Collector):
@@ -136,6 +151,7 @@ def init_metrics(app: Flask, access_log: bool) -> None:
                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
     reg.register(QueueCollector(app))
     reg.register(SocketCollector(app))
+    reg.register(QueryCollector())
     app.extensions["prometheus"] = reg
     heartbeat = Heartbeat()
     app.extensions["http_requests"] = requests_total

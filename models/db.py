@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,8 +42,41 @@ def connect_database(url: str) -> peewee.Database:
         )
     else:
         raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+    database.execute_sql = _counted(database.execute_sql)
     db.initialize(database)
     return database
+
+
+class QueryStats:
+    """Statements this process ran and the time they took (Prometheus reads them at scrape time)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.count = 0
+        self.seconds = 0.0
+
+    def add(self, seconds: float) -> None:
+        with self.lock:
+            self.count += 1
+            self.seconds += seconds
+
+    def read(self) -> tuple[int, float]:
+        with self.lock:
+            return self.count, self.seconds
+
+
+QUERIES = QueryStats()
+
+
+def _counted(execute_sql: Any) -> Any:
+    def execute(sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute_sql(sql, params, *args, **kwargs)
+        finally:
+            QUERIES.add(time.perf_counter() - started)
+
+    return execute
 
 
 def is_postgres() -> bool:

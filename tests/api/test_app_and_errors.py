@@ -271,3 +271,17 @@ def test_prometheus_counts_failures_requests_in_progress_and_open_sockets(app: F
     after = client.get("/metrics").get_data(as_text=True)
     assert 'conveyor_websocket_connections{kind="tasks"} 0.0' in after
     wait_for(lambda: hub.thread is None, timeout=3, what="the hub's reader to stop with its last subscriber")
+
+
+def test_prometheus_counts_database_statements_and_their_time(client: FlaskClient, auth: Any) -> None:
+    def figures() -> tuple[float, float]:
+        text = client.get("/metrics").get_data(as_text=True)
+        found = dict(re.findall(r"^conveyor_db_query_duration_seconds_(count|sum) (\S+)$", text, re.M))
+        return float(found["count"]), float(found["sum"])
+
+    headers = auth("user")  # logging in ran statements already
+    before = figures()
+    assert before[0] > 0 and before[1] > 0
+    assert client.get("/api/v1/projects", headers=headers).status_code == 200  # the user, the page, the count
+    after = figures()
+    assert after[0] >= before[0] + 3 and after[1] > before[1]
