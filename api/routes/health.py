@@ -74,7 +74,9 @@ class Status(MethodView):
     def get(self) -> dict[str, Any]:
         """Components and this process's figures (seed 001's system status); 200 however degraded"""
         app = current_app
-        process = app.extensions.setdefault("status_process", Process("api"))
+        process = app.extensions.get("status_process")
+        if process is None:  # made at the first status, after gunicorn's fork: its CPU counts from there
+            process = app.extensions["status_process"] = Process("api")
         report = checks.system_status(services(), requests_served(app), process.figures())
         return {**report, "version": VERSION, "timestamp": isoformat(utcnow())}
 
