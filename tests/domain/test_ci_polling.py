@@ -299,33 +299,22 @@ def test_a_new_api_url_records_that_servers_history_quietly(runtime: Runtime,
     assert events() == []
 
 
+@pytest.mark.parametrize("path", [".github/workflows/deploy.yml",
+                                  ".github/workflows/deploy.yml@main"])  # GitHub's own example carries the ref
 def test_changing_the_deploy_workflow_reclassifies_recorded_runs(runtime: Runtime,
-        client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
+        client: FlaskClient, auth: Any, github: FakeGitHub, path: str) -> None:
     user = auth("user")
-    github.runs[REPO].insert(0, github_run(3, name="Deploy", path=".github/workflows/deploy.yml"))
+    github.runs[REPO].insert(0, github_run(3, name="Deploy", path=path))
     source = add_source(client, user, github)
     poll(runtime, source)
     assert {k: v["is_deploy"] for k, v in runs(client, user).items()} == {"1": False, "2": False, "3": False}
-    for wanted, expected in (("deploy.yml", True), ("Deploy", True), ("release.yml", False), (None, False)):
+    for wanted, expected in (("deploy.yml", True), ("Deploy", True), ("release.yml", False), (None, False),
+                             (".github/workflows/deploy.yml", True), ("main", False)):
         assert client.patch(f"/api/v1/ci/sources/{source}", headers=user,
                             json={"deploy_workflow": wanted}).status_code == 200
         assert runs(client, user)["3"]["is_deploy"] is expected, wanted
         assert runs(client, user)["1"]["is_deploy"] is False
     assert events() == []  # history reclassified quietly
-
-
-def test_a_workflow_path_with_a_ref_suffix_matches_its_file(runtime: Runtime,
-        client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
-    """GitHub's published example of a run gives `path` as `.github/workflows/build.yml@main`."""
-    user = auth("user")
-    github.runs[REPO].insert(0, github_run(3, name="Deploy", path=".github/workflows/deploy.yml@main"))
-    source = add_source(client, user, github)
-    poll(runtime, source)
-    for wanted, expected in (("deploy.yml", True), (".github/workflows/deploy.yml", True), ("Deploy", True),
-                             (".github/workflows/deploy.yml@main", True), ("main", False), ("build.yml", False)):
-        assert client.patch(f"/api/v1/ci/sources/{source}", headers=user,
-                            json={"deploy_workflow": wanted}).status_code == 200
-        assert runs(client, user)["3"]["is_deploy"] is expected, wanted
 
 
 def test_a_gitlab_deploy_stage_that_did_not_run_is_no_deployment(runtime: Runtime,
