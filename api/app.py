@@ -20,7 +20,7 @@ from api.cli import register_cli
 from api.docs import assets, document_server_errors, document_websockets, openapi_config
 from api.errors import ErrorSchema, register_error_handlers
 from api.observability import init_metrics
-from api.ratelimit import init_rate_limits, limit_routes
+from api.ratelimit import init_rate_limits, limit_routes, route_limits
 from api.routes import (
     admin,
     alerts,
@@ -115,9 +115,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     api = ConveyorApi(app)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
-    limit_routes(app, limiter, {("builds.Builds", "POST"): settings.rate_limit_builds,
-                                ("analyses.Analyses", "POST"): settings.rate_limit_analyses,
-                                ("users.Users", "GET"): settings.rate_limit_users_list})
+    limit_routes(app, limiter, route_limits(settings))
     app.register_blueprint(assets)
     app.register_blueprint(dashboard_pages.blp)
     app.register_blueprint(ws_blp)

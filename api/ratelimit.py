@@ -1,4 +1,5 @@
-"""Rate limits with flask-limiter on Redis: per user when a valid token is sent, else per client IP."""
+"""Rate limits with flask-limiter on Redis: per user when a valid token is sent (at their tier's limit), else
+per client IP."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,6 +10,7 @@ from flask_limiter import Limiter
 from api.auth.guard import bearer_token
 from api.auth.tokens import verify
 from api.errors import ApiError
+from api.rate_tiers import install, tier_limit, user_tiers
 from api.services import services
 from core.settings import Settings
 
@@ -18,19 +20,23 @@ UNLIMITED_PREFIXES = ("/health", "/metrics", "/docs", "/redoc", "/openapi.json")
 def rate_key() -> str:
     """The limit's bucket: the token's subject when its signature checks out, else the remote address."""
     if "rate_key" not in g:
-        g.rate_key = f"ip:{request.remote_addr}"
+        g.rate_key, g.rate_user = f"ip:{request.remote_addr}", None
         token = bearer_token()
         if token:
             try:  # verified once per token, then remembered (the guard checks revocation and the user)
-                g.rate_key = f"user:{verify(services().tokens, token)['sub']}"
-            except ApiError:
+                claims = verify(services().tokens, token)
+                g.rate_key, g.rate_user = f"user:{claims['sub']}", int(claims["uid"])
+            except (ApiError, KeyError, TypeError, ValueError):
                 pass
     return str(g.rate_key)
 
 
 def _default_limit() -> str:
     settings = services().settings
-    return settings.rate_limit_user if rate_key().startswith("user:") else settings.rate_limit_anonymous
+    rate_key()
+    if g.rate_user is None:
+        return settings.rate_limit_anonymous
+    return tier_limit(settings, user_tiers().tier_of(g.rate_user))
 
 
 def _exempt() -> bool:
@@ -56,9 +62,17 @@ def init_rate_limits(app: Flask, settings: Settings, redis_url: str) -> Limiter:
         key_prefix="conveyor:ratelimit",
     )
     limiter.init_app(app)
+    install(app)
     # A disabled Limiter is not kept by the app, yet the route limits' wrappers hold it weakly: keep it here.
     app.extensions["conveyor_limiter"] = limiter
     return limiter
+
+
+def route_limits(settings: Settings) -> dict[tuple[str, str], str]:
+    """The routes with a limit of their own, `(endpoint, method) -> "10/minute"`, on top of every tier's."""
+    return {("builds.Builds", "POST"): settings.rate_limit_builds,
+            ("analyses.Analyses", "POST"): settings.rate_limit_analyses,
+            ("users.Users", "GET"): settings.rate_limit_users_list}
 
 
 def limit_routes(app: Flask, limiter: Limiter, limits: dict[tuple[str, str], str]) -> None:

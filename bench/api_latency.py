@@ -2,7 +2,9 @@
 bare Flask app (`bench/bare_app.py`) under the same gunicorn command line as the baseline. Both servers run
 side by side and the load alternates: bare, an endpoint, bare, the next endpoint, ..., bare. Each endpoint's
 ratio is to the mean of the two bare runs around it, so a shared machine that speeds up or slows down during
-the run moves both sides of a ratio. One user owns 20 webhooks and 50 alerts.
+the run moves both sides of a ratio. One user owns 20 webhooks and 50 alerts. The last endpoint is measured
+twice: on the server with rate limits off like the others, and on a second one with them on (the user in a
+tier of its own, high enough never to answer 429), so the cost of the limiter is a figure of its own.
 
 Starts its own embedded Redis, SQLite and gunicorn under a temp VAR_DIR. Without wrk it reports itself
 skipped (`.ci/install-wrk` installs it). Usage: python -m bench.api_latency [--smoke]
@@ -36,6 +38,9 @@ GUNICORN = ["--worker-class", "gthread", "--workers", "1", "--threads", str(THRE
 ENDPOINTS = ("/health", "/api/v1/webhooks", "/api/v1/alerts", "/api/v1/alerts/summary", "/api/v1/cache/stats")
 P99_TARGET_MS = {"/health": 25.0, "/api/v1/webhooks": 30.0, "/api/v1/alerts/summary": 30.0}
 RATIO_TARGET = 0.5
+LIMITED = "/api/v1/webhooks"
+LIMITED_LABEL = f"{LIMITED} (rate limits on)"
+LIMITED_ENV = {"RATE_LIMITS_ENABLED": "true", "RATE_LIMIT_TIERS": "bench=10000000/minute"}
 WEBHOOKS, ALERTS = 20, 50
 PASSWORD = "bench-user-pw-0123456789"  # noqa: S105 (a throwaway user in a temp database)
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -106,6 +111,7 @@ def populate(base: str, env: dict[str, str]) -> str:
     runtime = configure(load_settings(env, env_file=None))
     with db.connection_context():
         owner = User.get(User.username == "bench").id
+        User.update(rate_limit_tier="bench").where(User.id == owner).execute()  # for the rate-limited server
     for i in range(ALERTS):
         with db.connection_context():
             publish(runtime.broker, raise_alert(
@@ -118,7 +124,8 @@ def populate(base: str, env: dict[str, str]) -> str:
     return token
 
 
-def verdict(path: str, r: dict[str, Any]) -> str:
+def verdict(label: str, r: dict[str, Any]) -> str:
+    path = label.split(" ")[0]
     misses = [f"{r['errors']} errors"] if r["errors"] else []
     if path in P99_TARGET_MS and (r["p99"] is None or r["p99"] > P99_TARGET_MS[path]):
         misses.append(f"p99 {r['p99']} > {P99_TARGET_MS[path]} ms")
@@ -149,22 +156,24 @@ def main(smoke: bool) -> dict[str, Any]:
         print("api-latency: data (20 webhooks, 50 alerts) ...", flush=True)
         with serve(*ours, env, var / "api.log") as base:
             token = populate(base, env)
-        print(f"api-latency: bare Flask and Conveyor in turn, {2 * len(ENDPOINTS) + 1} x {seconds} s ...", flush=True)
-        with serve(*bare_app, env, var / "bare.log") as bare_base, serve(*ours, env, var / "api.log") as base:
+        runs = len(ENDPOINTS) + 1
+        print(f"api-latency: bare Flask and Conveyor in turn, {2 * runs + 1} x {seconds} s ...", flush=True)
+        with serve(*bare_app, env, var / "bare.log") as bare_base, serve(*ours, env, var / "api.log") as base, \
+                serve(*ours, {**env, **LIMITED_ENV}, var / "api-limited.log") as limited:
             bare.append(measure(f"{bare_base}/json", token, seconds, warmup))
-            for path in ENDPOINTS:
-                endpoints[path] = measure(base + path, token, seconds, warmup)
+            for label, url in [*((path, base + path) for path in ENDPOINTS), (LIMITED_LABEL, limited + LIMITED)]:
+                endpoints[label] = measure(url, token, seconds, warmup)
                 bare.append(measure(f"{bare_base}/json", token, seconds, warmup))
     finally:
         stop_embedded_redis(var)
     baseline = statistics.mean(b["requests_per_second"] for b in bare)
     for run in bare:
         run["throughput_ratio"] = round(run["requests_per_second"] / baseline, 2) if baseline else 0.0
-    for i, (path, run) in enumerate(endpoints.items()):
+    for i, (label, run) in enumerate(endpoints.items()):
         around = statistics.mean(b["requests_per_second"] for b in bare[i:i + 2])
         run["bare_around_requests_per_second"] = round(around, 1)
         run["throughput_ratio"] = round(run["requests_per_second"] / around, 2) if around else 0.0
-        run["meets_target"] = verdict(path, run)
+        run["meets_target"] = verdict(label, run)
     return {"server": f"one gunicorn process: {' '.join(GUNICORN)}",
             "wrk": f"wrk -t{WRK_THREADS} -c{CONNECTIONS} -d{seconds}s --latency (after a {warmup} s warm-up)",
             "seconds_per_endpoint": seconds, "bare": bare, "bare_mean_requests_per_second": round(baseline, 1),
@@ -178,15 +187,17 @@ def table(result: dict[str, Any]) -> str:
     lines = ["| endpoint | req/s | p50 ms | p90 ms | p99 ms | errors | ratio to bare | meets target |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     rows = [(f"bare `/json` (run {i + 1})", run, "(baseline)") for i, run in enumerate(result["bare"])]
-    for i, (path, run) in enumerate(result["endpoints"].items()):  # each between the bare runs it is compared with
-        rows.insert(2 * i + 1, (f"`{path}`", run, run["meets_target"]))
+    for i, (label, run) in enumerate(result["endpoints"].items()):  # each between the bare runs it is compared with
+        path, _, note = label.partition(" ")
+        rows.insert(2 * i + 1, (f"`{path}` {note}".strip(), run, run["meets_target"]))
     for name, r, meets in rows:
         errors = f"**{r['errors']}** (non-2xx {r['non_2xx']}, socket {sum(r['socket_errors'].values())})" \
             if r["errors"] else "0"
         cells = [r.get(p) if r.get(p) is not None else "-" for p in ("p50", "p90", "p99")]
         lines.append(f"| {name} | {r['requests_per_second']:.0f} | {cells[0]} | {cells[1]} | {cells[2]} | {errors} "
                      f"| {r['throughput_ratio']} | {meets} |")
-    lines.append(f"\nServer: {result['server']}, RATE_LIMITS_ENABLED=false, SQLite + embedded Redis; "
+    lines.append(f"\nServer: {result['server']}, RATE_LIMITS_ENABLED=false (but for the row that says they are "
+                 f"on: a second server, the user in a tier of 10,000,000/minute), SQLite + embedded Redis; "
                  f"load: `{result['wrk']}` per endpoint, with a bearer token, alternating with the bare endpoint; "
                  f"an endpoint's ratio is to the mean of the bare runs just before and after it. "
                  f"Targets: p99 <= 25 ms for `/health`, <= 30 ms for the cached lists, throughput >= {RATIO_TARGET} x "

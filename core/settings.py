@@ -18,6 +18,9 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 _RATE = re.compile(r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$", re.IGNORECASE)
 _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_TIER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+STANDARD_TIER = "standard"  # everyone's tier unless an admin names another: RATE_LIMIT_USER
+DEFAULT_TIERS = "premium=600/minute"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -45,6 +48,7 @@ class Settings:
     rate_limit_builds: str
     rate_limit_analyses: str
     rate_limit_users_list: str
+    rate_limit_tiers: dict[str, str]
     worker_processes: int
     worker_threads: int
     worker_timeout_ms: int
@@ -106,6 +110,21 @@ def parse_rate(name: str, raw: str) -> str:
     if not _RATE.fullmatch(raw.strip()):
         raise ConfigError(f"{name} must look like '60/minute', got {raw!r}")
     return raw.strip()
+
+
+def parse_tiers(name: str, raw: str) -> dict[str, str]:
+    """`name=rate,name=rate`: the named tiers an admin can put a user in, each replacing RATE_LIMIT_USER for
+    its users. `standard` is the tier of everyone else and cannot be redefined here."""
+    tiers: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        tier, sep, rate = item.partition("=")
+        tier = tier.strip()
+        if not sep or not _TIER.fullmatch(tier):
+            raise ConfigError(f"{name} must look like 'premium=600/minute,partner=3000/minute', got {raw!r}")
+        if tier == STANDARD_TIER or tier in tiers:
+            raise ConfigError(f"{name} names the tier {tier!r} twice (or redefines 'standard'), got {raw!r}")
+        tiers[tier] = parse_rate(name, rate)
+    return tiers
 
 
 def parse_user(name: str, raw: str | None) -> str | None:
@@ -234,6 +253,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         rate_limit_builds=r.rate("RATE_LIMIT_BUILDS", "10/minute"),
         rate_limit_analyses=r.rate("RATE_LIMIT_ANALYSES", "5/minute"),
         rate_limit_users_list=r.rate("RATE_LIMIT_USERS_LIST", "10/minute"),
+        rate_limit_tiers=parse_tiers("RATE_LIMIT_TIERS", r.text("RATE_LIMIT_TIERS", DEFAULT_TIERS) or ""),
         worker_processes=r.number("WORKER_PROCESSES", 1, 1, 64),
         worker_threads=r.number("WORKER_THREADS", 8, 1, 256),
         worker_timeout_ms=r.number("WORKER_TIMEOUT_MS", 100, 10, 10_000),

@@ -91,6 +91,10 @@ def _revoked_sessions(migrator: SchemaMigrator) -> None:
     db.create_tables([RevokedSession], safe=True)
 
 
+def _rate_limit_tier(migrator: SchemaMigrator) -> None:
+    add_column(migrator, "user", "rate_limit_tier", peewee.CharField(max_length=32, null=True))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -102,6 +106,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "kubernetes clusters, CI sources and pipelines", _polling),
     Migration(9, "alert owners", _alert_owner),
     Migration(10, "revoked sessions", _revoked_sessions),
+    Migration(11, "user rate-limit tiers", _rate_limit_tier),
 )
 
 

@@ -66,6 +66,8 @@ class User(BaseModel):
     # In every token; a new value ends every session (password change, deactivation). A re-created
     # username gets a new value too, so it inherits none of the old account's tokens.
     token_stamp = peewee.CharField(max_length=32, default=new_stamp)
+    # A named tier of RATE_LIMIT_TIERS an admin put the user in; None is the standard tier (RATE_LIMIT_USER).
+    rate_limit_tier = peewee.CharField(max_length=32, null=True)
     created_at = peewee.DateTimeField(default=utc_naive)
     updated_at = peewee.DateTimeField(default=utc_naive)
 

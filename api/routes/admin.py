@@ -1,9 +1,11 @@
-"""Operations for admins: system status, maintenance mode, and the scheduled jobs."""
+"""Operations for admins: system status, maintenance mode, rate-limit tiers, and the scheduled jobs."""
 from __future__ import annotations
 
 import time
 from typing import Any, cast
 
+import peewee
+from flask import current_app
 from flask.views import MethodView
 
 from api import checks
@@ -11,16 +13,20 @@ from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.errors import not_found
 from api.maintenance import maintenance_state, set_maintenance
+from api.rate_tiers import tier_limit, tier_names
+from api.ratelimit import route_limits
 from api.routes.health import VERSION
 from api.schemas.admin import (
     JobRunSchema,
     JobSchema,
     MaintenanceSchema,
     MaintenanceStateSchema,
+    RateLimitTiersSchema,
     SystemStatusSchema,
 )
 from api.schemas.common import ListArgsSchema, page_of
 from api.services import services
+from core.settings import STANDARD_TIER
 from core.timeutil import from_timestamp, isoformat, utcnow
 from domain import telemetry
 from models.migrations import current_version
@@ -61,6 +67,23 @@ class Maintenance(MethodView):
         new_state = {**body, "changed_by": current_user().username, "changed_at": isoformat(utcnow())}
         set_maintenance(services().redis, new_state)
         return new_state
+
+
+@blp.route("/rate-limit-tiers")
+class RateLimitTiers(MethodView):
+    @auth_required("admin")
+    @blp.response(200, RateLimitTiersSchema)
+    def get(self) -> dict[str, Any]:
+        """The rate-limit tiers a user can be put in (RATE_LIMIT_TIERS), each with its limit and how many users
+        it has; set a user's with `PUT /api/v1/users/{id}` `{"rate_limit_tier": ...}`"""
+        settings = services().settings
+        counts: dict[str | None, int] = dict(User.select(User.rate_limit_tier, peewee.fn.COUNT(User.id))
+                      .group_by(User.rate_limit_tier).tuples())  # type: ignore[arg-type]
+        items = [{"name": name, "limit": tier_limit(settings, name),
+                  "users": counts.get(None if name == STANDARD_TIER else name, 0)} for name in tier_names(settings)]
+        paths = {rule.endpoint: rule.rule for rule in current_app.url_map.iter_rules()}
+        return {"items": items, "route_limits": {f"{method} {paths[endpoint]}": limit
+                                                 for (endpoint, method), limit in route_limits(settings).items()}}
 
 
 def _describe(job: Job, recorded: dict[str, Any]) -> dict[str, Any]:

@@ -9,10 +9,12 @@ from flask.views import MethodView
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.errors import ApiError, not_found
+from api.rate_tiers import tier_names, user_tiers
 from api.schemas.common import ListArgsSchema, page, page_of
 from api.schemas.users import UserCreateSchema, UserSchema, UserUpdateSchema
 from api.services import services
 from core import cache
+from core.settings import STANDARD_TIER
 from domain import cache_views
 from models.db import db, is_postgres, utc_naive
 from models.user import User, new_stamp
@@ -25,6 +27,17 @@ def _get(user_id: int) -> User:
     if user is None:
         raise not_found("User", user_id)
     return user
+
+
+def _stored_tier(body: dict[str, Any]) -> None:
+    """A tier named in the body as the user row keeps it (None for standard); 422 when it is not configured."""
+    if "rate_limit_tier" not in body:
+        return
+    names = tier_names(services().settings)
+    if body["rate_limit_tier"] not in names:
+        raise ApiError(422, "The request is not valid",
+                       details={"rate_limit_tier": [f"Must be one of: {', '.join(names)}."]})
+    body["rate_limit_tier"] = None if body["rate_limit_tier"] == STANDARD_TIER else body["rate_limit_tier"]
 
 
 def _keeps_an_admin(user: User, changes: dict[str, Any]) -> bool:
@@ -61,7 +74,9 @@ class Users(MethodView):
     @blp.response(201, UserSchema)
     def post(self, body: dict[str, Any]) -> User:
         """Create a user (admin); a taken username answers 409"""
-        user = User(username=body["username"], email=body["email"], role=body["role"])
+        _stored_tier(body)
+        user = User(username=body["username"], email=body["email"], role=body["role"],
+                    rate_limit_tier=body.get("rate_limit_tier"))
         user.set_password(body["password"])
         try:
             with db.atomic():
@@ -83,7 +98,8 @@ class UserItem(MethodView):
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
     def put(self, body: dict[str, Any], user_id: int) -> User:
-        """Change a user's role, email, password or active flag (admin)"""
+        """Change a user's role, email, password, active flag or rate-limit tier (admin)"""
+        _stored_tier(body)
         with db.atomic():
             user = _get(user_id)
             if not _keeps_an_admin(user, body):
@@ -97,6 +113,7 @@ class UserItem(MethodView):
                 user.token_stamp = new_stamp()  # deactivation ends every session at once
             user.updated_at = utc_naive()
             user.save()
+        user_tiers().forget(user.id)  # this process applies a new tier at once, the others within their cache's time
         return user
 
     @auth_required("admin")

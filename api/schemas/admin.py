@@ -61,3 +61,15 @@ class SystemStatusSchema(ma.Schema):
         "description": "Every API, worker and scheduler process seen in the last minute: {name (api, worker, "
                        "scheduler), id, status, uptime, memory_usage, cpu_usage, memory_bytes, cpu_percent, "
                        "last_seen}."})
+
+
+class RateLimitTierSchema(ma.Schema):
+    name = ma.fields.String(required=True, metadata={"example": "premium"})
+    limit = ma.fields.String(required=True, metadata={"example": "600/minute"})
+    users = ma.fields.Integer(required=True, metadata={"description": "Users in this tier"})
+
+
+class RateLimitTiersSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(RateLimitTierSchema), required=True)
+    route_limits = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True, metadata={
+        "description": "Per-user limits of single routes, applied on top of the tier's limit to every tier"})

@@ -4,11 +4,13 @@ import marshmallow as ma
 
 from api.auth.permissions import permissions_for
 from api.schemas.common import FullMatch, StrictSchema, UtcDateTime
+from core.settings import STANDARD_TIER
 from models.user import ROLES
 
 USERNAME = FullMatch(r"^[A-Za-z0-9_.-]{3,64}$",
                               error="3 to 64 letters, digits, dots, dashes or underscores")
 PASSWORD = ma.validate.Length(min=8, max=256)
+TIER = FullMatch(r"^[a-z][a-z0-9_-]{0,31}$", error="A tier's name: `standard` or one of RATE_LIMIT_TIERS")
 
 
 class UserSchema(ma.Schema):
@@ -18,10 +20,15 @@ class UserSchema(ma.Schema):
     role = ma.fields.String(required=True)
     permissions = ma.fields.Method("get_permissions")
     is_active = ma.fields.Boolean()
+    rate_limit_tier = ma.fields.Method("get_rate_limit_tier", metadata={
+        "description": "The user's rate-limit tier: `standard` (RATE_LIMIT_USER) or one of RATE_LIMIT_TIERS"})
     created_at = UtcDateTime()
 
     def get_permissions(self, user: object) -> list[str]:
         return permissions_for(getattr(user, "role", ""))
+
+    def get_rate_limit_tier(self, user: object) -> str:
+        return getattr(user, "rate_limit_tier", None) or STANDARD_TIER
 
 
 class UserCreateSchema(StrictSchema):
@@ -29,6 +36,7 @@ class UserCreateSchema(StrictSchema):
     password = ma.fields.String(required=True, load_only=True, validate=PASSWORD)
     role = ma.fields.String(load_default="user", validate=ma.validate.OneOf(ROLES))
     email = ma.fields.Email(load_default=None, allow_none=True, validate=ma.validate.Length(max=254))
+    rate_limit_tier = ma.fields.String(validate=TIER)
 
 
 class UserUpdateSchema(StrictSchema):
@@ -36,3 +44,4 @@ class UserUpdateSchema(StrictSchema):
     role = ma.fields.String(validate=ma.validate.OneOf(ROLES))
     email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
     is_active = ma.fields.Boolean()
+    rate_limit_tier = ma.fields.String(validate=TIER)

@@ -21,7 +21,7 @@ def test_versions_are_unique_and_increasing() -> None:
 
 
 def test_a_version_1_database_gains_the_columns_added_since(tmp_path, database_url) -> None:  # type: ignore[no-untyped-def]
-    """Upgrade path: a user table as migration 1 made it, without token_stamp, is migrated in place."""
+    """Upgrade path: a user table as migration 1 made it (no token_stamp, no rate_limit_tier) is migrated in place."""
     from models.db import connect_database
     from models.user import User
 
@@ -39,7 +39,8 @@ def test_a_version_1_database_gains_the_columns_added_since(tmp_path, database_u
             SchemaVersion.create(version=1, name="users and outbox")
         assert migrate() == [m.version for m in MIGRATIONS[1:]]
         with db.connection_context():
-            assert len(User.get(User.username == "old").token_stamp) == 32
+            old = User.get(User.username == "old")
+            assert len(old.token_stamp) == 32 and old.rate_limit_tier is None
     finally:
         database.close()
         connect_database(database_url)  # put the suite's database back on the proxy

@@ -41,10 +41,19 @@ def test_booleans_accept_only_clear_words(tmp_path: Path, raw: str, expected: bo
     ("CACHE_TTL_WEBHOOKS_LIST", "0"), ("CACHE_TTL_DASHBOARD", "5m"), ("CACHE_TTL_ALERTS_LIST", "86401"),
     ("API_CONTACT_EMAIL", "ops"), ("API_CONTACT_URL", "javascript:alert(1)"), ("API_TERMS_URL", "ftp://x/terms"),
     ("API_LICENSE_URL", "https://a b"),
+    ("RATE_LIMIT_TIERS", "premium"), ("RATE_LIMIT_TIERS", "premium=lots"), ("RATE_LIMIT_TIERS", "Gold=1/second"),
+    ("RATE_LIMIT_TIERS", "standard=1000/minute"), ("RATE_LIMIT_TIERS", "gold=1/second,gold=2/second"),
 ])
 def test_bad_values_are_start_up_errors_naming_the_variable(tmp_path: Path, name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=name):
         settings_from(tmp_path, **{name: raw})
+
+
+def test_rate_limit_tiers_are_read_by_name_and_default_to_premium(tmp_path: Path) -> None:
+    assert settings_from(tmp_path).rate_limit_tiers == {"premium": "600/minute"}
+    assert settings_from(tmp_path, RATE_LIMIT_TIERS=" gold=1000/minute, partner = 50 per second ,").rate_limit_tiers \
+        == {"gold": "1000/minute", "partner": "50 per second"}
+    assert settings_from(tmp_path, RATE_LIMIT_TIERS=" ").rate_limit_tiers == {"premium": "600/minute"}
 
 
 def test_production_refuses_to_start_without_its_services(tmp_path: Path) -> None:
