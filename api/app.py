@@ -32,13 +32,18 @@ from api.routes import (
     ci,
     dashboard,
     deliveries,
+    developers,
     events,
     health,
     kubernetes,
     metrics,
+    organizations,
     pipelines,
     projects,
     prometheus,
+    repositories,
+    repository_hooks,
+    teams,
     users,
     webhooks,
 )
@@ -55,7 +60,8 @@ from workers.setup import configure as configure_workers
 
 BLUEPRINTS = (health.blp, prometheus.blp, auth.blp, users.blp, projects.blp, builds.blp, analyses.blp, webhooks.blp,
               events.blp, deliveries.blp, metrics.blp, alerts.rules_blp, alerts.alerts_blp, kubernetes.blp,
-              ci.sources_blp, pipelines.blp, analytics.blp, cache.blp, dashboard.blp, admin.blp)
+              ci.sources_blp, pipelines.blp, analytics.blp, cache.blp, dashboard.blp, admin.blp, organizations.blp,
+              teams.blp, repositories.blp, repository_hooks.blp, developers.blp)
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

@@ -11,6 +11,15 @@ from api.services import services
 from core import cache
 
 
+def cached_organization_response(entry: str, organization_id: int, query: dict[str, Any] | None,
+                                  build: Callable[[], Any]) -> Response:
+    """An organization's view of `entry`, shared by its members: the caller must have been found to see it."""
+    svc = services()
+    text = cache.cached_json(svc.redis, entry, cache.organization_scope(organization_id), query, build,
+                             svc.settings.cache_ttls[entry])
+    return Response(text, mimetype="application/json")
+
+
 def cached_response(entry: str, query: dict[str, Any] | None, build: Callable[[], Any]) -> Response:
     """The caller's view of `entry`, from the cache when it is there (per user: never another user's)."""
     user = current_user()

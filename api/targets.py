@@ -2,17 +2,33 @@
 point inside (SSRF); the worker checks again, after resolving, when it connects."""
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from api.errors import ApiError
 from api.services import services
-from core.ssrf import UnsafeTarget, resolve
+from core.ssrf import UnsafeTarget, resolve, resolve_host, system_resolver
+from core.ssrf import target as ssrf_target
 from domain.builds.checkout import CheckoutError, check_literal, source_policy
 
 
 def check_target(url: str, allow_private: bool, field: str = "url") -> None:
     try:
         resolve(url, allow_private=allow_private)
+    except UnsafeTarget as exc:
+        raise ApiError(422, "The request is not valid", details={field: [f"Refused: {exc}."]}) from None
+
+
+def check_named_host(url: str, allow_private: bool, field: str = "url") -> None:
+    """Refuse a URL whose host is, or resolves to, an internal address; a name that does not resolve from here
+    passes (it is stored now and connected to later, when the connection checks the address it resolves to)."""
+    try:
+        _, host, port = ssrf_target(url)
+        try:
+            addresses = system_resolver(host, port)
+        except (socket.gaierror, UnicodeError):
+            return
+        resolve_host(host, port, allow_private=allow_private, resolver=lambda _host, _port: addresses)
     except UnsafeTarget as exc:
         raise ApiError(422, "The request is not valid", details={field: [f"Refused: {exc}."]}) from None
 

@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench import api_latency, metrics, throughput, webhooks, ws_fanout  # noqa: E402
+from bench import api_latency, ingest, metrics, throughput, webhooks, ws_fanout  # noqa: E402
 
 
 def table(rows: list[dict]) -> str:  # type: ignore[type-arg]
@@ -55,15 +55,15 @@ def scale_table(r: dict) -> str:  # type: ignore[type-arg]
     return "\n".join(lines)
 
 
-def on_postgres(sizes: tuple[int, int]) -> list[dict]:  # type: ignore[type-arg]
-    """The metrics benchmark again on a throwaway PostgreSQL, when its binaries are here."""
+def on_postgres(module: str, sizes: tuple[int, ...]) -> list[dict]:  # type: ignore[type-arg]
+    """A benchmark (`bench.metrics`, `bench.ingest`) again on a throwaway PostgreSQL, when its binaries are here."""
     if not list(Path("/usr/lib/postgresql").glob("*/bin/postgres")):
-        print("metrics: no PostgreSQL binaries here; SQLite only", flush=True)
+        print(f"{module}: no PostgreSQL binaries here; SQLite only", flush=True)
         return []
     out = Path(tempfile.mkstemp(suffix=".json")[1])
     subprocess.run(["bash", str(HERE.parent / ".ci/with-postgres"), "bash", "-c",
-                    f'BENCH_DATABASE_URL="$TEST_DATABASE_URL" BENCH_OUTPUT={out} {sys.executable} -m bench.metrics '
-                    f"{sizes[0]} {sizes[1]}"], cwd=HERE.parent, check=True)
+                    f'BENCH_DATABASE_URL="$TEST_DATABASE_URL" BENCH_OUTPUT={out} {sys.executable} -m {module} '
+                    + " ".join(map(str, sizes))], cwd=HERE.parent, check=True)
     return [json.loads(out.read_text())]
 
 
@@ -85,11 +85,13 @@ def main() -> None:
     fanout = ws_fanout.main([20] if smoke else [200, 1000])
     hooks = webhooks.main(*((20, 200, (1, 2)) if smoke else (200, 2000)))
     sizes = (3, 50_000) if smoke else (20, 1_000_000)
-    metric_runs = [metrics.main(*sizes), *on_postgres(sizes)]
+    metric_runs = [metrics.main(*sizes), *on_postgres("bench.metrics", sizes)]
+    histories = (2_000, 100, 3) if smoke else (100_000, 10_000, 3)
+    ingest_runs = [ingest.main(*histories), *on_postgres("bench.ingest", histories)]
     results = {"machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
                "mode": "smoke" if smoke else "full", "api_latency": api, "throughput": jobs, "ws_fanout": fanout,
                "webhooks": hooks,
-               "metrics": metric_runs,
+               "metrics": metric_runs, "ingest": ingest_runs,
                "seconds": round(time.monotonic() - started, 1)}
     # A smoke run's figures are not results: they go beside them (and are not committed).
     stem = HERE / ("smoke-results" if smoke else "results")
@@ -121,7 +123,12 @@ def main() -> None:
         "Ingest: 10,000-point batches posted one after another by one client to one API process (gunicorn\n"
         "gthread, 8 threads). Aggregation: the `aggregate_metrics` job's work over raw points spread across\n"
         "1,000 minutes and 10 tag sets (1-minute and 1-hour buckets, exact percentiles).\n\n"
-        f"{metrics_table(metric_runs)}\n")
+        f"{metrics_table(metric_runs)}\n\n"
+        "## Engineering ingestion: a repository's history polled and stored, against a bare fetch-and-insert loop\n\n"
+        "One poll of a fresh repository (a backfill) from a GitHub-shaped server on 127.0.0.1 (`bench/ingest.py`):\n"
+        "commits alone, then pull requests with their detail and 3 reviews each, by 500 developers. The bare loop\n"
+        "GETs the same pages and `executemany`s plain rows. Targets: >= 2,000 commits/s, >= 0.5 x bare.\n\n"
+        f"{ingest.table(ingest_runs)}\n")
     print(stem.with_suffix(".md").read_text())
 
 

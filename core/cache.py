@@ -3,8 +3,9 @@
 Each entry has a TTL (`ENTRIES` has the defaults; `CACHE_TTL_<ENTRY>` settings replace them, passed in by
 the callers) and is stored per scope and query:
 `conveyor:cache:{entry}:{scope}:{digest of the query}`, where the scope is `u{user id}` for data a user
-sees differently from another (their webhooks, their dashboard) and `all` for shared data (the alerts
-summary), so a cached response is never served across users. Values are JSON.
+sees differently from another (their webhooks, their dashboard), `o{organization id}` for what every member
+of an organization sees alike (a team, a repository, developers' figures), and `all` for shared data (the
+alerts summary), so a cached response is never served across users or organizations. Values are JSON.
 
 Hits, misses and evictions (entries removed before their TTL ran out: by a write that changed them, or by
 `POST /cache/invalidate`) are counted in one Redis hash, so every API process sees the same figures.
@@ -21,7 +22,9 @@ import redis
 
 PREFIX = "conveyor:cache:"
 STATS = "conveyor:cache-stats"  # outside PREFIX: invalidating `*` never resets the figures
-ENTRIES = {"webhooks_list": 120, "alerts_summary": 60, "alerts_list": 60, "dashboard": 300}
+ENTRIES = {"webhooks_list": 120, "alerts_summary": 60, "alerts_list": 60, "dashboard": 300,
+           # Engineering intelligence (seed 002: a team 30 min, a repository 15 min, figures 5 min), per organization.
+           "team": 1800, "repository": 900, "engineering_figures": 300}
 SINGLE = {"alerts_summary", "dashboard"}  # one key per scope (no query arguments): dropped without a SCAN
 SCAN_COUNT = 500
 
@@ -36,6 +39,11 @@ def key(entry: str, scope: str, query: Mapping[str, Any] | None = None) -> str:
 
 def user_scope(user_id: int) -> str:
     return f"u{user_id}"
+
+
+def organization_scope(organization_id: int) -> str:
+    """Data every member of an organization sees alike (who may see it is checked before the cache is read)."""
+    return f"o{organization_id}"
 
 
 def cached_json(client: redis.Redis, entry: str, scope: str, query: Mapping[str, Any] | None,

@@ -12,6 +12,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 from core.cache import ENTRIES
+from core.crypto import valid_key
 
 ENVIRONMENTS = ("development", "test", "production")
 _TRUE = {"true", "1", "yes", "on"}
@@ -21,6 +22,8 @@ _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _TIER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 STANDARD_TIER = "standard"  # everyone's tier unless an admin names another: RATE_LIMIT_USER
 DEFAULT_TIERS = "premium=600/minute"
+# Accounts whose activity is a bot's though their login lacks `[bot]` (GitHub Apps' logins have it).
+DEFAULT_BOT_LOGINS = "dependabot,renovate,renovate-bot,github-actions,gitlab-bot,project_bot,group_bot"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -37,6 +40,7 @@ class Settings:
     database_url: str
     redis_url: str | None
     secret_key: str
+    encryption_keys: tuple[str, ...]
     admin_username: str
     admin_password: str | None
     webhook_allow_private: bool
@@ -73,6 +77,7 @@ class Settings:
     log_level: str
     access_log: bool
     api_info: dict[str, Any]
+    bot_logins: tuple[str, ...]
 
     @property
     def production(self) -> bool:
@@ -80,7 +85,7 @@ class Settings:
 
     def public(self) -> dict[str, Any]:
         """Settings safe to show an operator: secrets and credentials left out."""
-        hidden = {"secret_key", "admin_password", "database_url", "redis_url"}
+        hidden = {"secret_key", "encryption_keys", "admin_password", "database_url", "redis_url"}
         shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
         shown["var_dir"] = str(self.var_dir)
         shown["workspace_dir"] = str(self.workspace_dir) if self.workspace_dir else None
@@ -125,6 +130,14 @@ def parse_tiers(name: str, raw: str) -> dict[str, str]:
             raise ConfigError(f"{name} names the tier {tier!r} twice (or redefines 'standard'), got {raw!r}")
         tiers[tier] = parse_rate(name, rate)
     return tiers
+
+
+def parse_keys(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated Fernet keys (`cryptography`'s `Fernet.generate_key()`), newest first."""
+    keys = tuple(filter(None, (part.strip() for part in raw.split(","))))
+    if not all(valid_key(key) for key in keys):
+        raise ConfigError(f"{name} must be Fernet keys (32 url-safe base64 bytes each), comma-separated")
+    return keys
 
 
 def parse_user(name: str, raw: str | None) -> str | None:
@@ -242,6 +255,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         database_url=database_url,
         redis_url=redis_url,
         secret_key=_secret_key(r, var_dir, production),
+        encryption_keys=parse_keys("ENCRYPTION_KEYS", r.text("ENCRYPTION_KEYS") or ""),
         admin_username=r.text("ADMIN_USERNAME", "admin") or "admin",
         admin_password=r.text("ADMIN_PASSWORD"),
         webhook_allow_private=r.flag("WEBHOOK_ALLOW_PRIVATE", False),
@@ -278,6 +292,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         log_level=r.choice("LOG_LEVEL", "INFO", _LOG_LEVELS, str.upper),
         access_log=r.flag("ACCESS_LOG", True),
         api_info=api_info(r),
+        bot_logins=tuple(login.strip().lower() for login in (r.text("BOT_LOGINS", DEFAULT_BOT_LOGINS) or "").split(",")
+                         if login.strip()),
     )
 
 

@@ -148,3 +148,12 @@ def warm(client: redis.Redis, ttls: Mapping[str, int]) -> int:
             cache.store(client, cache.key(entry, scope, query), value, ttls[entry])
             warmed += 1
     return warmed
+
+
+ENGINEERING_VIEWS = ("team", "repository", "engineering_figures")
+
+
+def organization_changed(client: redis.Redis, organization_id: int) -> int:
+    """Activity or a write changed what an organization's members see: its teams, repositories and figures."""
+    scope = [cache.organization_scope(organization_id)]
+    return sum(cache.invalidate(client, entry, scope) for entry in ENGINEERING_VIEWS)

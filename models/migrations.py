@@ -13,15 +13,19 @@ import peewee
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 from playhouse.migrate import migrate as migrate_ops
 
+from models.activity import Commit, HookDelivery, PullRequest, Review
 from models.alert import Alert, AlertRule
 from models.cluster import Cluster, ClusterNode, ClusterPod
 from models.db import BaseModel, db, is_postgres, utc_naive
 from models.delivery import Delivery, DeliveryAttempt
+from models.developer import Developer, DeveloperIdentity, IdentityChange, IdentityEmail, TeamMember
 from models.event import Event
 from models.metric import MetricPoint, MetricRollup, RollupWatermark
+from models.organization import Organization, OrganizationMember, Team
 from models.outbox import OutboxMessage
 from models.pipeline import CISource, Pipeline
 from models.project import Project
+from models.repository import Repository
 from models.session import RevokedSession
 from models.task import Task, TaskLog
 from models.user import User, new_stamp
@@ -95,6 +99,11 @@ def _rate_limit_tier(migrator: SchemaMigrator) -> None:
     add_column(migrator, "user", "rate_limit_tier", peewee.CharField(max_length=32, null=True))
 
 
+def _engineering(migrator: SchemaMigrator) -> None:
+    db.create_tables([Organization, OrganizationMember, Team, Developer, DeveloperIdentity, IdentityEmail,
+                      TeamMember, IdentityChange, Repository, Commit, PullRequest, Review, HookDelivery], safe=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -107,6 +116,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "alert owners", _alert_owner),
     Migration(10, "revoked sessions", _revoked_sessions),
     Migration(11, "user rate-limit tiers", _rate_limit_tier),
+    Migration(12, "organizations, teams, developers, repositories and their activity", _engineering),
 )
 
 
@@ -148,6 +158,8 @@ def migrate() -> list[int]:
 
 def all_models() -> list[type[BaseModel]]:
     """Every table, dependents first, for tests that clean up between cases."""
-    return [Pipeline, CISource, ClusterPod, ClusterNode, Cluster, Alert, AlertRule, RollupWatermark, MetricRollup,
-            MetricPoint, DeliveryAttempt, Delivery,
-            WebhookEndpoint, Event, TaskLog, Task, Project, OutboxMessage, RevokedSession, User, SchemaVersion]
+    return [HookDelivery, Review, PullRequest, Commit, Repository, IdentityChange, TeamMember, IdentityEmail,
+            DeveloperIdentity, Developer, Team, OrganizationMember, Organization, Pipeline, CISource, ClusterPod,
+            ClusterNode, Cluster, Alert, AlertRule, RollupWatermark, MetricRollup, MetricPoint, DeliveryAttempt,
+            Delivery, WebhookEndpoint, Event, TaskLog, Task, Project, OutboxMessage, RevokedSession, User,
+            SchemaVersion]

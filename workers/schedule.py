@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from workers import jobs, polling
+from workers import engineering, jobs, polling
 from workers.registry import Actor
 
 
@@ -45,6 +45,8 @@ JOBS: tuple[Job, ...] = (
         "Poll each Kubernetes cluster whose own poll interval has passed (one message per cluster)."),
     Job(polling.poll_pipelines, 15,
         "Poll each CI source whose own poll interval has passed (one message per source)."),
+    Job(engineering.poll_repositories, 30,
+        "Poll each repository whose own poll interval has passed, for commits, pull requests and reviews."),
 )
 
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import dramatiq
 
+from core.crypto import key_ring
 from core.logging import configure_logging
 from core.redis import resolve_redis_url
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
 from models.db import connect_database
-from workers import analyses, builds, diagnostics, jobs, polling, webhooks
+from models.secret import use_key_ring
+from workers import analyses, builds, diagnostics, engineering, jobs, polling, webhooks
 from workers.broker import build_broker
 from workers.registry import actors_of
 
-ACTOR_MODULES = (jobs, diagnostics, builds, analyses, webhooks, polling)
+ACTOR_MODULES = (jobs, diagnostics, builds, analyses, webhooks, polling, engineering)
 
 
 def configure(settings: Settings | None = None) -> Runtime:
@@ -27,6 +29,7 @@ def configure(settings: Settings | None = None) -> Runtime:
         settings = load_settings()
         configure_logging(settings.log_level)
     connect_database(settings.database_url)
+    use_key_ring(key_ring(settings.secret_key, settings.encryption_keys))
     redis_url = resolve_redis_url(settings)
     broker = build_broker(redis_url, settings)
     runtime = Runtime(settings, redis_url, broker)

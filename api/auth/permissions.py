@@ -3,13 +3,13 @@ from __future__ import annotations
 
 PERMISSIONS = (
     "build:create", "build:read", "build:cancel", "analysis:create", "analysis:read",
-    "webhook:manage", "alert:manage", "metrics:write", "cluster:manage", "admin",
+    "webhook:manage", "alert:manage", "metrics:write", "cluster:manage", "engineering:manage", "admin",
 )
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "admin": PERMISSIONS,
     "user": ("build:create", "build:read", "build:cancel", "analysis:create", "analysis:read",
-             "webhook:manage", "alert:manage", "metrics:write", "cluster:manage"),
+             "webhook:manage", "alert:manage", "metrics:write", "cluster:manage", "engineering:manage"),
     "viewer": ("build:read", "analysis:read"),
 }
 

@@ -118,7 +118,11 @@ class Provider:
             raise RateLimited(until, f"GET {path}: HTTP {response.status_code}, rate limited until "
                                      f"{until.isoformat(timespec='seconds')}Z")
         if response.status_code not in (200, 304):
-            raise failure(response, path)
+            error = failure(response, path)
+            secrets = [value.split()[-1] for value in self.api.headers.values() if len(value) >= 6]
+            if any(secret in str(error) for secret in secrets):  # an API that quotes what it was sent
+                raise PollError(f"GET {path}: HTTP {response.status_code}", response.status_code)
+            raise error
         if _exhausted(response.headers):
             self.exhausted_until = _reset_at(response.headers)
         return response

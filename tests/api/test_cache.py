@@ -181,7 +181,8 @@ def test_every_ttl_is_a_setting_used_on_read_and_on_warm_and_shown_in_stats(
     ttls = {name.split(":")[2]: redis_client.ttl(name) for name in redis_client.scan_iter("conveyor:cache:*")}
     assert 0 < ttls["webhooks_list"] <= 7 and 890 < ttls["dashboard"] <= 900
     assert stats(client, headers)["ttl_seconds"] == {"webhooks_list": 7, "alerts_summary": 60, "alerts_list": 60,
-                                                     "dashboard": 900}
+                                                     "dashboard": 900, "team": 1800, "repository": 900,
+                                                     "engineering_figures": 300}
     redis_client.flushdb()
     create_user("ttl-admin", role="admin")  # the warm builds views for admins and users with something to see
     with db.connection_context():

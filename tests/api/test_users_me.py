@@ -10,7 +10,7 @@ from tests.support.auth import ME, AuthHeaders
 
 USER_PERMISSIONS = sorted([
     "build:create", "build:read", "build:cancel", "analysis:create", "analysis:read",
-    "webhook:manage", "alert:manage", "metrics:write", "cluster:manage",
+    "webhook:manage", "alert:manage", "metrics:write", "cluster:manage", "engineering:manage",
 ])
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from core.settings import ConfigError, load_settings
 from tests.conftest import ROOT
@@ -43,6 +44,7 @@ def test_booleans_accept_only_clear_words(tmp_path: Path, raw: str, expected: bo
     ("API_LICENSE_URL", "https://a b"),
     ("RATE_LIMIT_TIERS", "premium"), ("RATE_LIMIT_TIERS", "premium=lots"), ("RATE_LIMIT_TIERS", "Gold=1/second"),
     ("RATE_LIMIT_TIERS", "standard=1000/minute"), ("RATE_LIMIT_TIERS", "gold=1/second,gold=2/second"),
+    ("ENCRYPTION_KEYS", "not-a-key"), ("ENCRYPTION_KEYS", "a" * 43 + "=,short"),
 ])
 def test_bad_values_are_start_up_errors_naming_the_variable(tmp_path: Path, name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -54,6 +56,19 @@ def test_rate_limit_tiers_are_read_by_name_and_default_to_premium(tmp_path: Path
     assert settings_from(tmp_path, RATE_LIMIT_TIERS=" gold=1000/minute, partner = 50 per second ,").rate_limit_tiers \
         == {"gold": "1000/minute", "partner": "50 per second"}
     assert settings_from(tmp_path, RATE_LIMIT_TIERS=" ").rate_limit_tiers == {"premium": "600/minute"}
+
+
+def test_encryption_keys_are_read_newest_first_and_never_shown(tmp_path: Path) -> None:
+    new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings = settings_from(tmp_path, ENCRYPTION_KEYS=f"{new}, {old}")
+    assert settings.encryption_keys == (new, old)
+    assert "encryption_keys" not in settings.public() and new not in str(settings.public())
+    assert settings_from(tmp_path).encryption_keys == ()  # derived from SECRET_KEY (core.crypto)
+
+
+def test_bot_logins_are_a_lower_cased_list(tmp_path: Path) -> None:
+    assert settings_from(tmp_path, BOT_LOGINS=" Ci-Robot ,deploy-bot,").bot_logins == ("ci-robot", "deploy-bot")
+    assert "dependabot" in settings_from(tmp_path).bot_logins
 
 
 def test_production_refuses_to_start_without_its_services(tmp_path: Path) -> None:

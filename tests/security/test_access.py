@@ -17,13 +17,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api.auth.permissions import permissions_for
+from models.activity import HookDelivery
 from models.db import db
 from models.user import User
-from tests.security.world import ADMIN, FILES, PRIVATE, ROUTES, SHARED, WRITES, World, build_world
+from tests.security.world import ADMIN, FILES, PRIVATE, ROUTES, SHARED, SIGNED, WRITES, World, build_world
 from tests.support.envelope import assert_envelope
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
-PUBLIC_API = {"/api/v1/auth/login", "/api/v1/auth/refresh"}  # the only /api/v1 routes without a token
+# The only /api/v1 routes without a token: logging in, and the hooks providers sign (SIGNED in world.py).
+PUBLIC_API = {"/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/repositories/<int:repository_id>/hooks/github",
+              "/api/v1/repositories/<int:repository_id>/hooks/gitlab"}
 DORA_QUERY = "?start_date={year_ago}&end_date={today}"  # required arguments
 LIST_QUERIES = {"/api/v1/analytics/dora": DORA_QUERY, "/api/v1/analytics/dora-metrics": DORA_QUERY}
 NOT_NEEDED = object()
@@ -77,7 +80,8 @@ def test_every_route_with_a_path_parameter_is_known_to_this_suite(app: Flask) ->
 
 def test_every_api_route_needs_a_token_and_says_which_permission(app: Flask, client: FlaskClient) -> None:
     world = World(values={"build": str(uuid.uuid4()), "analysis": str(uuid.uuid4()), **dict.fromkeys(
-        ("project", "webhook", "delivery", "rule", "alert", "cluster", "source", "pipeline", "user", "job"), "1")})
+        ("project", "webhook", "delivery", "rule", "alert", "cluster", "source", "pipeline", "user", "job",
+         "organization", "team", "repository", "developer"), "1")})
     checked = 0
     for rule, method in api_routes(app):
         if rule.rule in PUBLIC_API:
@@ -106,10 +110,26 @@ def test_another_users_private_objects_answer_404_to_every_method(
     assert len(tried) >= 18, tried
     assert snapshot(app, client, world, alice) == before  # nothing bob tried changed anything
     # The objects are there: their owner and an admin reach every one of them.
-    for path, (policy, _) in ROUTES.items():
-        if policy == PRIVATE and not path.endswith(("/test", "/poll", "/redeliver", "/resolve", "/acknowledge")):
+    for rule in app.url_map.iter_rules():
+        if ROUTES.get(rule.rule, (None,))[0] == PRIVATE and "GET" in (rule.methods or ()):
             for headers in (alice, admin):
-                assert client.get(world.path(path), headers=headers).status_code == 200, path
+                assert client.get(world.path(rule.rule), headers=headers).status_code == 200, rule.rule
+
+
+def test_signed_routes_refuse_any_delivery_without_the_objects_signature(
+        app: Flask, client: FlaskClient, auth: Any, world: World) -> None:
+    """The hooks take no token (a token, even the owner's, is no signature) and store nothing unsigned."""
+    alice = auth("user", "alice")
+    signed = [rule.rule for rule in app.url_map.iter_rules() if ROUTES.get(rule.rule, (None,))[0] == SIGNED]
+    assert len(signed) == 2
+    for rule in signed:
+        for headers in ({}, alice, {**alice, "X-Hub-Signature-256": "sha256=" + "0" * 64, "X-Gitlab-Token": "guess"}):
+            response = client.post(world.path(rule), headers={**headers, "X-GitHub-Event": "push",
+                                                               "X-GitHub-Delivery": "d", "X-Gitlab-Event-UUID": "d"},
+                                    json={"commits": []})
+            assert_envelope(response, 401, "UNAUTHORIZED")
+    with db.connection_context():
+        assert HookDelivery.select().count() == 0
 
 
 def test_shared_objects_are_read_by_all_but_changed_only_by_their_creator(

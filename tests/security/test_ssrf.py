@@ -38,14 +38,18 @@ INTERNAL = [
     f"http://{PUBLIC_IP}@127.0.0.1/", f"http://127.0.0.1#@{PUBLIC_IP}/", f"http://127.0.0.1\\@{PUBLIC_IP}/",
 ]
 # For each (method, OpenAPI path) that takes a URL: the field, and a body that is otherwise valid.
-URL_FIELDS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
-    ("POST", "/api/v1/webhooks"): ("url", {"name": "hook"}),
-    ("PUT", "/api/v1/webhooks/{webhook_id}"): ("url", {}),
-    ("POST", "/api/v1/kubernetes/clusters"): ("api_url", {"name": "prod", "token": "t0ken"}),
-    ("PATCH", "/api/v1/kubernetes/clusters/{name}"): ("api_url", {}),
-    ("POST", "/api/v1/ci/sources"): ("api_url", {"provider": "github", "repository": "o/r", "token": "t0ken"}),
-    ("PATCH", "/api/v1/ci/sources/{source_id}"): ("api_url", {}),
-}
+# (method, path, the URL field, the rest of a body that would otherwise be accepted)
+URL_FIELDS: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("POST", "/api/v1/webhooks", "url", {"name": "hook"}),
+    ("PUT", "/api/v1/webhooks/{webhook_id}", "url", {}),
+    ("POST", "/api/v1/kubernetes/clusters", "api_url", {"name": "prod", "token": "t0ken"}),
+    ("PATCH", "/api/v1/kubernetes/clusters/{name}", "api_url", {}),
+    ("POST", "/api/v1/ci/sources", "api_url", {"provider": "github", "repository": "o/r", "token": "t0ken"}),
+    ("PATCH", "/api/v1/ci/sources/{source_id}", "api_url", {}),
+    ("POST", "/api/v1/repositories", "url", {"provider": "github"}),
+    ("POST", "/api/v1/repositories", "api_url", {"provider": "github", "url": "https://github.com/o/r"}),
+    ("PUT", "/api/v1/repositories/{repository_id}", "api_url", {}),
+]
 
 
 def url_fields(client: FlaskClient) -> set[tuple[str, str, str]]:
@@ -65,28 +69,32 @@ def url_fields(client: FlaskClient) -> set[tuple[str, str, str]]:
 
 @pytest.fixture
 def existing(client: FlaskClient, auth: Any) -> dict[str, str]:
-    """A webhook, a cluster and a CI source on a public address: the paths the updates go to."""
+    """A webhook, a cluster, a CI source and a repository on a public address: the paths the updates go to."""
     user = auth("user")
     webhook = client.post("/api/v1/webhooks", headers=user, json={"name": "w", "url": f"https://{PUBLIC_IP}/"})
     source = client.post("/api/v1/ci/sources", headers=user, json={
         "provider": "github", "repository": "o/existing", "api_url": f"https://{PUBLIC_IP}", "token": "t0ken"})
     cluster = client.post("/api/v1/kubernetes/clusters", headers=user, json={
         "name": "existing", "api_url": f"https://{PUBLIC_IP}", "token": "t0ken"})
-    assert [r.status_code for r in (webhook, source, cluster)] == [201, 201, 201]
+    org = client.post("/api/v1/organizations", headers=user, json={"name": "existing"})
+    repository = client.post("/api/v1/repositories", headers=user, json={
+        "organization_id": org.get_json()["id"], "provider": "github", "url": "https://github.com/o/existing",
+        "api_url": f"https://{PUBLIC_IP}"})
+    assert [r.status_code for r in (webhook, source, cluster, repository)] == [201, 201, 201, 201]
     return {"{webhook_id}": str(webhook.get_json()["id"]), "{source_id}": str(source.get_json()["id"]),
-            "{name}": "existing"}
+            "{name}": "existing", "{repository_id}": str(repository.get_json()["id"])}
 
 
 def test_every_url_field_of_the_api_is_known_to_this_suite(client: FlaskClient) -> None:
-    assert url_fields(client) == {(method, path, spec[0]) for (method, path), spec in URL_FIELDS.items()}
+    assert url_fields(client) == {(method, path, field) for method, path, field, _ in URL_FIELDS}
 
 
 def test_every_url_field_refuses_internal_targets_and_stores_nothing(
         client: FlaskClient, auth: Any, existing: dict[str, str]) -> None:
     user = auth("user")
     before = {path: client.get(path, headers=user).get_json() for path in (
-        "/api/v1/webhooks", "/api/v1/kubernetes/clusters", "/api/v1/ci/sources")}
-    for (method, path), (field, body) in URL_FIELDS.items():
+        "/api/v1/webhooks", "/api/v1/kubernetes/clusters", "/api/v1/ci/sources", "/api/v1/repositories")}
+    for method, path, field, body in URL_FIELDS:
         for key, value in existing.items():
             path = path.replace(key, value)
         for url in INTERNAL:

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from models.alert import Alert
 from models.db import db, utc_naive
+from models.developer import Developer
 from models.pipeline import CISource, Pipeline
 
 PRIVATE = "private"  # the owner's (and admins'): anyone else gets 404, as if it did not exist
@@ -18,6 +19,7 @@ SHARED = "shared"  # everyone reads it; only its creator or an admin changes it 
 ADMIN = "admin"  # admins only (403)
 SOCKET = "socket"  # a WebSocket: another user's task closes 4404 (test_access_sockets)
 FILES = "files"  # static assets, not objects
+SIGNED = "signed"  # no token: the provider's signature with the object's secret, else 401 (test_access)
 
 # rule -> (policy, the kind of object whose id or name goes in the path)
 ROUTES: dict[str, tuple[str, str | None]] = {
@@ -40,6 +42,20 @@ ROUTES: dict[str, tuple[str, str | None]] = {
     "/api/v1/ci/sources/<int:source_id>": (PRIVATE, "source"),
     "/api/v1/ci/sources/<int:source_id>/poll": (PRIVATE, "source"),
     "/api/v1/pipelines/<int:pipeline_id>": (PRIVATE, "pipeline"),
+    "/api/v1/organizations/<int:organization_id>": (PRIVATE, "organization"),
+    "/api/v1/organizations/<int:organization_id>/members": (PRIVATE, "organization"),
+    "/api/v1/teams/<int:team_id>": (PRIVATE, "team"),
+    "/api/v1/teams/<int:team_id>/members": (PRIVATE, "team"),
+    "/api/v1/repositories/<int:repository_id>": (PRIVATE, "repository"),
+    "/api/v1/repositories/<int:repository_id>/commits": (PRIVATE, "repository"),
+    "/api/v1/repositories/<int:repository_id>/pull-requests": (PRIVATE, "repository"),
+    "/api/v1/repositories/<int:repository_id>/poll": (PRIVATE, "repository"),
+    "/api/v1/repositories/<int:repository_id>/hooks/github": (SIGNED, "repository"),
+    "/api/v1/repositories/<int:repository_id>/hooks/gitlab": (SIGNED, "repository"),
+    "/api/v1/developers/<int:developer_id>": (PRIVATE, "developer"),
+    "/api/v1/developers/<int:developer_id>/activity": (PRIVATE, "developer"),
+    "/api/v1/developers/<int:developer_id>/merge": (PRIVATE, "developer"),
+    "/api/v1/developers/<int:developer_id>/split": (PRIVATE, "developer"),
     "/api/v1/users/<int:user_id>": (ADMIN, "user"),
     "/api/v1/admin/jobs/<string:name>/run": (ADMIN, "job"),
     "/api/v1/ws/builds/<task_id>": (SOCKET, "build"),
@@ -55,6 +71,13 @@ WRITES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/alert-rules/<int:rule_id>"): {"threshold": 1e9},
     ("PATCH", "/api/v1/kubernetes/clusters/<string:name>"): {"poll_interval_seconds": 600},
     ("PATCH", "/api/v1/ci/sources/<int:source_id>"): {"poll_interval_seconds": 600},
+    ("PUT", "/api/v1/organizations/<int:organization_id>"): {"name": "pwned"},
+    ("PUT", "/api/v1/organizations/<int:organization_id>/members"): {"members": [{"user_id": 1, "role": "owner"}]},
+    ("PUT", "/api/v1/teams/<int:team_id>"): {"name": "pwned"},
+    ("PUT", "/api/v1/teams/<int:team_id>/members"): {"developer_ids": []},
+    ("PUT", "/api/v1/repositories/<int:repository_id>"): {"name": "pwned"},
+    ("POST", "/api/v1/developers/<int:developer_id>/merge"): {"developer_id": 1},
+    ("POST", "/api/v1/developers/<int:developer_id>/split"): {"identity_ids": [1]},
 }
 PUBLIC_IP = "93.184.216.34"  # a public address: accepted as a target; nothing ever connects to it here
 
@@ -109,6 +132,21 @@ def build_world(client: FlaskClient, owner: dict[str, str], owner_id: int, tag: 
                                    started_at=utc_naive())
     world.values["alert"], world.values["pipeline"] = str(alert.id), str(pipeline.id)
     world.values["user"], world.values["job"] = str(owner_id), "aggregate_metrics"
+    _engineering(world, post, tag)
     world.private_markers = [world.values[k] for k in ("build", "analysis")] + [
-        f"{tag}-hook", f"{tag}-cluster", f"{tag}/private-repo", f"{tag}-pod-restarts"]
+        f"{tag}-hook", f"{tag}-cluster", f"{tag}/private-repo", f"{tag}-pod-restarts", f"{tag}-org", f"{tag}-team",
+        f"{tag}-sei-repo", f"{tag}-developer"]
     return world
+
+
+def _engineering(world: World, post: Any, tag: str) -> None:
+    """An organization with a team, a repository, and a developer (made as ingestion makes one)."""
+    org = _ok(post("/api/v1/organizations", {"name": f"{tag}-org"}), 201)
+    team = _ok(post("/api/v1/teams", {"organization_id": org["id"], "name": f"{tag}-team"}), 201)
+    repo = _ok(post("/api/v1/repositories", {"team_id": team["id"], "provider": "github",
+                                             "url": f"https://github.com/{tag}/{tag}-sei-repo",
+                                             "api_url": f"https://{PUBLIC_IP}"}), 201)
+    with db.connection_context():
+        developer = Developer.create(organization=org["id"], name=f"{tag}-developer")
+    world.values.update(organization=str(org["id"]), team=str(team["id"]), repository=str(repo["id"]),
+                        developer=str(developer.id))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Callable
-from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -33,15 +32,15 @@ from tests.support.fake_payloads import (
     Reply,
     conditional,
     github_job,
+    github_page,
     github_run,
     gitlab_job,
+    gitlab_page,
     gitlab_pipeline,
+    gitlab_rate_headers,
     json_reply,
-    link_header,
-    paginate,
     parse_time,
     presented_token,
-    query_int,
 )
 
 __all__ = ["FakeGitHub", "FakeGitLab", "github_job", "github_run", "gitlab_job", "gitlab_pipeline"]
@@ -174,13 +173,7 @@ class FakeGitHub(FakeApiServer):
         return [job for job in jobs if job.get("run_attempt", 1) == latest]
 
     def _paged(self, request: Recorded, key: str, items: list[JsonObject]) -> Reply:
-        per_page = query_int(request.query, "per_page", 30, high=100)
-        page = query_int(request.query, "page", 1)
-        chosen, last = paginate(items, page, per_page)
-        rels = [("prev", page - 1)] if page > 1 else []
-        rels += [("next", page + 1), ("last", last)] if page < last else []
-        rels += [("first", 1)] if page > 1 else []
-        headers = {"Link": link_header(self.url + request.raw_path, request.raw_query, per_page, rels)} if rels else {}
+        chosen, headers = github_page(self.url, request, items)
         return json_reply(200, {"total_count": len(items), key: chosen}, headers)
 
 
@@ -222,11 +215,7 @@ class FakeGitLab(FakeApiServer):
 
     def answer(self, request: Recorded) -> Reply:
         reply = self._answer(request)
-        reply.headers.update({"RateLimit-Limit": str(self.rate_limit),
-                              "RateLimit-Observed": str(self.rate_limit - max(self.rate_remaining, 0)),
-                              "RateLimit-Remaining": str(max(self.rate_remaining, 0)),
-                              "RateLimit-Reset": str(self.rate_reset),
-                              "RateLimit-ResetTime": formatdate(self.rate_reset, usegmt=True)})
+        reply.headers.update(gitlab_rate_headers(self.rate_limit, self.rate_remaining, self.rate_reset))
         return reply
 
     def _answer(self, request: Recorded) -> Reply:
@@ -287,14 +276,4 @@ class FakeGitLab(FakeApiServer):
         return sorted(jobs, key=lambda job: job["id"], reverse=True)
 
     def _paged(self, request: Recorded, items: list[JsonObject]) -> Reply:
-        per_page = query_int(request.query, "per_page", 20, high=100)
-        page = query_int(request.query, "page", 1)
-        chosen, last = paginate(items, page, per_page)
-        rels = [("prev", page - 1)] if page > 1 else []
-        rels += [("next", page + 1)] if page < last else []
-        rels += [("first", 1), ("last", last)]
-        link = link_header(self.url + request.raw_path, request.raw_query, per_page, rels)
-        return json_reply(200, chosen, {
-            "X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(len(items)), "X-Total-Pages": str(last),
-            "X-Next-Page": str(page + 1) if page < last else "", "X-Prev-Page": str(page - 1) if page > 1 else "",
-            "Link": link})
+        return gitlab_page(self.url, request, items)

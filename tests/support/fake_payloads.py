@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -425,3 +426,38 @@ def gitlab_job(job_id: int, pipeline_id: int, name: str = "test", stage: str = "
     if status == "failed":
         job["failure_reason"] = failure_reason or "script_failure"
     return job
+
+
+def github_page(base_url: str, request: Recorded, items: list[JsonObject]) -> tuple[list[JsonObject], dict[str, str]]:
+    """One page of a GitHub list (`per_page` 30 by default, 100 at most) and its `Link` header (rel prev, next,
+    last, first; none on a single page)."""
+    per_page = query_int(request.query, "per_page", 30, high=100)
+    page = query_int(request.query, "page", 1)
+    chosen, last = paginate(items, page, per_page)
+    rels = [("prev", page - 1)] if page > 1 else []
+    rels += [("next", page + 1), ("last", last)] if page < last else []
+    rels += [("first", 1)] if page > 1 else []
+    return chosen, {"Link": link_header(base_url + request.raw_path, request.raw_query, per_page, rels)} if rels else {}
+
+
+def gitlab_page(base_url: str, request: Recorded, items: list[JsonObject]) -> Reply:
+    """One page of a GitLab list (`per_page` 20 by default, 100 at most), with `X-Page`, `X-Per-Page`,
+    `X-Total`, `X-Total-Pages`, `X-Next-Page`, `X-Prev-Page` and `Link`."""
+    per_page = query_int(request.query, "per_page", 20, high=100)
+    page = query_int(request.query, "page", 1)
+    chosen, last = paginate(items, page, per_page)
+    rels = [("prev", page - 1)] if page > 1 else []
+    rels += [("next", page + 1)] if page < last else []
+    rels += [("first", 1), ("last", last)]
+    link = link_header(base_url + request.raw_path, request.raw_query, per_page, rels)
+    return json_reply(200, chosen, {
+        "X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(len(items)), "X-Total-Pages": str(last),
+        "X-Next-Page": str(page + 1) if page < last else "", "X-Prev-Page": str(page - 1) if page > 1 else "",
+        "Link": link})
+
+
+def gitlab_rate_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
+    """GitLab's `RateLimit-*` headers on every answer."""
+    return {"RateLimit-Limit": str(limit), "RateLimit-Observed": str(limit - max(remaining, 0)),
+            "RateLimit-Remaining": str(max(remaining, 0)), "RateLimit-Reset": str(reset),
+            "RateLimit-ResetTime": formatdate(reset, usegmt=True)}

@@ -1,0 +1,1 @@
+"""Engineering intelligence (seed 002): organizations, teams, repositories, developers and their activity."""

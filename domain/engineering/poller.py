@@ -1,0 +1,87 @@
+"""Polling one repository: everything since its cursor (the first poll reaches back `backfill_days`), ingested
+a page at a time, so a poll that stops half way (rate limit, error, worker killed) keeps what it stored and
+the next one starts from the same cursor (ingestion is idempotent). The cursor moves only when a poll
+completes, to that poll's start less an overlap for clocks and late pushes. A provider answering garbage or
+an error marks the repository `error` with the message and keeps the data it had."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.runtime import Runtime
+from core.settings import Settings
+from domain import cache_views
+from domain.engineering import sources
+from domain.engineering.ingest import People, ingest
+from domain.engineering.records import Activity
+from domain.polling.github import HEADERS as GITHUB_HEADERS
+from domain.polling.http import Api, PollError
+from domain.polling.observed import observed
+from domain.polling.providers import Provider, RateLimited
+from models.db import utc_naive
+from models.repository import Repository
+
+log = logging.getLogger(__name__)
+OVERLAP = timedelta(minutes=5)
+READERS: dict[str, Callable[[Provider, datetime], Iterator[Activity]]] = {
+    "github": sources.github_activity, "gitlab": sources.gitlab_activity}
+
+
+def _provider(settings: Settings, repo: Repository) -> Provider:
+    if repo.provider == "github":
+        headers = {**GITHUB_HEADERS, **({"Authorization": f"Bearer {repo.token}"} if repo.token else {})}
+    else:
+        headers = {"Accept": "application/json", **({"PRIVATE-TOKEN": repo.token} if repo.token else {})}
+    api = Api(repo.api_url, headers, timeout=settings.poll_timeout_seconds, verify=True,
+              allow_private=settings.poll_allow_private)
+    return Provider(api, repo.full_name)
+
+
+def poll(rt: Runtime, repo: Repository) -> dict[str, Any]:
+    return observed(rt.redis, repo.provider, lambda: _poll(rt, repo))
+
+
+def _poll(rt: Runtime, repo: Repository) -> dict[str, Any]:
+    started = utc_naive()
+    if repo.rate_limited_until and repo.rate_limited_until > started:
+        return {"repository": repo.id, "skipped": f"rate limited until {repo.rate_limited_until.isoformat()}Z"}
+    since = repo.poll_cursor or started - timedelta(days=repo.backfill_days)
+    counts = {"batches": 0, "commits": 0, "pull_requests": 0, "reviews": 0, "requests": 0}
+    try:
+        provider = _provider(rt.settings, repo)
+        try:
+            people = People(repo.organization_id, rt.settings.bot_logins)
+            for activity in READERS[repo.provider](provider, since):
+                for key, value in ingest(repo, activity, people=people).items():
+                    counts[key] += value
+                counts["batches"] += 1
+        finally:
+            counts["requests"] = provider.requests
+            provider.api.close()
+            if counts["batches"]:  # what was stored (all of it, or up to a failure) changes the cached views
+                cache_views.organization_changed(rt.redis, repo.organization_id)
+    except RateLimited as exc:
+        _record(repo, "rate_limited", str(exc), counts, rate_limited_until=exc.until, next_poll_at=exc.until)
+        return {"repository": repo.id, **counts, "status": "rate_limited", "error": str(exc)}
+    except PollError as exc:
+        _record(repo, "error", str(exc), counts)
+        return {"repository": repo.id, **counts, "status": "error", "error": str(exc)}
+    except Exception as exc:  # an answer we could not make sense of; its text may quote what we sent
+        error = f"unreadable answer: {type(exc).__name__}"
+        log.exception("repository poll failed", extra={"repository_id": repo.id})
+        _record(repo, "error", error, counts)
+        return {"repository": repo.id, **counts, "status": "error", "error": error}
+    _record(repo, "ok", None, counts, poll_cursor=started - OVERLAP,
+            backfilled_at=repo.backfilled_at or utc_naive())
+    return {"repository": repo.id, **counts, "status": "ok", "since": since.isoformat() + "Z"}
+
+
+def _record(repo: Repository, status: str, error: str | None, counts: dict[str, int], **fields: Any) -> None:
+    if error:
+        log.warning("repository poll failed", extra={"repository_id": repo.id, "error": error})
+    if status != "rate_limited":
+        fields.setdefault("rate_limited_until", None)
+    Repository.update(status=status, last_error=error, last_polled_at=utc_naive(), last_poll=counts,
+                      **fields).where(Repository.id == repo.id).execute()

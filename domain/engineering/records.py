@@ -1,0 +1,121 @@
+"""Activity as the providers report it, normalised: what a poll or a hook hands to `ingest`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+BOT_SUFFIX = "[bot]"
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who did something, as much as the provider said: an account (provider + id and/or login), and/or a
+    git author's name and email. `email_verified`: the provider tied this email to the account."""
+
+    provider: str  # github | gitlab | git
+    user_id: str | None = None
+    login: str | None = None
+    name: str | None = None
+    email: str | None = None
+    email_verified: bool = False
+    bot: bool = False
+
+    @property
+    def known(self) -> bool:
+        return bool(self.user_id or self.login or self.email)
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    sha: str
+    author: Person
+    authored_at: datetime | None
+    committed_at: datetime | None
+    message: str | None
+    additions: int | None = None
+    deletions: int | None = None
+
+
+@dataclass(frozen=True)
+class PullRecord:
+    number: int
+    title: str
+    author: Person
+    state: str  # open | closed | merged
+    opened_at: datetime | None
+    updated_at: datetime | None
+    merged_at: datetime | None = None
+    closed_at: datetime | None = None
+    additions: int | None = None
+    deletions: int | None = None
+    base_ref: str | None = None
+    head_ref: str | None = None
+    merge_commit_sha: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    pull_number: int
+    external_id: str
+    author: Person
+    state: str  # approved | changes_requested | commented | dismissed
+    submitted_at: datetime | None
+
+
+@dataclass
+class Activity:
+    """What one hook delivery or one poll page carried."""
+
+    commits: list[CommitRecord] = field(default_factory=list)
+    pulls: list[PullRecord] = field(default_factory=list)
+    reviews: list[ReviewRecord] = field(default_factory=list)
+
+
+class PayloadError(ValueError):
+    """A hook body or an API answer that is not the shape it promises: a hook answers 400 and stores nothing,
+    a poll marks the repository `error`. The message names what was wrong, never the value: an answer can
+    echo what was sent (a token), and the message is stored and shown."""
+
+
+def moment(text: Any) -> datetime | None:
+    """A provider's time (ISO 8601 with Z or an offset, or GitLab hooks' older `2013-12-03 17:23:34 UTC`) as
+    naive UTC; None when absent. Anything else is a PayloadError."""
+    if text is None or text == "":
+        return None
+    if not isinstance(text, str):
+        raise PayloadError("a time that is not a string")
+    cleaned = text[:-4] + "+00:00" if text.endswith(" UTC") else text
+    try:
+        value = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise PayloadError("a time that is not ISO 8601") from None
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def first_line(message: Any) -> str | None:
+    return message.splitlines()[0][:1024] if isinstance(message, str) and message.strip() else None
+
+
+def whole(value: Any) -> int | None:
+    """A count a provider sends (None stays None; a non-number is a PayloadError)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PayloadError("a count that is not a whole number >= 0")
+    return value
+
+
+def text(value: Any, what: str, required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise PayloadError(f"{what} must be a string")
+    return value
+
+
+def obj(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PayloadError(f"{what} must be an object")
+    return value

@@ -1,0 +1,48 @@
+"""Engineering-intelligence actors: `ingest_hook` stores the activity of one received GitHub or GitLab hook
+delivery (sent through the outbox by `POST /api/v1/repositories/{id}/hooks/...`); `poll_repositories`
+(scheduled) sends `poll_repository` for each repository whose interval has passed (and `POST .../poll` sends
+one now); a Redis lock keeps two polls of one repository from overlapping."""
+from __future__ import annotations
+
+import logging
+
+from core.runtime import Runtime
+from domain import cache_views
+from domain.engineering import poller, receiver
+from domain.polling.due import claim_due, poll_lock
+from models.repository import Repository
+from workers.registry import actor
+
+log = logging.getLogger(__name__)
+
+
+@actor(queue_name="engineering", max_retries=5, time_limit=300_000)
+def ingest_hook(rt: Runtime, delivery_id: int) -> None:
+    outcome = receiver.process(delivery_id, rt.settings.bot_logins)
+    if "commits" in outcome:  # stored something: the organization's cached views are stale
+        cache_views.organization_changed(rt.redis, outcome["organization_id"])
+    log.info("hook delivery ingested", extra={"delivery_id": delivery_id, "outcome": outcome})
+
+
+@actor(queue_name="polling", max_retries=0, time_limit=600_000)
+def poll_repository(rt: Runtime, repository_id: int) -> None:
+    repo = Repository.get_or_none(Repository.id == repository_id)
+    if repo is None:
+        return
+    lock = poll_lock(rt.redis, "poll_repository", repository_id)
+    if not lock.acquire(blocking=False):
+        log.info("poll skipped: another is in progress", extra={"repository_id": repository_id})
+        return
+    try:
+        log.info("polled", extra={"repository_id": repository_id, "outcome": poller.poll(rt, repo)})
+    finally:
+        lock.release()
+
+
+@actor(queue_name="scheduled", max_retries=0, time_limit=60_000, scheduled_job=True, store_results=True)
+def poll_repositories(rt: Runtime) -> dict[str, int]:
+    """Send a poll for every repository whose interval has passed."""
+    due = claim_due(Repository)
+    for repository_id in due:
+        poll_repository.send(repository_id)
+    return {"sent": len(due)}
