@@ -5,7 +5,7 @@ The server serves "List commits", "List pull requests", "Get a pull request" and
 the fixture builders (`tests/support/fake_scm.py`, GitHub's documented shapes), serialised once up front so the
 server costs little. Conveyor's side is the poller itself (`domain.engineering.poller.poll`): identities
 resolved, rows upserted idempotently, a transaction a page. The bare side does what a throwaway script would:
-GET every page, keep the fields, `executemany` INSERT into plain tables with no identity resolution, no
+GET every page, keep the fields, bulk-INSERT them into plain tables with no identity resolution, no
 upsert, no checks. Commits and pull requests (with their reviews) are timed apart, each against its bare twin.
 
 Runs on SQLite under a temp VAR_DIR, or on the database in BENCH_DATABASE_URL (`bench/run.py` starts a
@@ -60,7 +60,7 @@ class History:
         base = f"/repos/{REPO}"
         commit_pages = [json.dumps([commit(n) for n in range(start, min(start + PER_PAGE, commits))]).encode()
                         for start in range(0, commits, PER_PAGE)] or [b"[]"]  # a page at a time: 100,000 is big
-        self.lists = {f"{base}/commits": commit_pages, f"{base}/pulls": self._pages(listed)}
+        self.lists = {f"{base}/commits": commit_pages, f"{base}/pulls": self._pages(listed), f"{base}/issues": [b"[]"]}
         self.objects: dict[str, bytes] = {}
         for detail in details:
             number = detail["number"]
@@ -92,7 +92,11 @@ class Handler(BaseHTTPRequestHandler):
         history = self.server.history  # type: ignore[attr-defined]
         url = urlsplit(self.path)
         page = int(parse_qs(url.query).get("page", ["1"])[0])
-        if url.path in history.lists:
+        if url.path.startswith(f"/repos/{REPO}/commits/"):  # "Get a commit": the one source of line counts
+            sha = url.path.rsplit("/", 1)[-1]
+            body = json.dumps({**github_commit(sha, datetime.now(UTC), user=github_user("dev0", 10_000), repo=REPO),
+                               "stats": {"total": 12, "additions": 10, "deletions": 2}}).encode()
+        elif url.path in history.lists:
             pages = history.lists[url.path]
             body = pages[page - 1] if page <= len(pages) else b"[]"
         else:
@@ -136,8 +140,7 @@ def bare(base: str, database_url: str, with_pulls: bool) -> dict[str, Any]:
                 rows = [(c["sha"], (c["author"] or {}).get("login"), c["commit"]["author"]["date"],
                          c["commit"]["message"]) for c in page]
                 with db.atomic():
-                    db.cursor().executemany(f"INSERT INTO bare_commit VALUES ({mark}, {mark}, {mark}, {mark})",  # noqa: S608
-                                            rows)
+                    _bulk(db.cursor(), "bare_commit", 4, rows, mark)
             return {"seconds": time.monotonic() - started}
         for page in _pages_iter(session, f"{base}/repos/{REPO}/pulls"):
             for listed in page:
@@ -149,9 +152,22 @@ def bare(base: str, database_url: str, with_pulls: bool) -> dict[str, Any]:
                     cursor.execute(f"INSERT INTO bare_pull VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",  # noqa: S608
                                    (number, detail["user"]["login"], detail["state"], detail["additions"],
                                     detail["deletions"]))
-                    cursor.executemany(f"INSERT INTO bare_review VALUES ({mark}, {mark}, {mark}, {mark})",  # noqa: S608
-                                       [(r["id"], number, r["user"]["login"], r["state"]) for r in reviews])
+                    _bulk(cursor, "bare_review", 4, [(r["id"], number, r["user"]["login"], r["state"])
+                                                     for r in reviews], mark)
         return {"seconds": time.monotonic() - started}
+
+
+def _bulk(cursor: Any, table: str, width: int, rows: list[tuple[Any, ...]], mark: str) -> None:
+    """A multi-row INSERT: `executemany` on SQLite, `execute_values` on PostgreSQL (psycopg2's `executemany` would
+    send one statement per row, which is no bulk insert)."""
+    if not rows:
+        return
+    if mark == "%s":
+        import psycopg2.extras
+
+        psycopg2.extras.execute_values(cursor, f"INSERT INTO {table} VALUES %s", rows, page_size=len(rows))  # noqa: S608
+    else:
+        cursor.executemany(f"INSERT INTO {table} VALUES ({', '.join([mark] * width)})", rows)  # noqa: S608
 
 
 def _pages_iter(session: requests.Session, url: str) -> Any:

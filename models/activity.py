@@ -74,6 +74,39 @@ class Review(BaseModel):
         indexes = ((("pull_request", "external_id"), True), (("developer", "submitted_at"), False))
 
 
+class Milestone(BaseModel):
+    id = peewee.AutoField()
+    repository = peewee.ForeignKeyField(Repository, backref="milestones", on_delete="CASCADE")
+    external_id = peewee.CharField(max_length=64)
+    title = peewee.CharField(max_length=255, null=True)  # null until a poll says (a GitLab hook names only its id)
+    state = peewee.CharField(max_length=16, null=True)
+    due_on = peewee.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("repository", "external_id"), True),)
+
+
+class Issue(BaseModel):
+    repository_id: int
+    id = peewee.AutoField()
+    repository = peewee.ForeignKeyField(Repository, backref="issues", on_delete="CASCADE")
+    number = peewee.IntegerField()
+    title = peewee.CharField(max_length=1024)
+    identity = peewee.ForeignKeyField(DeveloperIdentity, null=True, on_delete="SET NULL")
+    developer = peewee.ForeignKeyField(Developer, null=True, backref="issues", on_delete="SET NULL")
+    state = peewee.CharField(max_length=16)
+    opened_at = peewee.DateTimeField(null=True)
+    closed_at = peewee.DateTimeField(null=True)
+    milestone = peewee.ForeignKeyField(Milestone, null=True, backref="issues", on_delete="SET NULL")
+    points = peewee.IntegerField(null=True)
+    labels = JSONField(default=list)
+    provider_updated_at = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField(default=utc_naive)
+
+    class Meta:
+        indexes = ((("repository", "number"), True), (("milestone", "closed_at"), False))
+
+
 class HookDelivery(BaseModel):
     repository_id: int
     id = peewee.AutoField()

@@ -13,7 +13,7 @@ import peewee
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 from playhouse.migrate import migrate as migrate_ops
 
-from models.activity import Commit, HookDelivery, PullRequest, Review
+from models.activity import Commit, HookDelivery, Issue, Milestone, PullRequest, Review
 from models.alert import Alert, AlertRule
 from models.cluster import Cluster, ClusterNode, ClusterPod
 from models.db import BaseModel, db, is_postgres, utc_naive
@@ -101,7 +101,8 @@ def _rate_limit_tier(migrator: SchemaMigrator) -> None:
 
 def _engineering(migrator: SchemaMigrator) -> None:
     db.create_tables([Organization, OrganizationMember, Team, Developer, DeveloperIdentity, IdentityEmail,
-                      TeamMember, IdentityChange, Repository, Commit, PullRequest, Review, HookDelivery], safe=True)
+                      TeamMember, IdentityChange, Repository, Commit, PullRequest, Review, Milestone, Issue,
+                      HookDelivery], safe=True)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -158,8 +159,8 @@ def migrate() -> list[int]:
 
 def all_models() -> list[type[BaseModel]]:
     """Every table, dependents first, for tests that clean up between cases."""
-    return [HookDelivery, Review, PullRequest, Commit, Repository, IdentityChange, TeamMember, IdentityEmail,
-            DeveloperIdentity, Developer, Team, OrganizationMember, Organization, Pipeline, CISource, ClusterPod,
-            ClusterNode, Cluster, Alert, AlertRule, RollupWatermark, MetricRollup, MetricPoint, DeliveryAttempt,
-            Delivery, WebhookEndpoint, Event, TaskLog, Task, Project, OutboxMessage, RevokedSession, User,
-            SchemaVersion]
+    return [HookDelivery, Issue, Milestone, Review, PullRequest, Commit, Repository, IdentityChange, TeamMember,
+            IdentityEmail, DeveloperIdentity, Developer, Team, OrganizationMember, Organization, Pipeline, CISource,
+            ClusterPod, ClusterNode, Cluster, Alert, AlertRule, RollupWatermark, MetricRollup, MetricPoint,
+            DeliveryAttempt, Delivery, WebhookEndpoint, Event, TaskLog, Task, Project, OutboxMessage, RevokedSession,
+            User, SchemaVersion]

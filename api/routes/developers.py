@@ -35,12 +35,14 @@ blp = Blueprint("developers", __name__, url_prefix="/api/v1/developers",
                 description="Developers, their identities and activity (engineering intelligence)")
 
 
-def _with_figures(developers: list[Developer]) -> list[Developer]:
-    figures = developer_metrics(d.id for d in developers)
+def _with_figures(developers: list[Developer], within: Any = None) -> list[Developer]:
+    """The developers with their figures and first team; `within`: the same developers as a subquery."""
+    ids = [d.id for d in developers]
+    scope = within if within is not None else ids
+    figures = developer_metrics(ids, within=within)
     teams: dict[int, int] = {}
     if developers:
-        for member in (TeamMember.select().where(TeamMember.developer << [d.id for d in developers])
-                       .order_by(TeamMember.team)):
+        for member in TeamMember.select().where(TeamMember.developer << scope).order_by(TeamMember.team):
             teams.setdefault(member.developer_id, member.team_id)
     for developer in developers:
         vars(developer).update(metrics=figures[developer.id], team_id=teams.get(developer.id))  # shown, not stored
@@ -83,8 +85,10 @@ class Developers(MethodView):
             query = query.where(Developer.id << TeamMember.select(TeamMember.developer).where(
                 TeamMember.team == args["team_id"]))
         def build() -> dict[str, Any]:
-            listed = page(query.order_by(Developer.name, Developer.id), args)
-            return page_of(DeveloperSchema)().dump({**listed, "items": _with_figures(listed["items"])})
+            ordered = query.order_by(Developer.name, Developer.id)
+            listed = page(ordered, args)
+            within = ordered.select(Developer.id).limit(args["limit"]).offset(args["offset"])
+            return page_of(DeveloperSchema)().dump({**listed, "items": _with_figures(listed["items"], within)})
 
         if "organization_id" in args:  # one organization's figures: shared by its members (cached 5 min)
             org = org_scope.organization(args["organization_id"])

@@ -20,6 +20,8 @@ from api.errors import ApiError
 from api.schemas.common import page, page_of
 from api.schemas.engineering import (
     ActivityArgsSchema,
+    IssueListArgsSchema,
+    IssueSchema,
     PullListArgsSchema,
     PullRequestSchema,
     RepositoryCommitSchema,
@@ -36,7 +38,7 @@ from api.targets import check_api_url, check_named_host
 from core.timeutil import isoformat
 from domain import cache_views
 from domain.engineering.figures import repository_statistics, repository_summaries
-from models.activity import Commit, PullRequest, Review
+from models.activity import Commit, Issue, Milestone, PullRequest, Review
 from models.db import db, utc_naive
 from models.pipeline import DEFAULT_API_URLS
 from models.repository import Repository
@@ -214,3 +216,21 @@ class PullRequests(MethodView):
         reviews = Review.select(peewee.fn.COUNT(Review.id)).where(Review.pull_request == PullRequest.id)
         return page(query.select_extend(reviews.alias("review_count"))
                     .order_by(PullRequest.opened_at.desc(nulls="LAST"), PullRequest.id.desc()), args)
+
+
+@blp.route("/<int:repository_id>/issues")
+class Issues(MethodView):
+    @auth_required()
+    @blp.arguments(IssueListArgsSchema, location="query")
+    @blp.response(200, page_of(IssueSchema))
+    def get(self, args: dict[str, Any], repository_id: int) -> dict[str, Any]:
+        """The repository's issues with their milestones and points, newest first (`state`, `author`,
+        `since`/`until`: opened)"""
+        repo = org_scope.repository(repository_id)
+        query = _window(Issue.select(Issue, Milestone).join(Milestone, peewee.JOIN.LEFT_OUTER)
+                        .where(Issue.repository == repo.id), Issue.opened_at, args)
+        if "state" in args:
+            query = query.where(Issue.state == args["state"])
+        if "author" in args:
+            query = query.where(Issue.developer == args["author"])
+        return page(query.order_by(Issue.opened_at.desc(nulls="LAST"), Issue.id.desc()), args)

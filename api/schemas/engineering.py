@@ -228,6 +228,31 @@ class PullRequestSchema(ma.Schema):
     reviews = ma.fields.Integer(attribute="review_count")
 
 
+class IssueListArgsSchema(ActivityArgsSchema):
+    state = ma.fields.String(validate=ma.validate.OneOf(("open", "closed")))
+
+
+class MilestoneSchema(ma.Schema):
+    id = ma.fields.Integer()
+    external_id = ma.fields.String()
+    title = ma.fields.String(allow_none=True)
+    state = ma.fields.String(allow_none=True)
+    due_on = UtcDateTime(allow_none=True)
+
+
+class IssueSchema(ma.Schema):
+    number = ma.fields.Integer(required=True)
+    title = ma.fields.String()
+    state = ma.fields.String()
+    developer_id = ma.fields.Integer(allow_none=True)
+    opened_at = UtcDateTime(allow_none=True)
+    closed_at = UtcDateTime(allow_none=True)
+    points = ma.fields.Integer(allow_none=True, metadata={
+        "description": "GitLab's weight, or a `points:N` label on GitHub"})
+    labels = ma.fields.List(ma.fields.String())
+    milestone = ma.fields.Nested(MilestoneSchema, allow_none=True)
+
+
 class DeveloperListArgsSchema(SeiListArgsSchema):
     organization_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1))
     team_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1))

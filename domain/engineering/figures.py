@@ -23,27 +23,31 @@ def _since(since: datetime | None) -> datetime:
     return since or utc_naive() - WINDOW
 
 
-def developer_metrics(developer_ids: Iterable[int], since: datetime | None = None) -> dict[int, dict[str, int]]:
-    """commits_last_30d, prs_opened, prs_merged, prs_reviewed, lines_added, lines_deleted for each developer."""
+def developer_metrics(developer_ids: Iterable[int], since: datetime | None = None,
+                      within: Any = None) -> dict[int, dict[str, int]]:
+    """commits_last_30d, prs_opened, prs_merged, prs_reviewed, lines_added, lines_deleted for each developer.
+    `within`: the same developers as a subquery (a page of a list), which the database reads faster than a
+    hundred ids peewee would spell out one by one."""
     ids, start = list(developer_ids), _since(since)
+    scope = within if within is not None else ids
     figures = {i: {"commits_last_30d": 0, "prs_opened": 0, "prs_merged": 0, "prs_reviewed": 0, "lines_added": 0,
                    "lines_deleted": 0} for i in ids}
     if not ids:
         return figures
     commits = (Commit.select(Commit.developer, fn.COUNT(Commit.id), fn.SUM(Commit.additions), fn.SUM(Commit.deletions))
-               .where(Commit.developer << ids, Commit.authored_at >= start).group_by(Commit.developer))
+               .where(Commit.developer << scope, Commit.authored_at >= start).group_by(Commit.developer))
     for dev, count, added, deleted in _tuples(commits):
         figures[dev].update(commits_last_30d=count, lines_added=int(added or 0), lines_deleted=int(deleted or 0))
     opened = (PullRequest.select(PullRequest.developer, fn.COUNT(PullRequest.id)).where(
-        PullRequest.developer << ids, PullRequest.opened_at >= start).group_by(PullRequest.developer))
+        PullRequest.developer << scope, PullRequest.opened_at >= start).group_by(PullRequest.developer))
     for dev, count in _tuples(opened):
         figures[dev]["prs_opened"] = count
     merged = (PullRequest.select(PullRequest.developer, fn.COUNT(PullRequest.id)).where(
-        PullRequest.developer << ids, PullRequest.merged_at >= start).group_by(PullRequest.developer))
+        PullRequest.developer << scope, PullRequest.merged_at >= start).group_by(PullRequest.developer))
     for dev, count in _tuples(merged):
         figures[dev]["prs_merged"] = count
     reviewed = (Review.select(Review.developer, fn.COUNT(fn.DISTINCT(Review.pull_request))).where(
-        Review.developer << ids, Review.submitted_at >= start).group_by(Review.developer))
+        Review.developer << scope, Review.submitted_at >= start).group_by(Review.developer))
     for dev, count in _tuples(reviewed):
         figures[dev]["prs_reviewed"] = count
     return figures

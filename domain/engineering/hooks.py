@@ -2,9 +2,9 @@
 
 GitHub (docs.github.com, "Webhook events and payloads"): `X-Hub-Signature-256: sha256=<HMAC-SHA256 of the body
 with the hook secret>`, `X-GitHub-Event`, `X-GitHub-Delivery`; events `push`, `pull_request`,
-`pull_request_review` (and `ping` when the hook is made). GitLab (docs.gitlab.com, "Webhook events"):
+`pull_request_review`, `issues` (and `ping` when the hook is made). GitLab (docs.gitlab.com, "Webhook events"):
 `X-Gitlab-Token: <the secret>`, `X-Gitlab-Event`, `Idempotency-Key` or `X-Gitlab-Event-UUID`; bodies
-`object_kind` push, merge_request (approvals are its `approved` / `unapproved` actions) and note."""
+`object_kind` push, merge_request (approvals are its `approved` / `unapproved` actions), note and issue."""
 from __future__ import annotations
 
 import hashlib
@@ -15,6 +15,8 @@ from typing import Any
 from domain.engineering.records import (
     Activity,
     CommitRecord,
+    IssueRecord,
+    MilestoneRecord,
     PayloadError,
     Person,
     PullRecord,
@@ -22,12 +24,13 @@ from domain.engineering.records import (
     first_line,
     moment,
     obj,
+    points_of,
     text,
     whole,
 )
 
-GITHUB_EVENTS = ("push", "pull_request", "pull_request_review")
-GITLAB_KINDS = ("push", "merge_request", "note")
+GITHUB_EVENTS = ("push", "pull_request", "pull_request_review", "issues")
+GITLAB_KINDS = ("push", "merge_request", "note", "issue")
 
 
 def github_signature_ok(secret: str, body: bytes, header: str | None) -> bool:
@@ -113,13 +116,30 @@ def _git_author(author: dict[str, Any]) -> Person:
     return Person("git", name=name, email=email)
 
 
+def github_issue(item: Any) -> IssueRecord:
+    """An issue as GitHub's `issues` hook and its issues list give it (points from a `points:N` label)."""
+    issue = obj(item, "issue")
+    labels = tuple(text(obj(label, "label").get("name"), "label.name") or "" for label in issue.get("labels") or [])
+    milestone = obj(issue["milestone"], "milestone") if issue.get("milestone") is not None else None
+    return IssueRecord(
+        number=whole(issue.get("number")) or 0, title=text(issue.get("title"), "title") or "",
+        author=_github_user(issue.get("user")), state="open" if issue.get("state") == "open" else "closed",
+        opened_at=moment(issue.get("created_at")), updated_at=moment(issue.get("updated_at")),
+        closed_at=moment(issue.get("closed_at")), labels=labels, points=points_of(labels),
+        milestone=MilestoneRecord(str(whole(milestone.get("id"))), text(milestone.get("title"), "milestone.title"),
+                                  "open" if milestone.get("state") == "open" else "closed",
+                                  moment(milestone.get("due_on"))) if milestone else None)
+
+
 def github_activity(event: str, payload: Any) -> Activity | None:
-    """The activity of one GitHub delivery; None for an event this does not read (ping, issues, ...)."""
+    """The activity of one GitHub delivery; None for an event this does not read (ping, workflow runs, ...)."""
     if event not in GITHUB_EVENTS:
         return None
     payload = obj(payload, "body")
     if event == "push":
         return _push(payload, _github_pusher)
+    if event == "issues":
+        return Activity(issues=[github_issue(payload.get("issue"))])
     pull = _github_pull(payload.get("pull_request"))
     if event == "pull_request":
         return Activity(pulls=[pull])
@@ -168,8 +188,25 @@ def _gitlab_merge_request(attributes: Any, user: Person) -> PullRecord:
         url=text(mr.get("url"), "url", required=False))
 
 
+def _gitlab_issue(attributes: dict[str, Any], user: Person) -> IssueRecord:
+    """An issue hook names its milestone by id only (the title comes with the next poll), its points as
+    `weight`, its labels as objects."""
+    author_id = attributes.get("author_id")
+    author = user if author_id is not None and user.user_id == str(author_id) else Person(
+        "gitlab", user_id=str(_number(author_id, "author_id")) if author_id is not None else None)
+    labels = tuple(text(obj(label, "label").get("title"), "label.title") or ""
+                   for label in attributes.get("labels") or [])
+    milestone_id = attributes.get("milestone_id")
+    return IssueRecord(
+        number=_number(attributes.get("iid"), "iid"), title=text(attributes.get("title"), "title") or "",
+        author=author, state="open" if attributes.get("state") == "opened" else "closed",
+        opened_at=moment(attributes.get("created_at")), updated_at=moment(attributes.get("updated_at")),
+        closed_at=moment(attributes.get("closed_at")), labels=labels, points=whole(attributes.get("weight")),
+        milestone=MilestoneRecord(str(_number(milestone_id, "milestone_id"))) if milestone_id is not None else None)
+
+
 def gitlab_activity(payload: Any) -> Activity | None:
-    """The activity of one GitLab delivery; None for a kind this does not read (pipeline, issue, ...)."""
+    """The activity of one GitLab delivery; None for a kind this does not read (pipeline, tag push, ...)."""
     payload = obj(payload, "body")
     kind = payload.get("object_kind")
     if kind not in GITLAB_KINDS:
@@ -178,6 +215,8 @@ def gitlab_activity(payload: Any) -> Activity | None:
         return _push(payload, _git_author)
     user = _gitlab_user(payload.get("user"))
     attributes = obj(payload.get("object_attributes"), "object_attributes")
+    if kind == "issue":
+        return Activity(issues=[_gitlab_issue(attributes, user)])
     if kind == "merge_request":
         pull = _gitlab_merge_request(attributes, user)
         action = attributes.get("action")

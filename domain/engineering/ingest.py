@@ -12,7 +12,7 @@ from peewee import EXCLUDED, fn
 
 from domain.engineering.identities import _key, resolve, resolve_all
 from domain.engineering.records import Activity, Person
-from models.activity import Commit, PullRequest, Review
+from models.activity import Commit, Issue, Milestone, PullRequest, Review
 from models.db import db, is_postgres, utc_naive
 from models.developer import DeveloperIdentity
 from models.repository import Repository
@@ -131,7 +131,44 @@ def _store_reviews(activity: Activity, pulls: dict[int, int], people: People) ->
 
 def _authors(activity: Activity) -> list[Person]:
     return [*(c.author for c in activity.commits), *(p.author for p in activity.pulls),
-            *(r.author for r in activity.reviews)]
+            *(r.author for r in activity.reviews), *(i.author for i in activity.issues)]
+
+
+def _store_milestones(repo: Repository, activity: Activity) -> dict[str, int]:
+    milestones = {i.milestone.external_id: i.milestone for i in activity.issues if i.milestone is not None}
+    for m in milestones.values():
+        row = {"repository": repo.id, "external_id": m.external_id, "title": m.title, "state": m.state,
+               "due_on": m.due_on}
+        (Milestone.insert(row).on_conflict(
+            conflict_target=[Milestone.repository, Milestone.external_id],
+            update={field: fn.COALESCE(_excluded(field), field)
+                    for field in (Milestone.title, Milestone.state, Milestone.due_on)})
+         .execute())
+    if not milestones:
+        return {}
+    query = Milestone.select(Milestone.id, Milestone.external_id).where(
+        Milestone.repository == repo.id, Milestone.external_id << list(milestones))
+    return {row.external_id: row.id for row in query}
+
+
+def _store_issues(repo: Repository, activity: Activity, people: People) -> int:
+    """Issues, upserted like pull requests: only a copy at least as new as the stored one overwrites it."""
+    milestones = _store_milestones(repo, activity)
+    newest = {i.number: i for i in sorted(activity.issues, key=lambda i: i.updated_at or utc_naive())}
+    for issue in newest.values():
+        row = {"repository": repo.id, "number": issue.number, **people.ids(issue.author), "title": issue.title,
+               "state": issue.state, "opened_at": issue.opened_at, "closed_at": issue.closed_at,
+               "milestone": milestones.get(issue.milestone.external_id) if issue.milestone else None,
+               "points": issue.points, "labels": list(issue.labels), "provider_updated_at": issue.updated_at}
+        update = {getattr(Issue, f): _excluded(getattr(Issue, f))
+                  for f in ("title", "state", "opened_at", "closed_at", "milestone", "points", "labels",
+                            "provider_updated_at")}
+        update.update({field: fn.COALESCE(_excluded(field), field) for field in (Issue.identity, Issue.developer)})
+        newer = (Issue.provider_updated_at.is_null() | EXCLUDED.provider_updated_at.is_null()
+                 | (EXCLUDED.provider_updated_at >= Issue.provider_updated_at))
+        (Issue.insert(row).on_conflict(conflict_target=[Issue.repository, Issue.number], update=update, where=newer)
+         .execute())
+    return len(newest)
 
 
 def ingest(repo: Repository, activity: Activity, bot_logins: Iterable[str] = (),
@@ -144,11 +181,14 @@ def ingest(repo: Repository, activity: Activity, bot_logins: Iterable[str] = (),
         _store_commits(rows)
         pulls = _store_pulls(repo, activity, people)
         reviews = _store_reviews(activity, pulls, people)
+        issues = _store_issues(repo, activity, people) if activity.issues else 0
         newest = max((m for m in [*(c.committed_at or c.authored_at for c in activity.commits),
                                   *(p.updated_at for p in activity.pulls),
-                                  *(r.submitted_at for r in activity.reviews)] if m is not None), default=None)
+                                  *(r.submitted_at for r in activity.reviews),
+                                  *(i.updated_at for i in activity.issues)] if m is not None), default=None)
         if newest is not None:
             Repository.update(last_event_at=newest).where(
                 (Repository.id == repo.id)
                 & (Repository.last_event_at.is_null() | (Repository.last_event_at < newest))).execute()
-    return {"commits": len(rows), "pull_requests": len(activity.pulls), "reviews": reviews}
+    counts = {"commits": len(rows), "pull_requests": len(activity.pulls), "reviews": reviews}
+    return {**counts, "issues": issues} if activity.issues else counts

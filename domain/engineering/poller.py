@@ -20,11 +20,15 @@ from domain.polling.github import HEADERS as GITHUB_HEADERS
 from domain.polling.http import Api, PollError
 from domain.polling.observed import observed
 from domain.polling.providers import Provider, RateLimited
+from models.activity import Commit
 from models.db import utc_naive
 from models.repository import Repository
 
 log = logging.getLogger(__name__)
 OVERLAP = timedelta(minutes=5)
+# GitHub's commit list has no line counts: each poll asks for this many commits that lack them, newest first, one
+# request each, so a backfill's counts fill in over the following polls without spending the rate limit at once.
+COMMIT_DETAILS_PER_POLL = 100
 READERS: dict[str, Callable[[Provider, datetime], Iterator[Activity]]] = {
     "github": sources.github_activity, "gitlab": sources.gitlab_activity}
 
@@ -48,15 +52,20 @@ def _poll(rt: Runtime, repo: Repository) -> dict[str, Any]:
     if repo.rate_limited_until and repo.rate_limited_until > started:
         return {"repository": repo.id, "skipped": f"rate limited until {repo.rate_limited_until.isoformat()}Z"}
     since = repo.poll_cursor or started - timedelta(days=repo.backfill_days)
-    counts = {"batches": 0, "commits": 0, "pull_requests": 0, "reviews": 0, "requests": 0}
+    counts = {"batches": 0, "commits": 0, "pull_requests": 0, "reviews": 0, "issues": 0, "commit_details": 0,
+              "requests": 0}
     try:
         provider = _provider(rt.settings, repo)
         try:
             people = People(repo.organization_id, rt.settings.bot_logins)
-            for activity in READERS[repo.provider](provider, since):
-                for key, value in ingest(repo, activity, people=people).items():
-                    counts[key] += value
-                counts["batches"] += 1
+            for details, activity in _activity(repo, provider, since):
+                stored = ingest(repo, activity, people=people)
+                if details:
+                    counts["commit_details"] += stored["commits"]
+                else:
+                    for key, value in stored.items():
+                        counts[key] += value
+                    counts["batches"] += 1
         finally:
             counts["requests"] = provider.requests
             provider.api.close()
@@ -76,6 +85,17 @@ def _poll(rt: Runtime, repo: Repository) -> dict[str, Any]:
     _record(repo, "ok", None, counts, poll_cursor=started - OVERLAP,
             backfilled_at=repo.backfilled_at or utc_naive())
     return {"repository": repo.id, **counts, "status": "ok", "since": since.isoformat() + "Z"}
+
+
+def _activity(repo: Repository, provider: Provider, since: datetime) -> Iterator[tuple[bool, Activity]]:
+    """What the poll stores, page by page; True marks a commit read again for its line counts."""
+    for activity in READERS[repo.provider](provider, since):
+        yield False, activity
+    if repo.provider == "github":
+        lacking = (Commit.select(Commit.sha).where(Commit.repository == repo.id, Commit.additions.is_null())
+                   .order_by(Commit.authored_at.desc(nulls="LAST")).limit(COMMIT_DETAILS_PER_POLL))
+        for activity in sources.github_commit_details(provider, [c.sha for c in lacking]):
+            yield True, activity
 
 
 def _record(repo: Repository, status: str, error: str | None, counts: dict[str, int], **fields: Any) -> None:

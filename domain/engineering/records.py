@@ -1,6 +1,7 @@
 """Activity as the providers report it, normalised: what a poll or a hook hands to `ingest`."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -64,6 +65,31 @@ class ReviewRecord:
     submitted_at: datetime | None
 
 
+@dataclass(frozen=True)
+class MilestoneRecord:
+    external_id: str
+    title: str | None = None  # None: not said (GitLab's issue hook names only the milestone's id)
+    state: str | None = None  # open | closed
+    due_on: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IssueRecord:
+    """An issue, with what part 2's velocity needs: its milestone and its points (GitLab's weight, or a
+    `points:N` label on GitHub)."""
+
+    number: int
+    title: str
+    author: Person
+    state: str  # open | closed
+    opened_at: datetime | None
+    updated_at: datetime | None
+    closed_at: datetime | None = None
+    milestone: MilestoneRecord | None = None
+    points: int | None = None
+    labels: tuple[str, ...] = ()
+
+
 @dataclass
 class Activity:
     """What one hook delivery or one poll page carried."""
@@ -71,6 +97,7 @@ class Activity:
     commits: list[CommitRecord] = field(default_factory=list)
     pulls: list[PullRecord] = field(default_factory=list)
     reviews: list[ReviewRecord] = field(default_factory=list)
+    issues: list[IssueRecord] = field(default_factory=list)
 
 
 class PayloadError(ValueError):
@@ -92,6 +119,18 @@ def moment(text: Any) -> datetime | None:
     except ValueError:
         raise PayloadError("a time that is not ISO 8601") from None
     return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+POINTS_LABEL = re.compile(r"^points?\s*[:=]\s*(\d{1,4})$", re.IGNORECASE)
+
+
+def points_of(labels: tuple[str, ...]) -> int | None:
+    """A GitHub issue's points, from a label such as `points:3` (the first that says; None when none does)."""
+    for label in labels:
+        match = POINTS_LABEL.match(label.strip())
+        if match:
+            return int(match[1])
+    return None
 
 
 def first_line(message: Any) -> str | None:

@@ -1,11 +1,13 @@
 """Reading a repository's activity from GitHub's and GitLab's REST APIs, page by page, since a moment.
 
 GitHub (docs.github.com/rest): `GET /repos/{owner}/{repo}/commits?since=` (newest first; the list has no line
-counts), `GET /repos/{owner}/{repo}/pulls?state=all&sort=updated&direction=desc`, and for each pull request
-updated since: `GET .../pulls/{number}` (additions, deletions, merged) and `GET .../pulls/{number}/reviews`.
-GitLab (docs.gitlab.com/api): `GET /api/v4/projects/{id}/repository/commits?since=&with_stats=true`,
-`GET /projects/{id}/merge_requests?updated_after=&order_by=updated_at&sort=desc&state=all`, and for each:
-`.../merge_requests/{iid}/approvals` and `.../notes` (comments by people, not system notes).
+counts: `GET .../commits/{sha}` has them), `GET /repos/{owner}/{repo}/pulls?state=all&sort=updated&direction=desc`,
+and for each pull request updated since: `GET .../pulls/{number}` (additions, deletions, merged) and
+`GET .../pulls/{number}/reviews`; then `GET /repos/{owner}/{repo}/issues?state=all&since=` (without the pull
+requests it also lists). GitLab (docs.gitlab.com/api): `GET /api/v4/projects/{id}/repository/commits?since=
+&with_stats=true`, `GET /projects/{id}/merge_requests?updated_after=&order_by=updated_at&sort=desc&state=all`,
+and for each: `.../merge_requests/{iid}/approvals` and `.../notes` (comments by people, not system notes); then
+`GET /projects/{id}/issues?updated_after=&state=all`.
 Requests go through `domain.polling.providers.Provider.fetch`: SSRF-pinned, rate-limit aware, bounded."""
 from __future__ import annotations
 
@@ -14,9 +16,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from domain.engineering.hooks import github_issue
 from domain.engineering.records import (
     Activity,
     CommitRecord,
+    IssueRecord,
+    MilestoneRecord,
     PayloadError,
     Person,
     PullRecord,
@@ -117,7 +122,22 @@ def github_activity(provider: Provider, since: datetime) -> Iterator[Activity]:
                        for r in _records(_github_review(listed.number), review_page)]
             yield Activity(pulls=[detail], reviews=reviews)
         if len(pulls) < len(page):  # sorted by update, newest first: the rest is older than `since`
-            return
+            break
+    yield from _github_issues(provider, since)
+
+
+def github_commit_details(provider: Provider, shas: list[str]) -> Iterator[Activity]:
+    """"Get a commit" for each sha: the list leaves out line counts, which only the commit itself has."""
+    for sha in shas:
+        yield Activity(commits=_records(_github_commit, [provider.json(f"/repos/{provider.repository}/commits/{sha}")]))
+
+
+def _github_issues(provider: Provider, since: datetime) -> Iterator[Activity]:
+    params = {"state": "all", "since": _iso(since), "sort": "updated", "direction": "desc"}
+    for page in _list(provider, f"/repos/{provider.repository}/issues", params):
+        # The list has pull requests too (with a `pull_request` object): they are read as pull requests.
+        yield Activity(issues=_records(github_issue, [i for i in page
+                                                      if not (isinstance(i, dict) and "pull_request" in i)]))
 
 
 # GitLab ---------------------------------------------------------------------------------------------------
@@ -177,6 +197,20 @@ def _gitlab_reviews(provider: Provider, project: str, pull: PullRecord) -> list[
     return reviews
 
 
+def _gitlab_issue(item: Any) -> IssueRecord:
+    issue = obj(item, "issue")
+    labels = tuple(text(label, "label") or "" for label in issue.get("labels") or [])
+    milestone = obj(issue["milestone"], "milestone") if issue.get("milestone") is not None else None
+    return IssueRecord(
+        number=whole(issue.get("iid")) or 0, title=text(issue.get("title"), "title") or "",
+        author=_gitlab_person(issue.get("author")), state="open" if issue.get("state") == "opened" else "closed",
+        opened_at=moment(issue.get("created_at")), updated_at=moment(issue.get("updated_at")),
+        closed_at=moment(issue.get("closed_at")), labels=labels, points=whole(issue.get("weight")),
+        milestone=MilestoneRecord(str(whole(milestone.get("id"))), text(milestone.get("title"), "milestone.title"),
+                                  "open" if milestone.get("state") == "active" else "closed",
+                                  moment(milestone.get("due_date"))) if milestone else None)
+
+
 def gitlab_activity(provider: Provider, since: datetime) -> Iterator[Activity]:
     project = quote(provider.repository, safe="")
     for page in _list(provider, f"/api/v4/projects/{project}/repository/commits",
@@ -190,3 +224,6 @@ def gitlab_activity(provider: Provider, since: datetime) -> Iterator[Activity]:
             except PayloadError as exc:
                 raise PollError(f"an answer of an unexpected shape: {exc}") from None
             yield Activity(pulls=[pull], reviews=reviews)
+    for page in _list(provider, f"/api/v4/projects/{project}/issues",
+                      {"updated_after": _iso(since), "order_by": "updated_at", "sort": "desc", "state": "all"}):
+        yield Activity(issues=_records(_gitlab_issue, page))

@@ -5,6 +5,8 @@ JSON shapes and headers, written from the providers' REST references (made-up va
 `FakeGitHubRepos` (docs.github.com/rest, API version 2022-11-28):
 - `GET /repos/{owner}/{repo}/commits?since=&until=&per_page=&page=`: "List commits", newest first by commit
   date, `since`/`until` on that date; no `stats` or `files` (only "Get a commit" has them);
+- `GET /repos/{owner}/{repo}/commits/{sha}`: "Get a commit", with `stats` (from `stats`, else 10 and 2) and `files`;
+- `GET /repos/{owner}/{repo}/issues?state=&since=&sort=`: "List repository issues" (`issues`);
 - `GET /repos/{owner}/{repo}/pulls?state=&sort=&direction=`: "List pull requests", without the fields only the
   pull request itself has (additions, deletions, changed_files, merged, mergeable, commits, comments, ...);
 - `GET /repos/{owner}/{repo}/pulls/{number}`: "Get a pull request", with them;
@@ -58,8 +60,9 @@ from tests.support.fake_payloads import (
     stable_sha,
 )
 
-__all__ = ["FakeGitHubRepos", "FakeGitLabRepos", "github_commit", "github_pull", "github_review", "github_user",
-           "gitlab_commit", "gitlab_merge_request", "gitlab_note", "gitlab_user"]
+__all__ = ["FakeGitHubRepos", "FakeGitLabRepos", "github_commit", "github_issue", "github_milestone", "github_pull",
+           "github_review", "github_user", "gitlab_commit", "gitlab_issue", "gitlab_merge_request", "gitlab_milestone",
+           "gitlab_note", "gitlab_user"]
 
 Moment = datetime | str
 GITHUB_TOKEN = "ghp_scmFixtureToken0123456789abcdef"
@@ -262,6 +265,8 @@ class FakeGitHubRepos(FakeApiServer):
         self.commits: dict[str, list[JsonObject]] = {}
         self.pulls: dict[str, list[JsonObject]] = {}
         self.reviews: dict[tuple[str, int], list[JsonObject]] = {}
+        self.issues: dict[str, list[JsonObject]] = {}  # "List repository issues": pull requests are issues too
+        self.stats: dict[str, tuple[int, int]] = {}  # sha -> (additions, deletions) that "Get a commit" says
         self.rate_limit = 5000
         self.rate_remaining = 5000
         self.rate_reset = int(time.time()) + 3600
@@ -309,6 +314,25 @@ class FakeGitHubRepos(FakeApiServer):
                     if chosen is None:
                         return _validation_failed("since", request.query.get("since", ""))
                     chosen.sort(key=lambda c: parse_time(c["commit"]["committer"]["date"]), reverse=True)
+                    return self._paged(request, chosen)
+            case ["repos", owner, name, "commits", sha]:
+                found = [c for c in self._of(self.commits, f"{owner}/{name}") or [] if c["sha"] == sha]
+                if found:
+                    additions, deletions = self.stats.get(sha, (10, 2))
+                    stats = {"total": additions + deletions, "additions": additions, "deletions": deletions}
+                    return json_reply(200, {**found[0], "stats": stats,
+                                            "files": [{"sha": stable_sha(f"blob-{sha}"), "filename": "README.md",
+                                                       "status": "modified", "additions": additions,
+                                                       "deletions": deletions, "changes": additions + deletions}]})
+            case ["repos", owner, name, "issues"]:
+                issues = self._of(self.issues, f"{owner}/{name}")
+                if issues is not None:
+                    chosen = _window(issues, request.query, lambda i: i["updated_at"], "since", "until")
+                    if chosen is None:
+                        return _validation_failed("since", request.query.get("since", ""))
+                    if request.query.get("state", "open") != "all":
+                        chosen = [i for i in chosen if i["state"] == request.query.get("state", "open")]
+                    chosen.sort(key=lambda i: parse_time(i["updated_at"]), reverse=True)
                     return self._paged(request, chosen)
             case ["repos", owner, name, "pulls"]:
                 pulls = self._of(self.pulls, f"{owner}/{name}")
@@ -462,6 +486,7 @@ class FakeGitLabRepos(FakeApiServer):
         self.merge_requests: dict[int, list[JsonObject]] = {}
         self.approvals: dict[tuple[int, int], list[JsonObject]] = {}
         self.notes: dict[tuple[int, int], list[JsonObject]] = {}
+        self.issues: dict[int, list[JsonObject]] = {}
         self.rate_limit = 2000
         self.rate_remaining = 2000
         self.rate_reset = int(time.time()) + 60
@@ -518,6 +543,15 @@ class FakeGitLabRepos(FakeApiServer):
                 return self._list_commits(request, self.commits.get(project_id, []))
             case ["merge_requests"]:
                 return self._list_merge_requests(request, merge_requests)
+            case ["issues"]:
+                chosen = _window(self.issues.get(project_id, []), request.query, lambda i: i["updated_at"],
+                                 "updated_after", "updated_before")
+                if chosen is None:
+                    return json_reply(400, {"error": "updated_after is invalid"})
+                if request.query.get("state", "all") != "all":
+                    chosen = [i for i in chosen if i["state"] == request.query["state"]]
+                chosen.sort(key=lambda i: parse_time(i["updated_at"]), reverse=True)
+                return self._paged(request, chosen)
             case ["merge_requests", _] if found:
                 return json_reply(200, found[0])
             case ["merge_requests", _, "approvals"] if found:
@@ -573,3 +607,49 @@ class FakeGitLabRepos(FakeApiServer):
 
     def _paged(self, request: Recorded, items: list[JsonObject]) -> Reply:
         return gitlab_page(self.url, request, items)
+
+
+def github_issue(number: int, user: JsonObject, *, title: str | None = None, state: str = "open",
+                 created: Moment = "2026-01-01T00:00:00Z", updated: Moment | None = None,
+                 closed: Moment | None = None, labels: tuple[str, ...] = (), milestone: JsonObject | None = None,
+                 repo: str = "acme/widgets", pull_request: bool = False) -> JsonObject:
+    """One item of "List repository issues" (also the `issue` of an `issues` hook); `pull_request` True makes it
+    a pull request as that list shows one (with a `pull_request` object)."""
+    api = f"{GITHUB_API}/repos/{repo}"
+    item: JsonObject = {
+        "url": f"{api}/issues/{number}", "id": 2_000_000 + number, "node_id": f"I_kwDOAJy2Ks{number}",
+        "number": number, "title": title or f"Issue number {number}", "user": user, "state": state,
+        "labels": [{"id": 100 + i, "name": name, "color": "ededed", "default": False} for i, name in enumerate(labels)],
+        "milestone": milestone, "comments": 0, "created_at": _at(created), "updated_at": _at(updated or created),
+        "closed_at": None if closed is None else _at(closed), "author_association": "MEMBER", "body": "Details.",
+        "html_url": f"{GITHUB_WEB}/{repo}/issues/{number}", "locked": False, "assignee": None, "assignees": [],
+    }
+    if pull_request:
+        item["pull_request"] = {"url": f"{api}/pulls/{number}", "html_url": f"{GITHUB_WEB}/{repo}/pull/{number}"}
+    return item
+
+
+def github_milestone(milestone_id: int, number: int, title: str, *, state: str = "open",
+                     due_on: Moment | None = None) -> JsonObject:
+    return {"id": milestone_id, "number": number, "title": title, "state": state, "description": "",
+            "open_issues": 1, "closed_issues": 0, "created_at": "2026-01-01T00:00:00Z",
+            "due_on": None if due_on is None else _at(due_on)}
+
+
+def gitlab_issue(iid: int, author: JsonObject, *, project_id: int = 1, title: str | None = None,
+                 state: str = "opened", created: Moment = "2026-01-01T00:00:00Z", updated: Moment | None = None,
+                 closed: Moment | None = None, weight: int | None = None, labels: tuple[str, ...] = (),
+                 milestone: JsonObject | None = None) -> JsonObject:
+    """One item of "List project issues" (`weight` is GitLab's points)."""
+    return {"id": 3_000 + iid, "iid": iid, "project_id": project_id, "title": title or f"Issue {iid}",
+            "description": "Details.", "state": state, "created_at": _at(created, millis=True),
+            "updated_at": _at(updated or created, millis=True),
+            "closed_at": None if closed is None else _at(closed, millis=True), "labels": list(labels),
+            "milestone": milestone, "author": author, "assignees": [], "weight": weight, "user_notes_count": 0,
+            "web_url": f"https://gitlab.example.com/acme/platform/widgets/-/issues/{iid}"}
+
+
+def gitlab_milestone(milestone_id: int, iid: int, title: str, *, state: str = "active",
+                     due_date: str | None = None) -> JsonObject:
+    return {"id": milestone_id, "iid": iid, "project_id": 1, "title": title, "description": "", "state": state,
+            "due_date": due_date, "start_date": None, "created_at": "2026-01-01T00:00:00.000Z"}

@@ -169,7 +169,7 @@ def test_a_github_review_state_in_capitals_is_lower_cased() -> None:
     assert github("pull_request_review", payload).reviews[0].state == "approved"
 
 
-@pytest.mark.parametrize("event", ["ping", "issues", "workflow_run", "check_suite", ""])
+@pytest.mark.parametrize("event", ["ping", "issue_comment", "workflow_run", "check_suite", ""])
 def test_github_events_not_read_carry_nothing(event: str) -> None:
     body = p.github_ping() if event == "ping" else {"action": "opened", "repository": p.github_repository()}
     assert github_activity(event, body) is None
@@ -367,7 +367,7 @@ def test_a_gitlab_note_on_an_issue_carries_nothing() -> None:
     assert gitlab_activity(p.gitlab_note_on_issue()) is None
 
 
-@pytest.mark.parametrize("kind", ["pipeline", "build", "issue", "tag_push", "wiki_page", None])
+@pytest.mark.parametrize("kind", ["pipeline", "build", "work_item", "tag_push", "wiki_page", None])
 def test_gitlab_kinds_not_read_carry_nothing(kind: str | None) -> None:
     assert gitlab_activity({"object_kind": kind, "project": p.gitlab_project()}) is None
 

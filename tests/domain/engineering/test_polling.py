@@ -194,7 +194,10 @@ def test_the_first_poll_reaches_back_the_backfill_window_and_stores_commits_pull
     assert [commits[sha(n)].author_email for n in (1, 2, 3)] == ["alice@example.com", "ghost@example.com",
                                                                  "bob@example.com"]
     assert commits[sha(1)].message == "Add the widget"
-    assert {(c.additions, c.deletions) for c in commits.values()} == {(None, None)}  # the list has no line counts
+    # The list has no line counts: each commit lacking them is asked for once ("Get a commit").
+    assert {(c.additions, c.deletions) for c in commits.values()} == {(10, 2)}
+    assert sorted(r.path.rsplit("/", 1)[-1] for r in github.requests if "/commits/" in r.path) == [
+        sha(1), sha(2), sha(3)]
     pulls = {p.number: p for p in rows(PullRequest, PullRequest.repository == repo)}
     assert {n: (p.state, p.additions, p.deletions) for n, p in pulls.items()} == {
         7: ("merged", 120, 30), 8: ("open", 5, 1)}
@@ -210,8 +213,9 @@ def test_the_first_poll_reaches_back_the_backfill_window_and_stores_commits_pull
     assert (row.status, row.last_error, row.rate_limited_until) == ("ok", None, None)
     assert before - OVERLAP <= row.poll_cursor <= after - OVERLAP
     assert before <= row.backfilled_at <= utc_naive() and row.last_polled_at is not None
-    assert row.last_poll == {"batches": 3, "commits": 3, "pull_requests": 2, "reviews": 3, "requests": 6}
-    assert len(github.requests) == 6
+    assert row.last_poll == {"batches": 4, "commits": 3, "pull_requests": 2, "reviews": 3, "issues": 0,
+                             "commit_details": 3, "requests": 10}  # the (empty) issues list, then each commit
+    assert len(github.requests) == 10
     assert {(r.headers.get("authorization"), r.headers.get("accept")) for r in github.requests} == {
         (f"Bearer {github.token}", "application/vnd.github+json")}
 
@@ -226,11 +230,13 @@ def test_the_next_poll_starts_where_the_last_one_did_less_five_minutes(
     assert result["status"] == "ok", result
     second = asked(github, f"/repos/{REPO}/commits")[1]
     assert when(second.query["since"]) == cursor.replace(microsecond=0)  # not the backfill window again
-    # Nothing changed since: one page of commits, one of pull requests, and no pull request read again.
-    assert [r.path for r in github.requests[first:]] == [f"/repos/{REPO}/commits", f"/repos/{REPO}/pulls"]
+    # Nothing changed since: one page of commits, one of pull requests, one of issues, no pull request read again.
+    assert [r.path for r in github.requests[first:]] == [f"/repos/{REPO}/commits", f"/repos/{REPO}/pulls",
+                                                          f"/repos/{REPO}/issues"]
     row = reload(repo)
     assert row.poll_cursor > cursor and row.backfilled_at == backfilled
-    assert row.last_poll == {"batches": 1, "commits": 0, "pull_requests": 0, "reviews": 0, "requests": 2}
+    assert row.last_poll == {"batches": 2, "commits": 0, "pull_requests": 0, "reviews": 0, "issues": 0,
+                             "commit_details": 0, "requests": 3}
 
 
 def test_what_polls_read_again_is_stored_once(runtime: Runtime, org: Organization, github: FakeGitHubRepos) -> None:
@@ -265,7 +271,11 @@ def test_more_than_a_hundred_commits_are_read_page_by_page(
         ("1", "100", 200), ("2", "100", 200), ("3", "100", 200)]
     assert len({r.query["since"] for r in pages}) == 1
     assert {c.sha for c in rows(Commit, Commit.repository == repo)} == {sha(100 + n) for n in range(250)}
-    assert reload(repo).last_poll["batches"] == 3 + 2  # three pages of commits, two pull requests
+    assert reload(repo).last_poll["batches"] == 3 + 2 + 1  # three pages of commits, two pull requests, issues
+    # Line counts come one request a commit, a hundred a poll, newest first: the rest fill in at the next polls.
+    counted = [c for c in rows(Commit, Commit.repository == repo) if c.additions is not None]
+    newest = sorted(rows(Commit, Commit.repository == repo), key=lambda c: c.authored_at, reverse=True)[:100]
+    assert {c.sha for c in counted} == {c.sha for c in newest} and reload(repo).last_poll["commit_details"] == 100
 
 
 def test_a_secondary_rate_limit_backs_off_keeping_the_cursor_and_what_was_stored(
@@ -284,7 +294,8 @@ def test_a_secondary_rate_limit_backs_off_keeping_the_cursor_and_what_was_stored
     assert before + timedelta(seconds=59) <= row.rate_limited_until <= utc_naive() + timedelta(seconds=60)
     assert row.next_poll_at == row.rate_limited_until
     assert row.poll_cursor == cursor
-    assert row.last_poll == {"batches": 1, "commits": 1, "pull_requests": 0, "reviews": 0, "requests": 2}
+    assert row.last_poll == {"batches": 1, "commits": 1, "pull_requests": 0, "reviews": 0, "issues": 0,
+                             "commit_details": 0, "requests": 2}
     assert sha(5) in {c.sha for c in rows(Commit, Commit.repository == repo)}  # the page read before is kept
     assert len(stored(repo)["pulls"]) == 2 and len(stored(repo)["reviews"]) == 3
     # The limit lifts (and its time passes): the next poll starts from the same cursor.
@@ -388,8 +399,8 @@ def test_gitlab_stats_approvals_and_notes_become_line_counts_and_reviews(
     assert rows(Review, Review.pull_request == pulls[6].id) == []
     row = reload(repo)
     assert row.status == "ok" and row.poll_cursor is not None and row.backfilled_at is not None
-    assert row.last_poll == {"batches": 3, "commits": 2, "pull_requests": 2, "reviews": 2,
-                             "requests": len(gitlab.requests)}
+    assert row.last_poll == {"batches": 4, "commits": 2, "pull_requests": 2, "reviews": 2, "issues": 0,
+                             "commit_details": 0, "requests": len(gitlab.requests)}  # GitLab's list has the counts
     again = poll(runtime, repo)
     assert again["status"] == "ok" and when(asked(gitlab, "/merge_requests")[1].query["updated_after"]) == \
         row.poll_cursor.replace(microsecond=0)
