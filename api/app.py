@@ -20,7 +20,7 @@ from api.cli import register_cli
 from api.docs import assets, document_server_errors, document_websockets, openapi_config
 from api.errors import ErrorSchema, register_error_handlers
 from api.observability import init_metrics
-from api.ratelimit import init_rate_limits, limit_routes, route_limits
+from api.ratelimit import init_rate_limits, limit_hooks, limit_routes, route_limits
 from api.routes import (
     admin,
     alerts,
@@ -122,6 +122,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     limit_routes(app, limiter, route_limits(settings))
+    limit_hooks(app, limiter, settings.rate_limit_hooks)
     app.register_blueprint(assets)
     app.register_blueprint(dashboard_pages.blp)
     app.register_blueprint(ws_blp)

@@ -75,6 +75,22 @@ def route_limits(settings: Settings) -> dict[tuple[str, str], str]:
             ("users.Users", "GET"): settings.rate_limit_users_list}
 
 
+HOOK_ENDPOINTS = ("repository_hooks.GitHubHook", "repository_hooks.GitLabHook")
+
+
+def hook_key() -> str:
+    return f"hook:{request.path}"
+
+
+def limit_hooks(app: Flask, limiter: Limiter, limit: str) -> None:
+    """The hooks GitHub and GitLab call are limited per repository (`RATE_LIMIT_HOOKS`), not per address: a
+    provider sends every customer's deliveries from a few shared addresses, which a per-address limit would
+    throttle together. They take no token, so no user's limit applies either."""
+    for endpoint in HOOK_ENDPOINTS:
+        limited: Any = limiter.limit(limit, key_func=hook_key, override_defaults=True)(app.view_functions[endpoint])
+        app.view_functions[endpoint] = limited
+
+
 def limit_routes(app: Flask, limiter: Limiter, limits: dict[tuple[str, str], str]) -> None:
     """Tighter limits (per user) on some routes, on top of the default: `(endpoint, method) -> "10/minute"`.
 

@@ -2,6 +2,9 @@
 limited; switched off, nothing is."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from collections.abc import Callable
 
 from flask import Flask
@@ -129,3 +132,29 @@ def test_creating_builds_and_analyses_has_its_own_limit_reads_do_not(make_app: C
     assert analyses == [404, 429]
     assert [client.get("/api/v1/builds", headers=headers).status_code for _ in range(4)] == [200] * 4
     assert client.get("/api/v1/builds", headers=headers).headers["X-RateLimit-Limit"] == "100"  # the default
+
+
+def test_hooks_are_limited_per_repository_not_per_address(make_app: Callable[..., Flask]) -> None:
+    """GitHub sends every customer's deliveries from a few shared addresses: the hooks have a limit per
+    repository (RATE_LIMIT_HOOKS), and the per-address limit of anonymous requests does not hold them back."""
+    client = limited_app(make_app, RATE_LIMIT_ANONYMOUS="3/minute", RATE_LIMIT_HOOKS="3/minute",
+                         RATE_LIMIT_USER="100/minute")
+    create_user("owner")
+    owner = bearer(login(client, "owner")["access_token"])
+    org = client.post("/api/v1/organizations", headers=owner, json={"name": "Acme"}).get_json()
+    repos = [client.post("/api/v1/repositories", headers=owner, json={
+        "organization_id": org["id"], "provider": "github", "url": f"https://github.com/acme/{name}",
+        "api_url": "https://93.184.216.34"}).get_json() for name in ("one", "two")]
+
+    def deliver(repo: dict[str, object], n: int) -> int:
+        body = json.dumps({"zen": "Keep it logically awesome.", "hook_id": n}).encode()
+        signature = "sha256=" + hmac.new(str(repo["hook_secret"]).encode(), body, hashlib.sha256).hexdigest()
+        return client.post(f"/api/v1/repositories/{repo['id']}/hooks/github", data=body, headers={
+            "Content-Type": "application/json", "X-GitHub-Event": "ping", "X-GitHub-Delivery": f"d-{n}",
+            "X-Hub-Signature-256": signature}).status_code
+
+    first = [deliver(repos[0], n) for n in range(4)]
+    second = [deliver(repos[1], n) for n in range(3)]
+    assert first == [200, 200, 200, 429] and second == [200, 200, 200]  # 6 answered from one address, not 3
+    anonymous = [client.post(LOGIN, json={"username": "nobody", "password": PASSWORD}).status_code for _ in range(3)]
+    assert anonymous == [401, 401, 429]  # the rest keep the per-address limit (the owner's login was the 1st)
