@@ -39,6 +39,12 @@ def not_found(kind: str, ident: object) -> ApiError:
     return ApiError(404, f"{kind} {ident} not found")
 
 
+def invalid(field: str, message: str) -> ApiError:
+    """A 422 `VALIDATION_ERROR` for one field, as schema validation answers one: for checks a schema cannot
+    make (what the database or the settings hold)."""
+    return ApiError(422, "The request is not valid", details={field: [message]})
+
+
 class ErrorDetailSchema(ma.Schema):
     code = ma.fields.String(required=True, metadata={"example": "NOT_FOUND"})
     message = ma.fields.String(required=True)

@@ -50,7 +50,3 @@ def developer(developer_id: int) -> Developer:
     if found is None:
         raise not_found("Developer", developer_id)
     return found
-
-
-def invalid(field: str, message: str) -> ApiError:
-    return ApiError(422, "The request is not valid", details={field: [message]})

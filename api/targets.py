@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from api.errors import ApiError
+from api.errors import invalid
 from api.services import services
 from core.ssrf import UnsafeTarget, resolve, resolve_host, system_resolver
 from core.ssrf import target as ssrf_target
@@ -16,7 +16,7 @@ def check_target(url: str, allow_private: bool, field: str = "url") -> None:
     try:
         resolve(url, allow_private=allow_private)
     except UnsafeTarget as exc:
-        raise ApiError(422, "The request is not valid", details={field: [f"Refused: {exc}."]}) from None
+        raise invalid(field, f"Refused: {exc}.") from None
 
 
 def check_named_host(url: str, allow_private: bool, field: str = "url") -> None:
@@ -30,7 +30,7 @@ def check_named_host(url: str, allow_private: bool, field: str = "url") -> None:
             return
         resolve_host(host, port, allow_private=allow_private, resolver=lambda _host, _port: addresses)
     except UnsafeTarget as exc:
-        raise ApiError(422, "The request is not valid", details={field: [f"Refused: {exc}."]}) from None
+        raise invalid(field, f"Refused: {exc}.") from None
 
 
 def check_api_url(body: dict[str, Any]) -> None:
@@ -47,4 +47,4 @@ def check_repo_url(body: dict[str, Any]) -> None:
         try:
             check_literal(body["repo_url"], source_policy(services().settings))
         except CheckoutError as exc:
-            raise ApiError(422, "The request is not valid", details={"repo_url": [f"{exc}."]}) from None
+            raise invalid("repo_url", f"{exc}.") from None

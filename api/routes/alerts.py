@@ -10,7 +10,7 @@ from flask.views import MethodView
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.caching import cached_response
-from api.errors import ApiError, not_found
+from api.errors import ApiError, invalid, not_found
 from api.schemas.alerts import (
     AcknowledgedOneSchema,
     AcknowledgedSchema,
@@ -98,8 +98,7 @@ class AlertRuleItem(MethodView):
         if body.get("baseline_factor") is not None:
             rule.threshold = None
         if (rule.threshold is None) == (rule.baseline_factor is None):
-            raise ApiError(422, "The request is not valid",
-                           details={"threshold": ["Give exactly one of threshold and baseline_factor."]})
+            raise invalid("threshold", "Give exactly one of threshold and baseline_factor.")
         rule.updated_at = utc_naive()
         saved = _save(rule)
         if body.get("is_active") is False:

@@ -12,6 +12,7 @@ from api import org_scope
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.caching import cached_organization_response
+from api.errors import invalid
 from api.schemas.common import page, page_of
 from api.schemas.engineering import (
     ActivityArgsSchema,
@@ -130,7 +131,7 @@ class Merge(MethodView):
         source = Developer.get_or_none(Developer.id == body["developer_id"],
                                        Developer.organization == target.organization_id)
         if source is None or source.id == target.id:
-            raise org_scope.invalid("developer_id", "Must be another developer of the same organization.")
+            raise invalid("developer_id", "Must be another developer of the same organization.")
         identities.merge(target.organization_id, source, target, current_user().id, body["reason"])
         cache_views.organization_changed(services().redis, target.organization_id)
         return _shown(target)
@@ -149,7 +150,7 @@ class Split(MethodView):
         own = {i.id for i in developer.identities}
         chosen = set(body["identity_ids"])
         if not chosen <= own or chosen == own:
-            raise org_scope.invalid("identity_ids", "Must be some, not all, of this developer's identities.")
+            raise invalid("identity_ids", "Must be some, not all, of this developer's identities.")
         fresh = identities.split(developer.organization_id, developer, sorted(chosen), current_user().id,
                                  body["reason"])
         cache_views.organization_changed(services().redis, developer.organization_id)

@@ -11,7 +11,7 @@ from flask.views import MethodView
 
 from api.auth.guard import auth_required
 from api.blueprint import Blueprint
-from api.errors import ApiError
+from api.errors import invalid
 from api.schemas.metrics import (
     MAX_TAGS,
     TAG_KEY,
@@ -39,7 +39,7 @@ def _tag_filters() -> dict[str, str]:
     bad = [key for key in filters if not _TAG_KEY.fullmatch(key)]
     if bad or len(filters) > MAX_TAGS:
         detail = f"Tag keys: {TAG_KEY_RULE}" if bad else f"At most {MAX_TAGS} tag filters."
-        raise ApiError(422, "The request is not valid", details={"tags": [detail]})
+        raise invalid("tags", detail)
     return filters
 
 

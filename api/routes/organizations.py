@@ -9,6 +9,7 @@ from flask.views import MethodView
 from api import org_scope
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
+from api.errors import invalid
 from api.schemas.common import page, page_of
 from api.schemas.engineering import (
     OrganizationCreateSchema,
@@ -102,11 +103,11 @@ class Members(MethodView):
         org_scope.owned(org.id)
         roles = {m["user_id"]: m["role"] for m in body["members"]}
         if "owner" not in roles.values():
-            raise org_scope.invalid("members", "At least one member must be an owner.")
+            raise invalid("members", "At least one member must be an owner.")
         known = {u.id: u for u in User.select().where(User.id << list(roles))}
         missing = sorted(set(roles) - set(known))
         if missing:
-            raise org_scope.invalid("members", f"No such users: {', '.join(map(str, missing))}.")
+            raise invalid("members", f"No such users: {', '.join(map(str, missing))}.")
         with db.atomic():
             OrganizationMember.delete().where(OrganizationMember.organization == org.id).execute()
             OrganizationMember.insert_many([{"organization": org.id, "user": user_id, "role": role}

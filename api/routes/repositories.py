@@ -16,7 +16,7 @@ from api import org_scope
 from api.auth.guard import auth_required
 from api.blueprint import Blueprint
 from api.caching import cached_organization_response
-from api.errors import ApiError
+from api.errors import ApiError, invalid
 from api.schemas.common import page, page_of
 from api.schemas.engineering import (
     ActivityArgsSchema,
@@ -60,14 +60,14 @@ def _full_name(url: str, provider: str) -> str:
     path = urlsplit(url).path.strip("/").removesuffix(".git")
     parts = [p for p in path.split("/") if p]
     if len(parts) < 2 or (provider == "github" and len(parts) != 2):
-        raise org_scope.invalid("url", "Must be the repository's web URL, such as https://github.com/owner/repo "
+        raise invalid("url", "Must be the repository's web URL, such as https://github.com/owner/repo "
                                        "or https://gitlab.com/group/project.")
     return "/".join(parts)
 
 
 def _team_in(org_id: int, team_id: int | None) -> int | None:
     if team_id is not None and org_scope.team(team_id).organization_id != org_id:
-        raise org_scope.invalid("team_id", "Must be a team of the repository's organization.")
+        raise invalid("team_id", "Must be a team of the repository's organization.")
     return team_id
 
 
@@ -105,7 +105,7 @@ class Repositories(MethodView):
         elif "organization_id" in body:
             org_id = org_scope.organization(body["organization_id"]).id
         else:
-            raise org_scope.invalid("organization_id", "Give organization_id or team_id.")
+            raise invalid("organization_id", "Give organization_id or team_id.")
         org_scope.owned(org_id)
         body.pop("organization_id", None)
         body.setdefault("api_url", DEFAULT_API_URLS[body["provider"]])

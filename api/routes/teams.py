@@ -12,7 +12,7 @@ from api import org_scope
 from api.auth.guard import auth_required
 from api.blueprint import Blueprint
 from api.caching import cached_organization_response
-from api.errors import ApiError
+from api.errors import ApiError, invalid
 from api.schemas.common import page, page_of
 from api.schemas.engineering import (
     TeamCreateSchema,
@@ -43,11 +43,11 @@ def _parent(org_id: int, team_id: int | None, parent_id: int | None) -> int | No
         return None
     parent = Team.get_or_none(Team.id == parent_id, Team.organization == org_id)
     if parent is None:
-        raise org_scope.invalid("parent_team_id", "Must be a team of the same organization.")
+        raise invalid("parent_team_id", "Must be a team of the same organization.")
     ancestor: Team | None = parent
     while ancestor is not None:
         if team_id is not None and ancestor.id == team_id:
-            raise org_scope.invalid("parent_team_id", "A team cannot be inside itself (that would be a cycle).")
+            raise invalid("parent_team_id", "A team cannot be inside itself (that would be a cycle).")
         ancestor = Team.get_or_none(Team.id == ancestor.parent_id) if ancestor.parent_id else None
     return parent.id
 
@@ -145,7 +145,7 @@ class TeamMembers(MethodView):
         found = {d.id for d in Developer.select(Developer.id).where(
             Developer.id << list(wanted), Developer.organization == team.organization_id)} if wanted else set()
         if wanted - found:
-            raise org_scope.invalid("developer_ids", "Not developers of this organization: "
+            raise invalid("developer_ids", "Not developers of this organization: "
                                     f"{', '.join(map(str, sorted(wanted - found)))}.")
         with db.atomic():
             TeamMember.delete().where(TeamMember.team == team.id).execute()

@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
-from api.errors import ApiError, not_found
+from api.errors import ApiError, invalid, not_found
 from api.rate_tiers import tier_names, user_tiers
 from api.schemas.common import ListArgsSchema, page, page_of
 from api.schemas.users import UserCreateSchema, UserSchema, UserUpdateSchema
@@ -35,8 +35,7 @@ def _stored_tier(body: dict[str, Any]) -> None:
         return
     names = tier_names(services().settings)
     if body["rate_limit_tier"] not in names:
-        raise ApiError(422, "The request is not valid",
-                       details={"rate_limit_tier": [f"Must be one of: {', '.join(names)}."]})
+        raise invalid("rate_limit_tier", f"Must be one of: {', '.join(names)}.")
     body["rate_limit_tier"] = None if body["rate_limit_tier"] == STANDARD_TIER else body["rate_limit_tier"]
 
 
