@@ -158,14 +158,24 @@ def resolve_all(org_id: int, people: list[Person], bot_logins: Iterable[str] = (
                 for i in missing:
                     _serialise(org_id, people[i])
                 # Under the locks (PostgreSQL) or the write lock (SQLite): made meanwhile by another ingestion?
+                made: dict[tuple[str, str], DeveloperIdentity] = {}
                 for i, identity in zip(missing, _find_all(org_id, [people[i] for i in missing]), strict=True):
-                    found[i] = identity or _create(org_id, people[i], is_bot(people[i], bot_logins))
+                    person = people[i]
+                    made_now = identity or _made_in_batch(made, person) or _create(
+                        org_id, person, is_bot(person, bot_logins))
+                    found[i] = made[_key(person)] = made[(person.provider, f"@{person.login}")] = made_now
         except peewee.IntegrityError:
             for i in missing:
                 found[i] = _made_alone(org_id, people[i], bot_logins)
     _remember_all(org_id, [(identity, person) for identity, person in zip(found, people, strict=True)
                            if identity is not None])
     return found
+
+
+def _made_in_batch(made: dict[tuple[str, str], DeveloperIdentity], person: Person) -> DeveloperIdentity | None:
+    """One of this batch's new identities, when `person` is the same account (by key, or by login as `_find`
+    takes it): a push names a new person by login, a pull request of the same batch by account id."""
+    return made.get(_key(person)) or _by_login(person, made.get((person.provider, f"@{person.login}")))
 
 
 def _made_alone(org_id: int, person: Person, bot_logins: Iterable[str]) -> DeveloperIdentity:

@@ -1,8 +1,9 @@
 """Polling one repository: everything since its cursor (the first poll reaches back `backfill_days`), ingested
 a page at a time, so a poll that stops half way (rate limit, error, worker killed) keeps what it stored and
-the next one starts from the same cursor (ingestion is idempotent). The cursor moves only when a poll
-completes, to that poll's start less an overlap for clocks and late pushes. A provider answering garbage or
-an error marks the repository `error` with the message and keeps the data it had."""
+the next one starts from the same cursor (ingestion is idempotent). The cursor moves once everything since it
+is read (before GitHub's line counts, which come last), to that poll's start less an overlap for clocks and
+late pushes. A provider answering garbage or an error marks the repository `error` with the message and keeps
+the data it had."""
 from __future__ import annotations
 
 import logging
@@ -58,14 +59,16 @@ def _poll(rt: Runtime, repo: Repository) -> dict[str, Any]:
         provider = _provider(rt.settings, repo)
         try:
             people = People(repo.organization_id, rt.settings.bot_logins)
-            for details, activity in _activity(repo, provider, since):
-                stored = ingest(repo, activity, people=people)
-                if details:
-                    counts["commit_details"] += stored["commits"]
-                else:
-                    for key, value in stored.items():
-                        counts[key] += value
-                    counts["batches"] += 1
+            for activity in READERS[repo.provider](provider, since):
+                for key, value in ingest(repo, activity, people=people).items():
+                    counts[key] += value
+                counts["batches"] += 1
+            # Everything since the cursor is stored: the next poll starts here even if the line counts below
+            # run into the rate limit (they are asked for again, by what still lacks them).
+            cursor = {"poll_cursor": started - OVERLAP, "backfilled_at": repo.backfilled_at or utc_naive()}
+            Repository.update(**cursor).where(Repository.id == repo.id).execute()
+            for activity in _line_counts(repo, provider):
+                counts["commit_details"] += ingest(repo, activity, people=people)["commits"]
         finally:
             counts["requests"] = provider.requests
             provider.api.close()
@@ -82,20 +85,17 @@ def _poll(rt: Runtime, repo: Repository) -> dict[str, Any]:
         log.exception("repository poll failed", extra={"repository_id": repo.id})
         _record(repo, "error", error, counts)
         return {"repository": repo.id, **counts, "status": "error", "error": error}
-    _record(repo, "ok", None, counts, poll_cursor=started - OVERLAP,
-            backfilled_at=repo.backfilled_at or utc_naive())
+    _record(repo, "ok", None, counts)
     return {"repository": repo.id, **counts, "status": "ok", "since": since.isoformat() + "Z"}
 
 
-def _activity(repo: Repository, provider: Provider, since: datetime) -> Iterator[tuple[bool, Activity]]:
-    """What the poll stores, page by page; True marks a commit read again for its line counts."""
-    for activity in READERS[repo.provider](provider, since):
-        yield False, activity
-    if repo.provider == "github":
-        lacking = (Commit.select(Commit.sha).where(Commit.repository == repo.id, Commit.additions.is_null())
-                   .order_by(Commit.authored_at.desc(nulls="LAST")).limit(COMMIT_DETAILS_PER_POLL))
-        for activity in sources.github_commit_details(provider, [c.sha for c in lacking]):
-            yield True, activity
+def _line_counts(repo: Repository, provider: Provider) -> Iterator[Activity]:
+    """GitHub's commits that lack line counts, newest first, read one by one (up to COMMIT_DETAILS_PER_POLL)."""
+    if repo.provider != "github":
+        return iter(())
+    lacking = (Commit.select(Commit.sha).where(Commit.repository == repo.id, Commit.additions.is_null())
+               .order_by(Commit.authored_at.desc(nulls="LAST")).limit(COMMIT_DETAILS_PER_POLL))
+    return sources.github_commit_details(provider, [c.sha for c in lacking])
 
 
 def _record(repo: Repository, status: str, error: str | None, counts: dict[str, int], **fields: Any) -> None:

@@ -590,3 +590,18 @@ def test_without_encryption_keys_the_key_is_derived_from_the_secret_key() -> Non
     assert derived_key(TEST_SECRET) == derived_key(TEST_SECRET) != derived_key(TEST_SECRET + "x")
     with pytest.raises(SecretUnreadable):
         key_ring(TEST_SECRET + "x", ()).decrypt(written)
+
+
+def test_a_new_account_named_by_login_and_by_id_in_one_batch_is_one_identity(github_repo: Repository) -> None:
+    """A push (the author by login) and a pull request (by account id and login) of a person not seen before,
+    in one batch: the identity made for the first is the second's too, and takes the account id over."""
+    by_login = Person("github", login="newbie", name="New Bie", email="newbie@example.com", email_verified=True)
+    by_id = Person("github", user_id="4242", login="newbie")
+    activity = Activity(commits=[CommitRecord(p.sha(9), by_login, None, None, "First")],
+                        pulls=[PullRecord(9, "First change", by_id, "open", None, None)])
+    with db.connection_context():
+        ingest(github_repo, activity)
+    with db.connection_context():
+        (only,) = DeveloperIdentity.select().where(DeveloperIdentity.login == "newbie")
+    assert only.provider_user_id == "4242" and count(Developer) == 1
+    assert commit(p.sha(9)).identity_id == only.id

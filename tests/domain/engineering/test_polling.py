@@ -308,6 +308,22 @@ def test_a_secondary_rate_limit_backs_off_keeping_the_cursor_and_what_was_stored
     assert (row.status, row.last_error, row.rate_limited_until) == ("ok", None, None) and row.poll_cursor > cursor
 
 
+def test_a_rate_limit_while_reading_line_counts_keeps_the_new_cursor(
+        runtime: Runtime, org: Organization, github: FakeGitHubRepos) -> None:
+    """Everything since the cursor was read and stored before the line counts were asked for: the cursor moves
+    on although the poll stops at the limit, and the next poll asks only for the counts still missing."""
+    repo = add_repository(org, github)
+    github.secondary_limit_after = 7  # commits, pulls, 2 x (detail, reviews), issues; then "Get a commit" is refused
+    before = utc_naive()
+    result = poll(runtime, repo)
+    assert result["status"] == "rate_limited" and result["commit_details"] == 0
+    assert github.requests[-1].status == 403 and "/commits/" in github.requests[-1].path
+    row = reload(repo)
+    assert row.status == "rate_limited" and row.poll_cursor is not None
+    assert before - OVERLAP <= row.poll_cursor <= utc_naive() - OVERLAP and row.backfilled_at is not None
+    assert {(c.additions, c.deletions) for c in rows(Commit, Commit.repository == repo)} == {(None, None)}
+
+
 def test_a_repository_backing_off_is_skipped_without_a_request(
         runtime: Runtime, org: Organization, github: FakeGitHubRepos) -> None:
     until = utc_naive() + timedelta(minutes=10)
