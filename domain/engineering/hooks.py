@@ -73,14 +73,14 @@ def _github_pull(pull: Any) -> PullRecord:
     state = text(pull.get("state"), "pull_request.state")
     return PullRecord(
         number=_number(pull.get("number"), "pull_request.number"),
-        title=text(pull.get("title"), "pull_request.title") or "", author=_github_user(pull.get("user")),
+        title=text(pull.get("title"), "pull_request.title", limit=1024) or "", author=_github_user(pull.get("user")),
         state="merged" if merged_at or pull.get("merged") is True else ("open" if state == "open" else "closed"),
         opened_at=moment(pull.get("created_at")), updated_at=moment(pull.get("updated_at")), merged_at=merged_at,
         closed_at=moment(pull.get("closed_at")), additions=whole(pull.get("additions")),
         deletions=whole(pull.get("deletions")), base_ref=_ref(pull.get("base"), "base"),
         head_ref=_ref(pull.get("head"), "head"),
         merge_commit_sha=text(pull.get("merge_commit_sha"), "merge_commit_sha", required=False),
-        url=text(pull.get("html_url"), "html_url", required=False))
+        url=text(pull.get("html_url"), "html_url", required=False, limit=2048))
 
 
 def _ref(branch: Any, what: str) -> str | None:
@@ -122,7 +122,7 @@ def github_issue(item: Any) -> IssueRecord:
     labels = tuple(text(obj(label, "label").get("name"), "label.name") or "" for label in issue.get("labels") or [])
     milestone = obj(issue["milestone"], "milestone") if issue.get("milestone") is not None else None
     return IssueRecord(
-        number=whole(issue.get("number")) or 0, title=text(issue.get("title"), "title") or "",
+        number=whole(issue.get("number")) or 0, title=text(issue.get("title"), "title", limit=1024) or "",
         author=_github_user(issue.get("user")), state="open" if issue.get("state") == "open" else "closed",
         opened_at=moment(issue.get("created_at")), updated_at=moment(issue.get("updated_at")),
         closed_at=moment(issue.get("closed_at")), labels=labels, points=points_of(labels),
@@ -159,7 +159,7 @@ def _gitlab_user(user: Any) -> Person:
     return Person("gitlab", user_id=str(_number(user_id, "user.id")) if user_id is not None else None,
                   login=text(user.get("username"), "user.username", required=False),
                   name=text(user.get("name"), "user.name", required=False),
-                  email=email if isinstance(email, str) and "@" in email else None,  # "[REDACTED]" otherwise
+                  email=text(email, "user.email") if isinstance(email, str) and "@" in email else None,  # "[REDACTED]"
                   bot=str(user.get("username") or "").endswith("-bot") or user.get("bot") is True)
 
 
@@ -177,7 +177,8 @@ def _gitlab_merge_request(attributes: Any, user: Person) -> PullRecord:
     updated = moment(mr.get("updated_at"))
     last_commit: dict[str, Any] = mr["last_commit"] if isinstance(mr.get("last_commit"), dict) else {}
     return PullRecord(
-        number=_number(mr.get("iid"), "iid"), title=text(mr.get("title"), "title") or "", author=author, state=state,
+        number=_number(mr.get("iid"), "iid"), title=text(mr.get("title"), "title", limit=1024) or "", author=author,
+        state=state,
         opened_at=moment(mr.get("created_at")), updated_at=updated,
         merged_at=moment(mr.get("merged_at")) or (updated if state == "merged" else None),
         closed_at=moment(mr.get("closed_at")) or (updated if state == "closed" else None),
@@ -185,7 +186,7 @@ def _gitlab_merge_request(attributes: Any, user: Person) -> PullRecord:
         head_ref=text(mr.get("source_branch"), "source_branch", required=False),
         merge_commit_sha=text(mr.get("merge_commit_sha") or (last_commit.get("id") if state == "merged" else None),
                               "merge_commit_sha", required=False),
-        url=text(mr.get("url"), "url", required=False))
+        url=text(mr.get("url"), "url", required=False, limit=2048))
 
 
 def _gitlab_issue(attributes: dict[str, Any], user: Person) -> IssueRecord:
@@ -198,7 +199,7 @@ def _gitlab_issue(attributes: dict[str, Any], user: Person) -> IssueRecord:
                    for label in attributes.get("labels") or [])
     milestone_id = attributes.get("milestone_id")
     return IssueRecord(
-        number=_number(attributes.get("iid"), "iid"), title=text(attributes.get("title"), "title") or "",
+        number=_number(attributes.get("iid"), "iid"), title=text(attributes.get("title"), "title", limit=1024) or "",
         author=author, state="open" if attributes.get("state") == "opened" else "closed",
         opened_at=moment(attributes.get("created_at")), updated_at=moment(attributes.get("updated_at")),
         closed_at=moment(attributes.get("closed_at")), labels=labels, points=whole(attributes.get("weight")),

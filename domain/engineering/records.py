@@ -134,7 +134,8 @@ def points_of(labels: tuple[str, ...]) -> int | None:
 
 
 def first_line(message: Any) -> str | None:
-    return message.splitlines()[0][:1024] if isinstance(message, str) and message.strip() else None
+    line = message.replace("\x00", "").splitlines()[0] if isinstance(message, str) and message.strip() else ""
+    return line[:1024] or None
 
 
 def whole(value: Any) -> int | None:
@@ -146,12 +147,14 @@ def whole(value: Any) -> int | None:
     return value
 
 
-def text(value: Any, what: str, required: bool = True) -> str | None:
+def text(value: Any, what: str, required: bool = True, limit: int = 254) -> str | None:
+    """A provider's string as a column holds it: NUL characters removed (PostgreSQL refuses them in text) and
+    cut to `limit` (the column's size: 254 fits names, logins, emails and refs; titles and URLs pass theirs)."""
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value):
         raise PayloadError(f"{what} must be a string")
-    return value
+    return value.replace("\x00", "")[:limit]
 
 
 def obj(value: Any, what: str) -> dict[str, Any]:

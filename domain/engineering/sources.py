@@ -88,7 +88,7 @@ def _github_pull(item: Any) -> PullRecord:
     pull = obj(item, "pull request")
     merged_at = moment(pull.get("merged_at"))
     return PullRecord(
-        number=whole(pull.get("number")) or 0, title=text(pull.get("title"), "title") or "",
+        number=whole(pull.get("number")) or 0, title=text(pull.get("title"), "title", limit=1024) or "",
         author=_github_person(pull.get("user")),
         state="merged" if merged_at else ("open" if pull.get("state") == "open" else "closed"),
         opened_at=moment(pull.get("created_at")), updated_at=moment(pull.get("updated_at")), merged_at=merged_at,
@@ -97,7 +97,7 @@ def _github_pull(item: Any) -> PullRecord:
         base_ref=text(obj(pull.get("base") or {}, "base").get("ref"), "base.ref", required=False),
         head_ref=text(obj(pull.get("head") or {}, "head").get("ref"), "head.ref", required=False),
         merge_commit_sha=text(pull.get("merge_commit_sha"), "merge_commit_sha", required=False),
-        url=text(pull.get("html_url"), "html_url", required=False))
+        url=text(pull.get("html_url"), "html_url", required=False, limit=2048))
 
 
 def _github_review(number: int) -> Any:
@@ -171,14 +171,14 @@ def _gitlab_merge_request(item: Any) -> PullRecord:
     if state is None:
         raise PayloadError("an unknown merge request state")
     return PullRecord(
-        number=whole(mr.get("iid")) or 0, title=text(mr.get("title"), "title") or "",
+        number=whole(mr.get("iid")) or 0, title=text(mr.get("title"), "title", limit=1024) or "",
         author=_gitlab_person(mr.get("author")), state=state, opened_at=moment(mr.get("created_at")),
         updated_at=moment(mr.get("updated_at")), merged_at=moment(mr.get("merged_at")),
         closed_at=moment(mr.get("closed_at")),
         base_ref=text(mr.get("target_branch"), "target_branch", required=False),
         head_ref=text(mr.get("source_branch"), "source_branch", required=False),
         merge_commit_sha=text(mr.get("merge_commit_sha"), "merge_commit_sha", required=False),
-        url=text(mr.get("web_url"), "web_url", required=False))
+        url=text(mr.get("web_url"), "web_url", required=False, limit=2048))
 
 
 def _gitlab_reviews(provider: Provider, project: str, pull: PullRecord) -> list[ReviewRecord]:
@@ -202,7 +202,7 @@ def _gitlab_issue(item: Any) -> IssueRecord:
     labels = tuple(text(label, "label") or "" for label in issue.get("labels") or [])
     milestone = obj(issue["milestone"], "milestone") if issue.get("milestone") is not None else None
     return IssueRecord(
-        number=whole(issue.get("iid")) or 0, title=text(issue.get("title"), "title") or "",
+        number=whole(issue.get("iid")) or 0, title=text(issue.get("title"), "title", limit=1024) or "",
         author=_gitlab_person(issue.get("author")), state="open" if issue.get("state") == "opened" else "closed",
         opened_at=moment(issue.get("created_at")), updated_at=moment(issue.get("updated_at")),
         closed_at=moment(issue.get("closed_at")), labels=labels, points=whole(issue.get("weight")),

@@ -14,6 +14,7 @@ from api.schemas.metrics import MAX_TAGS
 from models.alert import Alert
 from models.db import db
 from models.metric import MetricPoint
+from models.organization import Organization
 from models.project import Project
 from models.task import Task
 from models.webhook import WebhookEndpoint
@@ -100,4 +101,32 @@ def test_a_batch_over_its_maximum_is_refused_and_stores_nothing(client: FlaskCli
         response = client.post(path, headers=user, json={**body, field: items(maximum + 1)})
         assert response.status_code in (413, 422), (path, field, response.get_json())
         assert field in response.get_json()["error"]["details"], (path, field, response.get_json())
+    assert counts() == before
+
+
+# (method, path, a body that would be accepted but for the NUL, where the NUL is)
+NUL_BODIES: list[tuple[str, str, dict[str, Any], str]] = [
+    ("POST", "/api/v1/organizations", {"name": "acme\x00"}, "name"),
+    ("POST", "/api/v1/webhooks", {"name": "hook", "url": f"https://{PUBLIC_IP}/", "events": ["build.\x00"]},
+     "events.0"),
+    ("POST", "/api/v1/projects", {"name": "p", "repo_url": "/srv/git/p", "build_steps": [{"name": "s", "run": "true"}],
+                                  "env": {"K\x00": "v"}}, "env.K\x00"),
+    ("POST", "/api/v1/metrics", {"metrics": [{"name": "m", "value": 1.0, "tags": {"k": "\x00"}}]}, "metrics.0.tags.k"),
+]
+
+
+def test_a_nul_character_anywhere_in_a_body_or_a_query_is_refused_before_the_database(
+        client: FlaskClient, auth: Any) -> None:
+    """PostgreSQL refuses NUL in text (a 500 the fuzzer found there): every body and query holding one answers
+    422 naming where it is, on every database, and stores nothing."""
+    user = auth("user")
+    before = counts()
+    for method, path, body, where in NUL_BODIES:
+        response = client.open(path, method=method, headers=user, json=body)
+        details = assert_envelope(response, 422, "VALIDATION_ERROR")["error"]["details"]
+        assert where in details, (path, details)
+    response = client.get("/api/v1/alerts?status=open\x00", headers=user)
+    assert "status.0" in assert_envelope(response, 422, "VALIDATION_ERROR")["error"]["details"]
+    with db.connection_context():
+        assert Organization.select().count() == 0
     assert counts() == before

@@ -394,3 +394,13 @@ NOTE_HOOK = p.gitlab_note_on_merge_request(p.gitlab_merge_request_attributes(act
 def test_a_malformed_gitlab_body_is_a_payload_error(body: Any) -> None:
     with pytest.raises(PayloadError):
         gitlab_activity(body)
+
+
+def test_provider_text_loses_its_nul_characters_and_fits_its_column() -> None:
+    """A provider's strings are stored, not refused: PostgreSQL takes no NUL in text, and a column has a size."""
+    commit = p.github_commit(p.sha(1), message="Fix\x00 it\nmore", name="Al\x00ice", username="alice")
+    pull = {**p.github_pull(), "title": "T" * 5000, "html_url": "https://github.com/" + "x" * 5000}
+    pushed = github("push", p.github_push([commit])).commits[0]
+    pulled = github("pull_request", p.github_pull_request_event(pull)).pulls[0]
+    assert pushed.message == "Fix it" and pushed.author.name == "Alice"
+    assert len(pulled.title) == 1024 and len(pulled.url or "") == 2048
