@@ -16,10 +16,10 @@ HOOK_STATUSES = ("pending", "done", "failed")
 class Commit(BaseModel):
     repository_id: int
     id = peewee.AutoField()
-    repository = peewee.ForeignKeyField(Repository, backref="commits", on_delete="CASCADE")
+    repository = peewee.ForeignKeyField(Repository, backref="commits", on_delete="CASCADE", index=False)
     sha = peewee.CharField(max_length=64)
     identity = peewee.ForeignKeyField(DeveloperIdentity, null=True, on_delete="SET NULL")
-    developer = peewee.ForeignKeyField(Developer, null=True, backref="commits", on_delete="SET NULL")
+    developer = peewee.ForeignKeyField(Developer, null=True, backref="commits", on_delete="SET NULL", index=False)
     author_name = peewee.CharField(max_length=255, null=True)
     author_email = peewee.CharField(max_length=254, null=True)
     authored_at = peewee.DateTimeField(null=True)
@@ -37,11 +37,11 @@ class Commit(BaseModel):
 class PullRequest(BaseModel):
     repository_id: int
     id = peewee.AutoField()
-    repository = peewee.ForeignKeyField(Repository, backref="pull_requests", on_delete="CASCADE")
+    repository = peewee.ForeignKeyField(Repository, backref="pull_requests", on_delete="CASCADE", index=False)
     number = peewee.IntegerField()
     title = peewee.CharField(max_length=1024)
     identity = peewee.ForeignKeyField(DeveloperIdentity, null=True, on_delete="SET NULL")
-    developer = peewee.ForeignKeyField(Developer, null=True, backref="pull_requests", on_delete="SET NULL")
+    developer = peewee.ForeignKeyField(Developer, null=True, backref="pull_requests", on_delete="SET NULL", index=False)
     state = peewee.CharField(max_length=16)
     opened_at = peewee.DateTimeField(null=True)
     merged_at = peewee.DateTimeField(null=True)
@@ -62,10 +62,10 @@ class PullRequest(BaseModel):
 
 class Review(BaseModel):
     id = peewee.AutoField()
-    pull_request = peewee.ForeignKeyField(PullRequest, backref="reviews", on_delete="CASCADE")
+    pull_request = peewee.ForeignKeyField(PullRequest, backref="reviews", on_delete="CASCADE", index=False)
     external_id = peewee.CharField(max_length=64)
     identity = peewee.ForeignKeyField(DeveloperIdentity, null=True, on_delete="SET NULL")
-    developer = peewee.ForeignKeyField(Developer, null=True, backref="reviews", on_delete="SET NULL")
+    developer = peewee.ForeignKeyField(Developer, null=True, backref="reviews", on_delete="SET NULL", index=False)
     state = peewee.CharField(max_length=32)  # approved | changes_requested | commented | dismissed
     submitted_at = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField(default=utc_naive)
@@ -76,7 +76,7 @@ class Review(BaseModel):
 
 class Milestone(BaseModel):
     id = peewee.AutoField()
-    repository = peewee.ForeignKeyField(Repository, backref="milestones", on_delete="CASCADE")
+    repository = peewee.ForeignKeyField(Repository, backref="milestones", on_delete="CASCADE", index=False)
     external_id = peewee.CharField(max_length=64)
     title = peewee.CharField(max_length=255, null=True)  # null until a poll says (a GitLab hook names only its id)
     state = peewee.CharField(max_length=16, null=True)
@@ -89,7 +89,7 @@ class Milestone(BaseModel):
 class Issue(BaseModel):
     repository_id: int
     id = peewee.AutoField()
-    repository = peewee.ForeignKeyField(Repository, backref="issues", on_delete="CASCADE")
+    repository = peewee.ForeignKeyField(Repository, backref="issues", on_delete="CASCADE", index=False)
     number = peewee.IntegerField()
     title = peewee.CharField(max_length=1024)
     identity = peewee.ForeignKeyField(DeveloperIdentity, null=True, on_delete="SET NULL")
@@ -97,7 +97,7 @@ class Issue(BaseModel):
     state = peewee.CharField(max_length=16)
     opened_at = peewee.DateTimeField(null=True)
     closed_at = peewee.DateTimeField(null=True)
-    milestone = peewee.ForeignKeyField(Milestone, null=True, backref="issues", on_delete="SET NULL")
+    milestone = peewee.ForeignKeyField(Milestone, null=True, backref="issues", on_delete="SET NULL", index=False)
     points = peewee.IntegerField(null=True)
     labels = JSONField(default=list)
     provider_updated_at = peewee.DateTimeField(null=True)
@@ -110,7 +110,7 @@ class Issue(BaseModel):
 class HookDelivery(BaseModel):
     repository_id: int
     id = peewee.AutoField()
-    repository = peewee.ForeignKeyField(Repository, backref="hook_deliveries", on_delete="CASCADE")
+    repository = peewee.ForeignKeyField(Repository, backref="hook_deliveries", on_delete="CASCADE", index=False)
     delivery_id = peewee.CharField(max_length=128)  # X-GitHub-Delivery / X-Gitlab-Event-UUID
     event = peewee.CharField(max_length=64)
     payload = JSONField()

@@ -75,27 +75,50 @@ def _by_login(person: Person, found: DeveloperIdentity | None) -> DeveloperIdent
     return found
 
 
-def _email_owner(org_id: int, email: str, verified_only: bool) -> DeveloperIdentity | None:
-    """An identity of the organization that has this email verified (or, unless `verified_only`, a `git`
-    identity of this email)."""
-    verified = (DeveloperIdentity.select().join(IdentityEmail)  # a bot's identity is never joined by a person
-                .where(IdentityEmail.organization == org_id, IdentityEmail.email == email,
-                       IdentityEmail.verified == True, DeveloperIdentity.is_bot == False)  # noqa: E712
-                .order_by(DeveloperIdentity.id).first())
-    if verified is not None or verified_only:
-        return verified
-    return DeveloperIdentity.get_or_none(DeveloperIdentity.organization == org_id, DeveloperIdentity.provider == "git",
-                                         DeveloperIdentity.provider_user_id == email,
-                                         DeveloperIdentity.is_bot == False)  # noqa: E712
+def _email(person: Person) -> str:
+    return (person.email or "").strip().lower()
 
 
-def _joined_developer(org_id: int, person: Person) -> tuple[Developer | None, str | None]:
-    """The developer a new identity joins, and why; (None, None) for a new developer."""
-    email = (person.email or "").strip().lower()
-    if not email or not (person.provider == "git" or person.email_verified):
-        return None, None
-    owner = _email_owner(org_id, email, verified_only=person.provider == "git")
-    return (owner.developer, f"verified email {email}") if owner is not None else (None, None)
+class _Owners:
+    """Who already holds each email a batch of new people may join by: identities that have it verified (the
+    oldest first), and `git` identities keyed by it, read in two queries for the batch; the batch's own new
+    identities are added as they are made, so a later person of the batch can join an earlier one."""
+
+    def __init__(self, org_id: int, people: list[Person]) -> None:
+        emails = list({_email(p) for p in people if _email(p) and (p.provider == "git" or p.email_verified)})
+        self.verified: dict[str, DeveloperIdentity] = {}
+        self.git: dict[str, DeveloperIdentity] = {}
+        if not emails:
+            return
+        # a bot's identity is never joined by a person
+        for row in (DeveloperIdentity.select(DeveloperIdentity, IdentityEmail.email.alias("verified_email"))
+                    .join(IdentityEmail)
+                    .where(IdentityEmail.organization == org_id, IdentityEmail.email << emails,
+                           IdentityEmail.verified == True, DeveloperIdentity.is_bot == False)  # noqa: E712
+                    .order_by(DeveloperIdentity.id.desc()).objects()):
+            self.verified[row.verified_email] = row  # type: ignore[attr-defined]  # the oldest is read last: it wins
+        for row in DeveloperIdentity.select().where(
+                DeveloperIdentity.organization == org_id, DeveloperIdentity.provider == "git",
+                DeveloperIdentity.provider_user_id << emails, DeveloperIdentity.is_bot == False):  # noqa: E712
+            self.git[row.provider_user_id] = row
+
+    def joined_developer(self, person: Person) -> tuple[int | None, str | None]:
+        """The developer a new identity joins, and why; (None, None) for a new developer. A `git` email joins
+        the identity that has it verified; a verified email joins that too, or else the `git` identity of it."""
+        email = _email(person)
+        if not email or not (person.provider == "git" or person.email_verified):
+            return None, None
+        owner = self.verified.get(email) or (None if person.provider == "git" else self.git.get(email))
+        return (owner.developer_id, f"verified email {email}") if owner is not None else (None, None)
+
+    def add(self, identity: DeveloperIdentity, person: Person) -> None:
+        email = _email(person)
+        if not email or identity.is_bot:
+            return
+        if person.provider == "git":
+            self.git.setdefault(email, identity)
+        elif person.email_verified:
+            self.verified.setdefault(email, identity)
 
 
 def _remember_all(org_id: int, sightings: list[tuple[DeveloperIdentity, Person]]) -> None:
@@ -159,10 +182,11 @@ def resolve_all(org_id: int, people: list[Person], bot_logins: Iterable[str] = (
                     _serialise(org_id, people[i])
                 # Under the locks (PostgreSQL) or the write lock (SQLite): made meanwhile by another ingestion?
                 made: dict[tuple[str, str], DeveloperIdentity] = {}
+                owners = _Owners(org_id, [people[i] for i in missing])
                 for i, identity in zip(missing, _find_all(org_id, [people[i] for i in missing]), strict=True):
                     person = people[i]
                     made_now = identity or _made_in_batch(made, person) or _create(
-                        org_id, person, is_bot(person, bot_logins))
+                        org_id, person, is_bot(person, bot_logins), owners)
                     found[i] = made[_key(person)] = made[(person.provider, f"@{person.login}")] = made_now
         except peewee.IntegrityError:
             for i in missing:
@@ -182,7 +206,8 @@ def _made_alone(org_id: int, person: Person, bot_logins: Iterable[str]) -> Devel
     try:
         with db.atomic():
             _serialise(org_id, person)
-            return _find(org_id, person) or _create(org_id, person, is_bot(person, bot_logins))
+            return _find(org_id, person) or _create(org_id, person, is_bot(person, bot_logins),
+                                                    _Owners(org_id, [person]))
     except peewee.IntegrityError:  # another ingestion made it first
         identity = _find(org_id, person)
         if identity is None:
@@ -208,18 +233,21 @@ def _serialise(org_id: int, person: Person) -> None:
     db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (lock,))
 
 
-def _create(org_id: int, person: Person, bot: bool) -> DeveloperIdentity:
+def _create(org_id: int, person: Person, bot: bool, owners: _Owners) -> DeveloperIdentity:
     provider, key = _key(person)
-    developer, reason = (None, None) if bot else _joined_developer(org_id, person)
-    if developer is None:
-        developer = Developer.create(organization=org_id, is_bot=bot, email=(person.email or None),
-                                     name=person.name or person.login or person.email or f"{provider} user {key}")
-    identity = DeveloperIdentity.create(organization=org_id, developer=developer, provider=provider,
-                                        provider_user_id=key, login=person.login, name=person.name, is_bot=bot)
+    developer_id, reason = (None, None) if bot else owners.joined_developer(person)
+    if developer_id is None:
+        developer_id = Developer.insert(
+            organization=org_id, is_bot=bot, email=(person.email or None),
+            name=person.name or person.login or person.email or f"{provider} user {key}").execute()
+    identity = DeveloperIdentity(organization=org_id, developer=developer_id, provider=provider,
+                                 provider_user_id=key, login=person.login, name=person.name, is_bot=bot)
+    identity.save(force_insert=True)
     if reason:
-        IdentityChange.create(organization=org_id, action="merge", from_developer_id=developer.id,
-                              to_developer_id=developer.id, identity_ids=[identity.id], reason=reason)
-    _remember(org_id, identity, person)  # its email now, so the next new person of the batch can join it
+        IdentityChange.create(organization=org_id, action="merge", from_developer_id=developer_id,
+                              to_developer_id=developer_id, identity_ids=[identity.id], reason=reason)
+    _remember(org_id, identity, person)
+    owners.add(identity, person)  # the next new person of the batch can join it
     return identity
 
 

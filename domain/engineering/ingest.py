@@ -67,8 +67,9 @@ def _commit_upsert(postgres: bool) -> str:
     columns = ", ".join(f'"{fields[name].column_name}"' for name in COMMIT_COLUMNS)
     kept = ", ".join(f'"{c}" = COALESCE(EXCLUDED."{c}", "{table}"."{c}")'
                      for c in (fields[name].column_name for name in COMMIT_KEPT))
-    marks = ", ".join(["%s" if postgres else "?"] * len(COMMIT_COLUMNS))
-    return (f'INSERT INTO "{table}" ({columns}) VALUES ({marks}) '  # noqa: S608 (names from the model)
+    # PostgreSQL: one multi-row statement, `execute_values` filling in the rows; SQLite: one row, prepared once.
+    marks = "%s" if postgres else "(" + ", ".join(["?"] * len(COMMIT_COLUMNS)) + ")"
+    return (f'INSERT INTO "{table}" ({columns}) VALUES {marks} '  # noqa: S608 (names from the model)
             f'ON CONFLICT ("repository_id", "sha") DO UPDATE SET {kept}')
 
 
@@ -81,8 +82,8 @@ def _store_commits(rows: list[dict[str, Any]]) -> None:
     # The values as peewee would pass them: ids, text, numbers, and datetimes (which the driver adapts).
     values = [tuple(row.get(name, now) for name in COMMIT_COLUMNS) for row in rows]
     cursor = db.cursor()
-    if is_postgres():
-        psycopg2.extras.execute_batch(cursor, _commit_upsert(True), values, page_size=len(values))
+    if is_postgres():  # the rows are unique by sha (`_commit_rows`), as one statement's upsert needs
+        psycopg2.extras.execute_values(cursor, _commit_upsert(True), values, page_size=len(values))
     else:
         cursor.executemany(_commit_upsert(False), values)
 

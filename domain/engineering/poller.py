@@ -16,7 +16,7 @@ from core.settings import Settings
 from domain import cache_views
 from domain.engineering import sources
 from domain.engineering.ingest import People, ingest
-from domain.engineering.records import Activity
+from domain.engineering.records import Activity, gathered
 from domain.polling.github import HEADERS as GITHUB_HEADERS
 from domain.polling.http import Api, PollError
 from domain.polling.observed import observed
@@ -30,6 +30,8 @@ OVERLAP = timedelta(minutes=5)
 # GitHub's commit list has no line counts: each poll asks for this many commits that lack them, newest first, one
 # request each, so a backfill's counts fill in over the following polls without spending the rate limit at once.
 COMMIT_DETAILS_PER_POLL = 100
+# Records stored a transaction: a poll cut short keeps every batch before the cut, and reads the rest again.
+BATCH_RECORDS = 1000
 READERS: dict[str, Callable[[Provider, datetime], Iterator[Activity]]] = {
     "github": sources.github_activity, "gitlab": sources.gitlab_activity}
 
@@ -59,7 +61,7 @@ def _poll(rt: Runtime, repo: Repository) -> dict[str, Any]:
         provider = _provider(rt.settings, repo)
         try:
             people = People(repo.organization_id, rt.settings.bot_logins)
-            for activity in READERS[repo.provider](provider, since):
+            for activity in gathered(READERS[repo.provider](provider, since), BATCH_RECORDS):
                 for key, value in ingest(repo, activity, people=people).items():
                     counts[key] += value
                 counts["batches"] += 1

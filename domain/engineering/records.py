@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -98,6 +99,35 @@ class Activity:
     pulls: list[PullRecord] = field(default_factory=list)
     reviews: list[ReviewRecord] = field(default_factory=list)
     issues: list[IssueRecord] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.commits) + len(self.pulls) + len(self.reviews) + len(self.issues)
+
+    def extend(self, other: Activity) -> None:
+        self.commits += other.commits
+        self.pulls += other.pulls
+        self.reviews += other.reviews
+        self.issues += other.issues
+
+
+def gathered(activities: Iterable[Activity], at_least: int) -> Iterator[Activity]:
+    """Consecutive activities (pages, or a pull request with its reviews) as batches of at least `at_least`
+    records (the last may hold fewer), each then stored in one transaction: a transaction a page cost a
+    backfill most of its time, rewriting the same index pages at every commit. Should reading fail part way
+    (a rate limit, an error), what was read before is handed over first, then the error raised."""
+    batch = Activity()
+    try:
+        for activity in activities:
+            batch.extend(activity)
+            if len(batch) >= at_least:
+                yield batch
+                batch = Activity()
+    except Exception:
+        if len(batch):
+            yield batch
+        raise
+    if len(batch):
+        yield batch
 
 
 class PayloadError(ValueError):

@@ -74,7 +74,7 @@ def test_an_owner_polls_now_and_the_commits_appear(
     wait_for(lambda: shown(client, owner, repo)["status"] != "unknown", timeout=30, what="the worker to poll")
     detail = shown(client, owner, repo)
     assert (detail["status"], detail["last_error"]) == ("ok", None), detail
-    assert detail["last_poll"] == {"batches": 3, "commits": 2, "pull_requests": 1, "reviews": 1, "issues": 0,
+    assert detail["last_poll"] == {"batches": 1, "commits": 2, "pull_requests": 1, "reviews": 1, "issues": 0,
                                    "commit_details": 2, "requests": 7}
     assert detail["last_polled_at"] and detail["poll_cursor"] and detail["backfilled_at"]
     assert detail["commit_count"] == 2
