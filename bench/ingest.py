@@ -60,7 +60,8 @@ class History:
         base = f"/repos/{REPO}"
         commit_pages = [json.dumps([commit(n) for n in range(start, min(start + PER_PAGE, commits))]).encode()
                         for start in range(0, commits, PER_PAGE)] or [b"[]"]  # a page at a time: 100,000 is big
-        self.lists = {f"{base}/commits": commit_pages, f"{base}/pulls": self._pages(listed), f"{base}/issues": [b"[]"]}
+        self.lists = {f"{base}/commits": commit_pages, f"{base}/pulls": self._pages(listed), f"{base}/issues": [b"[]"],
+                      f"{base}/pulls/comments": [b"[]"]}
         self.objects: dict[str, bytes] = {}
         for detail in details:
             number = detail["number"]

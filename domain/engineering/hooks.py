@@ -2,7 +2,8 @@
 
 GitHub (docs.github.com, "Webhook events and payloads"): `X-Hub-Signature-256: sha256=<HMAC-SHA256 of the body
 with the hook secret>`, `X-GitHub-Event`, `X-GitHub-Delivery`; events `push`, `pull_request`,
-`pull_request_review`, `issues` (and `ping` when the hook is made). GitLab (docs.gitlab.com, "Webhook events"):
+`pull_request_review`, `pull_request_review_comment`, `issues` (and `ping` when the hook is made). GitLab
+(docs.gitlab.com, "Webhook events"):
 `X-Gitlab-Token: <the secret>`, `X-Gitlab-Event`, `Idempotency-Key` or `X-Gitlab-Event-UUID`; bodies
 `object_kind` push, merge_request (approvals are its `approved` / `unapproved` actions), note and issue."""
 from __future__ import annotations
@@ -29,7 +30,7 @@ from domain.engineering.records import (
     whole,
 )
 
-GITHUB_EVENTS = ("push", "pull_request", "pull_request_review", "issues")
+GITHUB_EVENTS = ("push", "pull_request", "pull_request_review", "pull_request_review_comment", "issues")
 GITLAB_KINDS = ("push", "merge_request", "note", "issue")
 
 
@@ -143,6 +144,14 @@ def github_activity(event: str, payload: Any) -> Activity | None:
     pull = _github_pull(payload.get("pull_request"))
     if event == "pull_request":
         return Activity(pulls=[pull])
+    if event == "pull_request_review_comment":  # created or edited: the comment; deleted: kept, as it was made
+        if payload.get("action") == "deleted":
+            return Activity(pulls=[pull])
+        comment = obj(payload.get("comment"), "comment")
+        return Activity(pulls=[pull], reviews=[ReviewRecord(
+            pull_number=pull.number, external_id=f"comment-{_number(comment.get('id'), 'comment.id')}",
+            author=_github_user(comment.get("user")), state="commented",
+            submitted_at=moment(comment.get("created_at")))])
     review = obj(payload.get("review"), "review")
     return Activity(pulls=[pull], reviews=[ReviewRecord(
         pull_number=pull.number, external_id=str(_number(review.get("id"), "review.id")),

@@ -187,6 +187,14 @@ def text(value: Any, what: str, required: bool = True, limit: int = 254) -> str 
     return value.replace("\x00", "")[:limit]
 
 
+def pull_number_of(url: Any) -> int:
+    """The number of the pull request a GitHub `pull_request_url` (`.../pulls/{number}`) names."""
+    number = url.rstrip("/").rsplit("/", 1)[-1] if isinstance(url, str) else ""
+    if not number.isdigit() or len(number) > 9:
+        raise PayloadError("pull_request_url must name a pull request")
+    return int(number)
+
+
 def obj(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise PayloadError(f"{what} must be an object")

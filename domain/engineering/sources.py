@@ -3,8 +3,9 @@
 GitHub (docs.github.com/rest): `GET /repos/{owner}/{repo}/commits?since=` (newest first; the list has no line
 counts: `GET .../commits/{sha}` has them), `GET /repos/{owner}/{repo}/pulls?state=all&sort=updated&direction=desc`,
 and for each pull request updated since: `GET .../pulls/{number}` (additions, deletions, merged) and
-`GET .../pulls/{number}/reviews`; then `GET /repos/{owner}/{repo}/issues?state=all&since=` (without the pull
-requests it also lists). GitLab (docs.gitlab.com/api): `GET /api/v4/projects/{id}/repository/commits?since=
+`GET .../pulls/{number}/reviews`; then `GET /repos/{owner}/{repo}/pulls/comments?since=&sort=updated` (review
+comments on the diffs, all pull requests at once) and `GET /repos/{owner}/{repo}/issues?state=all&since=` (without
+the pull requests it also lists). GitLab (docs.gitlab.com/api): `GET /api/v4/projects/{id}/repository/commits?since=
 &with_stats=true`, `GET /projects/{id}/merge_requests?updated_after=&order_by=updated_at&sort=desc&state=all`,
 and for each: `.../merge_requests/{iid}/approvals` and `.../notes` (comments by people, not system notes); then
 `GET /projects/{id}/issues?updated_after=&state=all`.
@@ -29,6 +30,7 @@ from domain.engineering.records import (
     first_line,
     moment,
     obj,
+    pull_number_of,
     text,
     whole,
 )
@@ -110,6 +112,15 @@ def _github_review(number: int) -> Any:
     return build
 
 
+def _github_review_comment(item: Any) -> ReviewRecord:
+    """A comment on a pull request's diff ("List review comments in a repository"): a `commented` review of its
+    own, as GitLab's notes are, whose pull request is the last part of its `pull_request_url`."""
+    comment = obj(item, "review comment")
+    return ReviewRecord(pull_number=pull_number_of(comment.get("pull_request_url")),
+                        external_id=f"comment-{whole(comment.get('id'))}", author=_github_person(comment.get("user")),
+                        state="commented", submitted_at=moment(comment.get("created_at")))
+
+
 def github_activity(provider: Provider, since: datetime) -> Iterator[Activity]:
     base = f"/repos/{provider.repository}"
     for page in _list(provider, f"{base}/commits", {"since": _iso(since)}):
@@ -123,6 +134,11 @@ def github_activity(provider: Provider, since: datetime) -> Iterator[Activity]:
             yield Activity(pulls=[detail], reviews=reviews)
         if len(pulls) < len(page):  # sorted by update, newest first: the rest is older than `since`
             break
+    # Comments on the diffs of every pull request, changed since: one list for the repository, after the pull
+    # requests they belong to are stored (a new comment updates its pull request).
+    for page in _list(provider, f"{base}/pulls/comments", {"since": _iso(since), "sort": "updated",
+                                                            "direction": "desc"}):
+        yield Activity(reviews=_records(_github_review_comment, page))
     yield from _github_issues(provider, since)
 
 

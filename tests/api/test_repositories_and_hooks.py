@@ -326,6 +326,8 @@ def test_a_worker_ingests_deliveries_into_commits_pull_requests_reviews_and_deve
     deliver(client, repo, "push", push, timeout=30)  # the worker process may still be starting
     deliver(client, repo, "pull_request", p.github_pull_request_event(pull, action="closed"))
     deliver(client, repo, "pull_request_review", review)
+    deliver(client, repo, "pull_request_review_comment", p.github_review_comment_event(
+        pull, comment_id=91, author=BOB, created_at=ago(days=1, hours=13)))  # on a line of #7's diff
     # then: the commits, newest first
     commits = client.get(f"{REPOS}/{repo['id']}/commits", headers=owner).get_json()
     assert [(c["sha"], c["message"]) for c in commits["items"]] == [
@@ -333,14 +335,14 @@ def test_a_worker_ingests_deliveries_into_commits_pull_requests_reviews_and_deve
     assert commits["items"][0]["author_name"] == "Alice Liddell" and commits["total"] == 2
     # the pull requests, with their states and review counts
     pulls = client.get(f"{REPOS}/{repo['id']}/pull-requests", headers=owner).get_json()
-    assert [(r["number"], r["state"], r["reviews"]) for r in pulls["items"]] == [(8, "open", 1), (7, "merged", 0)]
+    assert [(r["number"], r["state"], r["reviews"]) for r in pulls["items"]] == [(8, "open", 1), (7, "merged", 1)]
     merged = client.get(f"{REPOS}/{repo['id']}/pull-requests?state=merged", headers=owner).get_json()
     assert [(r["number"], r["merge_commit_sha"], r["additions"]) for r in merged["items"]] == [(7, p.sha(3), 120)]
     # the repository's statistics leave the bot out
     detail = client.get(f"{REPOS}/{repo['id']}", headers=owner).get_json()
     assert detail["commit_count"] == 2
     stats = detail["statistics"]
-    assert (stats["commits"], stats["contributors"], stats["reviews"]) == (1, 1, 1)
+    assert (stats["commits"], stats["contributors"], stats["reviews"]) == (1, 1, 2)
     assert stats["pull_requests"] == {"open": 1, "merged": 1, "closed": 0}
     assert stats["last_commit"] is not None and stats["last_commit"].endswith("Z")
     # the developers: alice and bob, the bot only when asked for

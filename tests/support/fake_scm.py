@@ -11,7 +11,10 @@ JSON shapes and headers, written from the providers' REST references (made-up va
   pull request itself has (additions, deletions, changed_files, merged, mergeable, commits, comments, ...);
 - `GET /repos/{owner}/{repo}/pulls/{number}`: "Get a pull request", with them;
 - `GET /repos/{owner}/{repo}/pulls/{number}/reviews`: "List reviews for a pull request", oldest first, states
-  in upper case (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PENDING).
+  in upper case (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PENDING);
+- `GET /repos/{owner}/{repo}/pulls/comments?since=&sort=&direction=`: "List review comments in a repository",
+  every pull request's comments on diffs (`review_comments`), ascending by id unless sorted (created|updated),
+  `since` on the update time.
 Lists page with `per_page` (default 30, at most 100) and `page`, and a `Link` header (rel next, last, prev,
 first). `Authorization: Bearer <token>` (or `token <token>`) is required when a token is configured (else 401
 "Bad credentials"); every answer carries `X-RateLimit-*`.
@@ -224,6 +227,28 @@ def github_review(review_id: int, user: JsonObject, state: str, submitted: Momen
     }
 
 
+def github_review_comment(comment_id: int, user: JsonObject, created: Moment, *, number: int = 1,
+                          review_id: int | None = None, body: str = "Great stuff!",
+                          repo: str = "acme/widgets") -> JsonObject:
+    """One item of "List review comments in a repository": a comment on a line of a pull request's diff."""
+    api, web = f"{GITHUB_API}/repos/{repo}", f"{GITHUB_WEB}/{repo}/pull/{number}#discussion_r{comment_id}"
+    return {
+        "url": f"{api}/pulls/comments/{comment_id}", "pull_request_review_id": review_id, "id": comment_id,
+        "node_id": f"PRRC_kwDOAJy2Ks{comment_id}", "diff_hunk": "@@ -1,3 +1,4 @@\n # Widgets", "path": "README.md",
+        "position": 2, "original_position": 2, "commit_id": stable_sha(f"head-{repo}-{number}"),
+        "original_commit_id": stable_sha(f"head-{repo}-{number}"), "user": user, "body": body,
+        "created_at": _at(created), "updated_at": _at(created), "html_url": web,
+        "pull_request_url": f"{api}/pulls/{number}", "author_association": "MEMBER",
+        "_links": {"self": {"href": f"{api}/pulls/comments/{comment_id}"}, "html": {"href": web},
+                   "pull_request": {"href": f"{api}/pulls/{number}"}},
+        "start_line": None, "original_start_line": None, "start_side": None, "line": 2, "original_line": 2,
+        "side": "RIGHT", "subject_type": "line",
+    }
+
+
+_COMMENT_SORTS: dict[str, Callable[[JsonObject], Any]] = {
+    "created": lambda c: parse_time(c["created_at"]), "updated": lambda c: parse_time(c["updated_at"])}
+
 _PULL_SORTS: dict[str, Callable[[JsonObject], Any]] = {
     "created": lambda pull: parse_time(pull["created_at"]), "updated": lambda pull: parse_time(pull["updated_at"]),
     "popularity": lambda pull: pull.get("comments", 0),
@@ -266,6 +291,7 @@ class FakeGitHubRepos(FakeApiServer):
         self.pulls: dict[str, list[JsonObject]] = {}
         self.reviews: dict[tuple[str, int], list[JsonObject]] = {}
         self.issues: dict[str, list[JsonObject]] = {}  # "List repository issues": pull requests are issues too
+        self.review_comments: dict[str, list[JsonObject]] = {}
         self.stats: dict[str, tuple[int, int]] = {}  # sha -> (additions, deletions) that "Get a commit" says
         self.rate_limit = 5000
         self.rate_remaining = 5000
@@ -338,6 +364,10 @@ class FakeGitHubRepos(FakeApiServer):
                 pulls = self._of(self.pulls, f"{owner}/{name}")
                 if pulls is not None:
                     return self._list_pulls(request, pulls)
+            case ["repos", owner, name, "pulls", "comments"]:
+                comments = self._of(self.review_comments, f"{owner}/{name}")
+                if comments is not None:
+                    return self._list_review_comments(request, comments)
             case ["repos", owner, name, "pulls", number] if number.isdigit():
                 found = [p for p in self._of(self.pulls, f"{owner}/{name}") or [] if p["number"] == int(number)]
                 if found:
@@ -361,6 +391,18 @@ class FakeGitHubRepos(FakeApiServer):
         if key not in self.commits and key not in self.pulls:
             return None
         return table.get(key, [])
+
+    def _list_review_comments(self, request: Recorded, comments: list[JsonObject]) -> Reply:
+        """Ascending by id unless `sort` (created, updated) says; `direction` asc when sorting, as documented."""
+        chosen = _window(comments, request.query, lambda c: c["updated_at"], "since", "until")
+        if chosen is None:
+            return _validation_failed("since", request.query.get("since", ""))
+        sort = request.query.get("sort")
+        if sort is not None and sort not in _COMMENT_SORTS:
+            return _validation_failed("sort", sort)
+        descending = request.query.get("direction", "asc") == "desc"
+        chosen.sort(key=_COMMENT_SORTS[sort] if sort else (lambda c: c["id"]), reverse=descending)
+        return self._paged(request, chosen)
 
     def _list_pulls(self, request: Recorded, pulls: list[JsonObject]) -> Reply:
         """`state` open (default), closed or all; `sort` created (default), updated, popularity, long-running;

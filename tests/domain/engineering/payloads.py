@@ -114,6 +114,38 @@ def github_review_event(pull: dict[str, Any], review_id: int = 80, state: str = 
             "sender": reviewer}
 
 
+def github_review_comment(pull: dict[str, Any], comment_id: int, author: dict[str, Any], created_at: str,
+                          review_id: int | None = 80) -> dict[str, Any]:
+    """A pull request review comment (a comment on the diff) as GitHub's API and hooks write it."""
+    return {
+        "url": f"{pull['url'].rsplit('/pulls/', 1)[0]}/pulls/comments/{comment_id}",
+        "pull_request_review_id": review_id, "id": comment_id, "node_id": f"PRRC_kwDOABCD{comment_id}",
+        "diff_hunk": "@@ -16,33 +16,40 @@ public class Connection : IConnection...", "path": "widget/fly.py",
+        "position": 1, "original_position": 4, "commit_id": pull["head"]["sha"],
+        "original_commit_id": pull["head"]["sha"], "user": author, "body": "Great stuff!",
+        "created_at": created_at, "updated_at": created_at,
+        "html_url": f"{pull['html_url']}#discussion_r{comment_id}", "pull_request_url": pull["url"],
+        "author_association": "MEMBER",
+        "_links": {"self": {"href": f"{pull['url'].rsplit('/pulls/', 1)[0]}/pulls/comments/{comment_id}"},
+                   "html": {"href": f"{pull['html_url']}#discussion_r{comment_id}"},
+                   "pull_request": {"href": pull["url"]}},
+        "start_line": None, "original_start_line": None, "start_side": None, "line": 2, "original_line": 2,
+        "side": "RIGHT", "subject_type": "line",
+    }
+
+
+def github_review_comment_event(pull: dict[str, Any], comment_id: int = 90, action: str = "created",
+                                author: dict[str, Any] | None = None,
+                                created_at: str = "2026-11-30T11:20:00Z") -> dict[str, Any]:
+    """`pull_request_review_comment` (actions created, edited, deleted), with the short form of its pull request."""
+    author = author or github_user("hubot", 2002)
+    short = {k: v for k, v in pull.items()
+             if k not in ("merged", "mergeable", "comments", "review_comments", "commits", "additions", "deletions",
+                          "changed_files")}
+    return {"action": action, "comment": github_review_comment(pull, comment_id, author, created_at),
+            "pull_request": short, "repository": github_repository(), "sender": author}
+
+
 def github_ping(hook_id: int = 4242) -> dict[str, Any]:
     return {
         "zen": "Keep it logically awesome.", "hook_id": hook_id,

@@ -169,6 +169,23 @@ def test_a_github_review_state_in_capitals_is_lower_cased() -> None:
     assert github("pull_request_review", payload).reviews[0].state == "approved"
 
 
+@pytest.mark.parametrize("action", ["created", "edited"])
+def test_a_github_review_comment_is_a_commented_review_of_its_pull_request(action: str) -> None:
+    pull = p.github_pull(number=9)
+    payload = p.github_review_comment_event(pull, comment_id=90, action=action, author=p.github_user("hubot", 2002),
+                                            created_at="2026-11-30T12:20:00+01:00")
+    activity = github("pull_request_review_comment", payload)
+    assert activity.reviews == [ReviewRecord(pull_number=9, external_id="comment-90",
+                                             author=Person("github", user_id="2002", login="hubot"), state="commented",
+                                             submitted_at=datetime(2026, 11, 30, 11, 20))]
+    assert [record.number for record in activity.pulls] == [9]
+
+
+def test_a_deleted_github_review_comment_brings_only_its_pull_request() -> None:
+    activity = github("pull_request_review_comment", p.github_review_comment_event(p.github_pull(), action="deleted"))
+    assert activity.reviews == [] and [record.number for record in activity.pulls] == [7]
+
+
 @pytest.mark.parametrize("event", ["ping", "issue_comment", "workflow_run", "check_suite", ""])
 def test_github_events_not_read_carry_nothing(event: str) -> None:
     body = p.github_ping() if event == "ping" else {"action": "opened", "repository": p.github_repository()}
@@ -196,6 +213,7 @@ def _with(payload: dict[str, Any], value: Any, *path: str | int) -> dict[str, An
 PUSH = p.github_push([p.github_commit(p.sha(1))])
 PULL_EVENT = p.github_pull_request_event(p.github_pull())
 REVIEW_EVENT = p.github_review_event(p.github_pull())
+COMMENT_EVENT = p.github_review_comment_event(p.github_pull())
 
 
 @pytest.mark.parametrize(("event", "body"), [
@@ -223,6 +241,12 @@ REVIEW_EVENT = p.github_review_event(p.github_pull())
     pytest.param("pull_request_review", _without(REVIEW_EVENT, "review", "id"), id="review-id-missing"),
     pytest.param("pull_request_review", _with(REVIEW_EVENT, "soon", "review", "submitted_at"),
                  id="review-time-not-a-time"),
+    pytest.param("pull_request_review_comment", _without(COMMENT_EVENT, "comment"), id="comment-missing"),
+    pytest.param("pull_request_review_comment", _with(COMMENT_EVENT, "90", "comment", "id"), id="comment-id-text"),
+    pytest.param("pull_request_review_comment", _with(COMMENT_EVENT, "x", "comment", "user"),
+                 id="comment-user-not-object"),
+    pytest.param("pull_request_review_comment", _with(COMMENT_EVENT, "now", "comment", "created_at"),
+                 id="comment-time-not-a-time"),
 ])
 def test_a_malformed_github_body_is_a_payload_error(event: str, body: Any) -> None:
     with pytest.raises(PayloadError):

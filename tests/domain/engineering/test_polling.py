@@ -28,6 +28,7 @@ from tests.support.fake_scm import (
     github_commit,
     github_pull,
     github_review,
+    github_review_comment,
     github_user,
     gitlab_commit,
     gitlab_merge_request,
@@ -204,7 +205,8 @@ def test_the_first_poll_reaches_back_the_backfill_window_and_stores_commits_pull
     assert account(pulls[7].identity_id) == ("github", "1001") and pulls[7].head_ref == "feature-7"
     assert [r.path for r in github.requests if "/pulls/" in r.path] == [
         f"/repos/{REPO}/pulls/8", f"/repos/{REPO}/pulls/8/reviews",
-        f"/repos/{REPO}/pulls/7", f"/repos/{REPO}/pulls/7/reviews"]  # newest update first; not #3
+        f"/repos/{REPO}/pulls/7", f"/repos/{REPO}/pulls/7/reviews",  # newest update first; not #3
+        f"/repos/{REPO}/pulls/comments"]
     reviews = rows(Review, Review.pull_request == pulls[7].id)
     assert [(r.external_id, r.state, account(r.identity_id)) for r in reviews] == [
         ("71", "commented", ("github", "1002")), ("72", "changes_requested", ("github", "1003")),
@@ -214,8 +216,8 @@ def test_the_first_poll_reaches_back_the_backfill_window_and_stores_commits_pull
     assert before - OVERLAP <= row.poll_cursor <= after - OVERLAP
     assert before <= row.backfilled_at <= utc_naive() and row.last_polled_at is not None
     assert row.last_poll == {"batches": 1, "commits": 3, "pull_requests": 2, "reviews": 3, "issues": 0,
-                             "commit_details": 3, "requests": 10}  # the (empty) issues list, then each commit
-    assert len(github.requests) == 10
+                             "commit_details": 3, "requests": 11}  # the (empty) issues list, then each commit
+    assert len(github.requests) == 11
     assert {(r.headers.get("authorization"), r.headers.get("accept")) for r in github.requests} == {
         (f"Bearer {github.token}", "application/vnd.github+json")}
 
@@ -232,11 +234,39 @@ def test_the_next_poll_starts_where_the_last_one_did_less_five_minutes(
     assert when(second.query["since"]) == cursor.replace(microsecond=0)  # not the backfill window again
     # Nothing changed since: one page of commits, one of pull requests, one of issues, no pull request read again.
     assert [r.path for r in github.requests[first:]] == [f"/repos/{REPO}/commits", f"/repos/{REPO}/pulls",
-                                                          f"/repos/{REPO}/issues"]
+                                                          f"/repos/{REPO}/pulls/comments", f"/repos/{REPO}/issues"]
     row = reload(repo)
     assert row.poll_cursor > cursor and row.backfilled_at == backfilled
     assert row.last_poll == {"batches": 0, "commits": 0, "pull_requests": 0, "reviews": 0, "issues": 0,
-                             "commit_details": 0, "requests": 3}
+                             "commit_details": 0, "requests": 4}
+
+
+def test_review_comments_are_read_for_the_whole_repository_since_the_cursor_and_stored_once(
+        runtime: Runtime, org: Organization, github: FakeGitHubRepos) -> None:
+    """"List review comments in a repository": one list for every pull request's comments on diffs, changed since
+    the cursor; each is a `commented` review of its pull request, by its author."""
+    github.review_comments[REPO] = [
+        github_review_comment(501, CAROL, ago(days=1), number=7, review_id=72),
+        github_review_comment(502, ALICE, ago(hours=2), number=8),
+        github_review_comment(400, BOB, ago(days=200), number=3),  # before the window, on a pull request not read
+    ]
+    repo = add_repository(org, github)
+    before = utc_naive()
+    result = poll(runtime, repo)
+    assert result["status"] == "ok" and result["reviews"] == 3 + 2, result  # #7's three reviews, two comments
+    (listed,) = asked(github, f"/repos/{REPO}/pulls/comments")
+    assert (listed.query["sort"], listed.query["direction"], listed.query["per_page"]) == ("updated", "desc", "100")
+    assert before - BACKFILL - timedelta(seconds=1) <= when(listed.query["since"]) <= utc_naive() - BACKFILL
+    pulls = {p.number: p.id for p in rows(PullRequest, PullRequest.repository == repo)}
+    comments = {r.external_id: r for r in rows(Review, Review.external_id.startswith("comment-"))}
+    assert {key: (r.pull_request_id, r.state, account(r.identity_id)) for key, r in comments.items()} == {
+        "comment-501": (pulls[7], "commented", ("github", "1003")),
+        "comment-502": (pulls[8], "commented", ("github", "1001"))}
+    assert abs(comments["comment-502"].submitted_at - naive(ago(hours=2))) < timedelta(seconds=5)
+    with db.connection_context():
+        Repository.update(poll_cursor=None).where(Repository.id == repo).execute()
+    assert poll(runtime, repo)["status"] == "ok"
+    assert len(rows(Review, Review.external_id.startswith("comment-"))) == 2
 
 
 def test_what_polls_read_again_is_stored_once(runtime: Runtime, org: Organization, github: FakeGitHubRepos) -> None:
@@ -313,7 +343,8 @@ def test_a_rate_limit_while_reading_line_counts_keeps_the_new_cursor(
     """Everything since the cursor was read and stored before the line counts were asked for: the cursor moves
     on although the poll stops at the limit, and the next poll asks only for the counts still missing."""
     repo = add_repository(org, github)
-    github.secondary_limit_after = 7  # commits, pulls, 2 x (detail, reviews), issues; then "Get a commit" is refused
+    github.secondary_limit_after = 8  # commits, pulls, 2 x (detail, reviews), review comments, issues; then the
+    # first "Get a commit" is refused
     before = utc_naive()
     result = poll(runtime, repo)
     assert result["status"] == "rate_limited" and result["commit_details"] == 0
