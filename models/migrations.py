@@ -16,7 +16,7 @@ from playhouse.migrate import migrate as migrate_ops
 from models.activity import Commit, HookDelivery, Issue, Milestone, PullRequest, Review
 from models.alert import Alert, AlertRule
 from models.cluster import Cluster, ClusterNode, ClusterPod
-from models.db import BaseModel, db, is_postgres, utc_naive
+from models.db import BaseModel, JSONField, db, is_postgres, utc_naive
 from models.delivery import Delivery, DeliveryAttempt
 from models.developer import Developer, DeveloperIdentity, IdentityChange, IdentityEmail, TeamMember
 from models.event import Event
@@ -105,6 +105,10 @@ def _engineering(migrator: SchemaMigrator) -> None:
                       HookDelivery], safe=True)
 
 
+def _backfill(migrator: SchemaMigrator) -> None:
+    add_column(migrator, "repository", "backfill", JSONField(null=True))
+
+
 def _covered_indexes(migrator: SchemaMigrator) -> None:
     """Drop the foreign keys' own indexes where a composite index begins with the same column: each cost every
     ingested row an index write (a backfill's commits took twice as long) and answered no query the composite
@@ -129,6 +133,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "user rate-limit tiers", _rate_limit_tier),
     Migration(12, "organizations, teams, developers, repositories and their activity", _engineering),
     Migration(13, "activity: drop the indexes that composite indexes cover", _covered_indexes),
+    Migration(14, "repository backfill progress", _backfill),
 )
 
 

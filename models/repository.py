@@ -39,5 +39,8 @@ class Repository(BaseModel):
     poll_cursor = peewee.DateTimeField(null=True)
     backfilled_at = peewee.DateTimeField(null=True)
     last_poll = JSONField(null=True)  # what the last poll read: pages, commits, pull requests, reviews, requests
+    # The backfill's progress (domain/engineering/backfill.py): status, attempt, progress, part, since,
+    # started_at, finished_at, error, and what it stored; None until the first poll.
+    backfill = JSONField(null=True)
     created_at = peewee.DateTimeField(default=utc_naive)
     updated_at = peewee.DateTimeField(default=utc_naive)

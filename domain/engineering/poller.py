@@ -15,6 +15,7 @@ from core.runtime import Runtime
 from core.settings import Settings
 from domain import cache_views
 from domain.engineering import sources
+from domain.engineering.backfill import Backfill
 from domain.engineering.ingest import People, ingest
 from domain.engineering.records import Activity, gathered
 from domain.polling.github import HEADERS as GITHUB_HEADERS
@@ -57,37 +58,47 @@ def _poll(rt: Runtime, repo: Repository) -> dict[str, Any]:
     since = repo.poll_cursor or started - timedelta(days=repo.backfill_days)
     counts = {"batches": 0, "commits": 0, "pull_requests": 0, "reviews": 0, "issues": 0, "commit_details": 0,
               "requests": 0}
+    backfill = Backfill.of(repo, since, started)
     try:
         provider = _provider(rt.settings, repo)
         try:
             people = People(repo.organization_id, rt.settings.bot_logins)
             for activity in gathered(READERS[repo.provider](provider, since), BATCH_RECORDS):
-                for key, value in ingest(repo, activity, people=people).items():
+                stored = ingest(repo, activity, people=people)
+                for key, value in stored.items():
                     counts[key] += value
                 counts["batches"] += 1
+                # What members see changes batch by batch: a backfill's activity (and progress) shows as it lands.
+                cache_views.organization_changed(rt.redis, repo.organization_id)
+                if backfill is not None:
+                    backfill.stored(activity, stored)
             # Everything since the cursor is stored: the next poll starts here even if the line counts below
             # run into the rate limit (they are asked for again, by what still lacks them).
             cursor = {"poll_cursor": started - OVERLAP, "backfilled_at": repo.backfilled_at or utc_naive()}
             Repository.update(**cursor).where(Repository.id == repo.id).execute()
+            if backfill is not None:
+                backfill.end("completed")
+                cache_views.organization_changed(rt.redis, repo.organization_id)
             for activity in _line_counts(repo, provider):
                 counts["commit_details"] += ingest(repo, activity, people=people)["commits"]
         finally:
             counts["requests"] = provider.requests
             provider.api.close()
-            if counts["batches"]:  # what was stored (all of it, or up to a failure) changes the cached views
+            if counts["commit_details"]:  # line counts filled in
                 cache_views.organization_changed(rt.redis, repo.organization_id)
     except RateLimited as exc:
-        _record(repo, "rate_limited", str(exc), counts, rate_limited_until=exc.until, next_poll_at=exc.until)
+        _record(repo, "rate_limited", str(exc), counts, backfill, rate_limited_until=exc.until,
+                next_poll_at=exc.until)
         return {"repository": repo.id, **counts, "status": "rate_limited", "error": str(exc)}
     except PollError as exc:
-        _record(repo, "error", str(exc), counts)
+        _record(repo, "error", str(exc), counts, backfill)
         return {"repository": repo.id, **counts, "status": "error", "error": str(exc)}
     except Exception as exc:  # an answer we could not make sense of; its text may quote what we sent
         error = f"unreadable answer: {type(exc).__name__}"
         log.exception("repository poll failed", extra={"repository_id": repo.id})
-        _record(repo, "error", error, counts)
+        _record(repo, "error", error, counts, backfill)
         return {"repository": repo.id, **counts, "status": "error", "error": error}
-    _record(repo, "ok", None, counts)
+    _record(repo, "ok", None, counts, backfill)
     return {"repository": repo.id, **counts, "status": "ok", "since": since.isoformat() + "Z"}
 
 
@@ -100,9 +111,12 @@ def _line_counts(repo: Repository, provider: Provider) -> Iterator[Activity]:
     return sources.github_commit_details(provider, [c.sha for c in lacking])
 
 
-def _record(repo: Repository, status: str, error: str | None, counts: dict[str, int], **fields: Any) -> None:
+def _record(repo: Repository, status: str, error: str | None, counts: dict[str, int], backfill: Backfill | None,
+            **fields: Any) -> None:
     if error:
         log.warning("repository poll failed", extra={"repository_id": repo.id, "error": error})
+    if backfill is not None:  # cut short, unless it completed before the line counts ran into the limit
+        backfill.end({"ok": "completed", "rate_limited": "rate_limited"}.get(status, "failed"), error)
     if status != "rate_limited":
         fields.setdefault("rate_limited_until", None)
     Repository.update(status=status, last_error=error, last_polled_at=utc_naive(), last_poll=counts,

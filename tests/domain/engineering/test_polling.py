@@ -531,3 +531,68 @@ def test_the_gitlab_fixture_speaks_the_documented_shapes(gitlab: FakeGitLabRepos
     assert requests.get(base + "/repository/commits", timeout=5).status_code == 401
     assert requests.get(f"{gitlab.url}/api/v4/projects/acme/platform/widgets/repository/commits",
                         headers={"PRIVATE-TOKEN": gitlab.token}, timeout=5).status_code == 404
+
+
+# The backfill as a tracked job ----------------------------------------------------------------------------
+
+def test_the_first_poll_is_a_backfill_whose_progress_and_counts_the_repository_keeps(
+        runtime: Runtime, org: Organization, github: FakeGitHubRepos) -> None:
+    repo = add_repository(org, github)
+    before = utc_naive()
+    assert poll(runtime, repo)["status"] == "ok"
+    backfill = reload(repo).backfill
+    assert {k: backfill[k] for k in ("status", "attempt", "progress", "part", "error", "commits", "pull_requests",
+                                     "reviews", "issues")} == {
+        "status": "completed", "attempt": 1, "progress": 100, "part": None, "error": None, "commits": 3,
+        "pull_requests": 2, "reviews": 3, "issues": 0}
+    assert before - BACKFILL - timedelta(seconds=1) <= when(backfill["since"]) <= utc_naive() - BACKFILL
+    milli = timedelta(milliseconds=1)  # the times are shown to the millisecond
+    assert before - milli <= when(backfill["started_at"]) <= when(backfill["finished_at"]) <= utc_naive()
+    # A later poll starts at the cursor: it is no backfill, and leaves the record as it was.
+    assert poll(runtime, repo)["status"] == "ok"
+    assert reload(repo).backfill == backfill
+
+
+def test_a_backfill_cut_short_says_how_far_it_got_and_the_next_poll_starts_it_again(
+        runtime: Runtime, org: Organization, github: FakeGitHubRepos) -> None:
+    """Commits a day apart over the 90-day window, newest first: cut short after the commits, the backfill has
+    read its first part whole (progress 50, commits being 0-50); the next poll is attempt 2 and completes."""
+    github.commits[REPO] = [github_commit(sha(100 + n), ago(days=n + 0.5), user=ALICE) for n in range(89)]
+    github.secondary_limit_after = 1  # the commits are read, the pull requests refused
+    repo = add_repository(org, github)
+    assert poll(runtime, repo)["status"] == "rate_limited"
+    backfill = reload(repo).backfill
+    assert (backfill["status"], backfill["attempt"], backfill["part"], backfill["commits"]) == (
+        "rate_limited", 1, "commits", 89)
+    assert 48 <= backfill["progress"] <= 50 and "rate limited" in backfill["error"]
+    assert backfill["finished_at"] is not None and reload(repo).poll_cursor is None
+    github.secondary_limit_after = None
+    with db.connection_context():
+        Repository.update(rate_limited_until=None).where(Repository.id == repo).execute()
+    assert poll(runtime, repo)["status"] == "ok"
+    backfill = reload(repo).backfill
+    assert (backfill["status"], backfill["attempt"], backfill["progress"], backfill["commits"]) == (
+        "completed", 2, 100, 89)
+
+
+def test_a_backfill_shows_its_progress_while_it_runs(runtime: Runtime, org: Organization,
+                                                     github: FakeGitHubRepos) -> None:
+    """Read from the database by another connection while the poll waits on the provider: each batch stored
+    moves the progress on, and the status is running until the end."""
+    github.commits[REPO] = [github_commit(sha(100 + n), ago(days=n * 0.06), user=ALICE) for n in range(1500)]
+    seen: list[tuple[str, int, int]] = []
+    answer = github.answer
+
+    def watching(request: Recorded) -> Any:
+        if request.path == f"/repos/{REPO}/pulls":  # the commits are all stored: two batches (1,000 + 500)
+            with db.connection_context():
+                state = Repository.get_by_id(repo).backfill
+            seen.append((state["status"], state["progress"], state["commits"]))
+        return answer(request)
+
+    github.answer = watching  # type: ignore[method-assign]
+    repo = add_repository(org, github)
+    assert poll(runtime, repo)["status"] == "ok"
+    assert len(seen) == 1 and seen[0][0] == "running" and seen[0][2] == 1000
+    assert 0 < seen[0][1] < 50  # the first 1,000 commits reach back 60 of the 90 days: about two thirds of 50
+    assert reload(repo).backfill["progress"] == 100
