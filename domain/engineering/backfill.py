@@ -66,8 +66,8 @@ class Backfill:
             return "issues", min((t for t in times if t), default=None)
         if activity.pulls:
             return "pull_requests", min((p.updated_at for p in activity.pulls if p.updated_at), default=None)
-        return "commits", min((c.committed_at or c.authored_at for c in activity.commits
-                               if c.committed_at or c.authored_at), default=None)
+        times = [c.committed_at or c.authored_at for c in activity.commits]
+        return "commits", min((t for t in times if t), default=None)
 
     def _save(self) -> None:
         Repository.update(backfill=dict(self.state)).where(Repository.id == self.repo_id).execute()
