@@ -20,6 +20,12 @@ def cached_organization_response(entry: str, organization_id: int, query: dict[s
     return Response(text, mimetype="application/json")
 
 
+def fresh_response(build: Callable[[], Any]) -> Response:
+    """What the cached responses answer, computed now: `build` returns the body already dumped by its schema, so
+    it is not dumped twice (the route's `@blp.response` passes a Response through)."""
+    return Response(cache.dumps(build()), mimetype="application/json")
+
+
 def cached_response(entry: str, query: dict[str, Any] | None, build: Callable[[], Any]) -> Response:
     """The caller's view of `entry`, from the cache when it is there (per user: never another user's)."""
     user = current_user()

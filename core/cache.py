@@ -58,10 +58,10 @@ def cached_json(client: redis.Redis, entry: str, scope: str, query: Mapping[str,
         pipe.hincrby(STATS, "hits", 1)
         raw, _ = pipe.execute()
     except redis.RedisError:
-        return _dumps(build())
+        return dumps(build())
     if raw is not None:
         return cast(bytes | str, raw)
-    text = _dumps(build())
+    text = dumps(build())
     try:
         pipe = client.pipeline(transaction=False)
         pipe.set(name, text, ex=ttl)
@@ -73,13 +73,13 @@ def cached_json(client: redis.Redis, entry: str, scope: str, query: Mapping[str,
     return text
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
 def store(client: redis.Redis, name: str, value: Any, ttl: int) -> None:
     try:
-        client.set(name, _dumps(value), ex=ttl)
+        client.set(name, dumps(value), ex=ttl)
     except redis.RedisError:
         pass
 

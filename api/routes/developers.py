@@ -11,7 +11,7 @@ from flask.views import MethodView
 from api import org_scope
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
-from api.caching import cached_organization_response
+from api.caching import cached_organization_response, fresh_response
 from api.errors import invalid
 from api.schemas.common import page, page_of
 from api.schemas.engineering import (
@@ -94,7 +94,7 @@ class Developers(MethodView):
         if "organization_id" in args:  # one organization's figures: shared by its members (cached 5 min)
             org = org_scope.organization(args["organization_id"])
             return cached_organization_response("engineering_figures", org.id, args, build)
-        return build()
+        return fresh_response(build)
 
 
 @blp.route("/<int:developer_id>")

@@ -20,6 +20,7 @@ from api.errors import ApiError, invalid
 from api.schemas.common import page, page_of
 from api.schemas.engineering import (
     ActivityArgsSchema,
+    BackfillRequestSchema,
     IssueListArgsSchema,
     IssueSchema,
     PullListArgsSchema,
@@ -37,6 +38,7 @@ from api.services import services
 from api.targets import check_api_url, check_named_host
 from core.timeutil import isoformat
 from domain import cache_views
+from domain.engineering.backfill import backfill_requested
 from domain.engineering.figures import repository_statistics, repository_summaries
 from models.activity import Commit, Issue, Milestone, PullRequest, Review
 from models.db import db, utc_naive
@@ -174,6 +176,25 @@ class Poll(MethodView):
     def post(self, repository_id: int) -> dict[str, Any]:
         """Poll the repository now (members of its organization), as its interval would"""
         repo = org_scope.repository(repository_id)
+        message = poll_repository.send(repo.id)
+        return {"message_id": message.message_id, "status": "queued"}
+
+
+@blp.route("/<int:repository_id>/backfill")
+class Backfill(MethodView):
+    @auth_required("engineering:manage")
+    @blp.arguments(BackfillRequestSchema)
+    @blp.response(202, PollQueuedSchema)
+    def post(self, body: dict[str, Any], repository_id: int) -> dict[str, Any]:
+        """Read the repository's history again, `days` back (owners): the next poll is a backfill, tracked in the
+        repository's `backfill`; what is stored already stays one row each"""
+        repo = org_scope.repository(repository_id)
+        org_scope.owned(repo.organization_id)
+        fields: dict[str, Any] = {"poll_cursor": None, "backfill": backfill_requested(), "updated_at": utc_naive()}
+        if "days" in body:
+            fields["backfill_days"] = body["days"]
+        Repository.update(**fields).where(Repository.id == repo.id).execute()
+        cache_views.organization_changed(services().redis, repo.organization_id)
         message = poll_repository.send(repo.id)
         return {"message_id": message.message_id, "status": "queued"}
 

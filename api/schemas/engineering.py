@@ -148,6 +148,11 @@ class RepositoryCreateSchema(RepositoryUpdateSchema):
     organization_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1))
 
 
+class BackfillRequestSchema(StrictSchema):
+    days = ma.fields.Integer(validate=ma.validate.Range(min=1, max=3650), metadata={
+        "description": "How far back to read (the repository's backfill_days; unchanged when absent)"})
+
+
 class RepositorySchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)
@@ -174,8 +179,8 @@ class RepositorySchema(ma.Schema):
                        "backfill_days)"})
     backfilled_at = UtcDateTime(allow_none=True)
     backfill = ma.fields.Dict(allow_none=True, metadata={
-        "description": "The first poll's backfill as it runs and how it ended: status (running, completed, "
-                       "rate_limited, failed), attempt, progress (0-100), part (commits, pull_requests, issues), "
+        "description": "The backfill (the first poll, or one asked for) as it runs and how it ended: status "
+                       "(queued, running, completed, rate_limited, failed), attempt, progress (0-100), part (commits, pull_requests, issues), "
                        "since, started_at, finished_at, error, and the commits, pull_requests, reviews and issues "
                        "it stored; null before the first poll"})
     rate_limited_until = UtcDateTime(allow_none=True)

@@ -19,12 +19,20 @@ from models.repository import Repository
 
 SPANS = {"commits": (0, 50), "pull_requests": (50, 90), "issues": (90, 99)}
 ENDINGS = ("completed", "rate_limited", "failed")
+STATUSES = ("queued", "running", *ENDINGS)
+
+
+def backfill_requested() -> dict[str, Any]:
+    """What a repository shows between asking for a backfill and the poll that runs it."""
+    return {"status": "queued", "attempt": 0, "progress": 0, "part": None, "requested_at": isoformat(utc_naive())}
 
 
 class Backfill:
     def __init__(self, repo: Repository, since: datetime, started: datetime) -> None:
         self.repo_id, self.since, self.started = repo.id, since, started
-        attempt = int((repo.backfill or {}).get("attempt", 0)) + 1
+        previous = repo.backfill or {}
+        # Another try of a backfill cut short is its next attempt; a backfill asked for anew starts at 1.
+        attempt = 1 if previous.get("status") in (None, "queued", "completed") else int(previous["attempt"]) + 1
         self.state: dict[str, Any] = {
             "status": "running", "attempt": attempt, "progress": 0, "part": "commits", "since": isoformat(since),
             "started_at": isoformat(started), "finished_at": None, "error": None,

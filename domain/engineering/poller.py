@@ -74,12 +74,15 @@ def _poll(rt: Runtime, repo: Repository) -> dict[str, Any]:
                     backfill.stored(activity, stored)
             # Everything since the cursor is stored: the next poll starts here even if the line counts below
             # run into the rate limit (they are asked for again, by what still lacks them).
+            # (Unless a backfill was asked for meanwhile, which cleared the cursor: the next poll runs it.)
             cursor = {"poll_cursor": started - OVERLAP, "backfilled_at": repo.backfilled_at or utc_naive()}
-            Repository.update(**cursor).where(Repository.id == repo.id).execute()
+            unchanged = (Repository.poll_cursor.is_null() if repo.poll_cursor is None
+                         else Repository.poll_cursor == repo.poll_cursor)
+            Repository.update(**cursor).where(Repository.id == repo.id, unchanged).execute()
             if backfill is not None:
                 backfill.end("completed")
                 cache_views.organization_changed(rt.redis, repo.organization_id)
-            for activity in _line_counts(repo, provider):
+            for activity in gathered(_line_counts(repo, provider), BATCH_RECORDS):
                 counts["commit_details"] += ingest(repo, activity, people=people)["commits"]
         finally:
             counts["requests"] = provider.requests

@@ -89,11 +89,36 @@ def test_an_owner_polls_now_and_the_commits_appear(
     assert github.token not in client.get(f"{REPOS}/{repo}", headers=owner).get_data(as_text=True)
 
 
+@pytest.mark.slow
+def test_an_owner_asks_for_a_longer_backfill_and_the_older_history_appears(
+        client: FlaskClient, auth: Any, worker: Any, github: FakeGitHubRepos) -> None:
+    github.commits[REPO].append(github_commit(sha(3), ago(days=120), user=ALICE, message="Begin"))
+    owner = auth("user", username="olivia")
+    repo = register(client, owner, github)
+    assert client.post(f"{REPOS}/{repo}/poll", headers=owner).status_code == 202
+    wait_for(lambda: shown(client, owner, repo)["status"] != "unknown", timeout=30, what="the worker to poll")
+    assert shown(client, owner, repo)["commit_count"] == 2  # the 120-day-old commit is before the 90-day window
+    for bad in ({"days": 0}, {"days": 3651}, {"days": "a year"}, {"weeks": 20}, []):
+        assert_error(client.post(f"{REPOS}/{repo}/backfill", headers=owner, json=bad), 422, "VALIDATION_ERROR")
+    before = shown(client, owner, repo)
+    assert before["backfill_days"] == 90 and before["poll_cursor"] is not None  # refused: nothing changed
+    response = client.post(f"{REPOS}/{repo}/backfill", headers=owner, json={"days": 150})
+    assert response.status_code == 202 and response.get_json()["status"] == "queued", response.get_json()
+    wait_for(lambda: shown(client, owner, repo)["backfill"]["status"] == "completed"
+             and shown(client, owner, repo)["backfill"].get("commits") == 3, timeout=30, what="the backfill")
+    detail = shown(client, owner, repo)
+    assert detail["backfill_days"] == 150 and detail["commit_count"] == 3 and detail["backfill"]["attempt"] == 1
+    since = datetime.fromisoformat(detail["backfill"]["since"])
+    assert abs(since - ago(days=150)) < timedelta(minutes=2)
+    assert detail["poll_cursor"] is not None  # and the polls after it start from there again
+
+
 def test_someone_outside_the_organization_gets_404(
         client: FlaskClient, auth: Any, github: FakeGitHubRepos) -> None:
     repo = register(client, auth("user", username="olivia"), github)
     outsider = auth("user", username="mallory")
     assert_error(client.post(f"{REPOS}/{repo}/poll", headers=outsider), 404, "NOT_FOUND")
+    assert_error(client.post(f"{REPOS}/{repo}/backfill", headers=outsider, json={"days": 30}), 404, "NOT_FOUND")
     assert_error(client.get(f"{REPOS}/{repo}/commits", headers=outsider), 404, "NOT_FOUND")
     assert_error(client.post(f"{REPOS}/{repo + 1000}/poll", headers=outsider), 404, "NOT_FOUND")
 

@@ -50,6 +50,7 @@ ROUTES: dict[str, tuple[str, str | None]] = {
     "/api/v1/repositories/<int:repository_id>/commits": (PRIVATE, "repository"),
     "/api/v1/repositories/<int:repository_id>/pull-requests": (PRIVATE, "repository"),
     "/api/v1/repositories/<int:repository_id>/poll": (PRIVATE, "repository"),
+    "/api/v1/repositories/<int:repository_id>/backfill": (PRIVATE, "repository"),
     "/api/v1/repositories/<int:repository_id>/issues": (PRIVATE, "repository"),
     "/api/v1/repositories/<int:repository_id>/hooks/github": (SIGNED, "repository"),
     "/api/v1/repositories/<int:repository_id>/hooks/gitlab": (SIGNED, "repository"),

@@ -15,6 +15,7 @@ from flask import Flask
 
 from core.runtime import Runtime
 from domain.engineering import poller
+from domain.engineering.backfill import backfill_requested
 from models.activity import Commit, PullRequest, Review
 from models.db import db, utc_naive
 from models.developer import DeveloperIdentity
@@ -596,3 +597,27 @@ def test_a_backfill_shows_its_progress_while_it_runs(runtime: Runtime, org: Orga
     assert len(seen) == 1 and seen[0][0] == "running" and seen[0][2] == 1000
     assert 0 < seen[0][1] < 50  # the first 1,000 commits reach back 60 of the 90 days: about two thirds of 50
     assert reload(repo).backfill["progress"] == 100
+
+
+def test_a_backfill_asked_for_while_a_poll_runs_is_not_lost(runtime: Runtime, org: Organization,
+                                                           github: FakeGitHubRepos) -> None:
+    """Asking for a backfill clears the cursor (`POST .../backfill`); a poll running then must not set it back."""
+    repo = add_repository(org, github)
+    assert poll(runtime, repo)["status"] == "ok"
+    answer = github.answer
+
+    def asking(request: Recorded) -> Any:
+        if request.path == f"/repos/{REPO}/pulls":  # half way through the second poll
+            with db.connection_context():
+                Repository.update(poll_cursor=None, backfill=backfill_requested()).where(
+                    Repository.id == repo).execute()
+        return answer(request)
+
+    github.answer = asking  # type: ignore[method-assign]
+    assert poll(runtime, repo)["status"] == "ok"
+    assert reload(repo).poll_cursor is None and reload(repo).backfill["status"] == "queued"
+    github.answer = answer  # type: ignore[method-assign]
+    assert poll(runtime, repo)["status"] == "ok"
+    backfill = reload(repo).backfill
+    assert (backfill["status"], backfill["attempt"], backfill["commits"]) == ("completed", 1, 3)
+    assert reload(repo).poll_cursor is not None
