@@ -180,9 +180,9 @@ class RepositorySchema(ma.Schema):
     backfilled_at = UtcDateTime(allow_none=True)
     backfill = ma.fields.Dict(allow_none=True, metadata={
         "description": "The backfill (the first poll, or one asked for) as it runs and how it ended: status "
-                       "(queued, running, completed, rate_limited, failed), attempt, progress (0-100), part (commits, pull_requests, issues), "
-                       "since, started_at, finished_at, error, and the commits, pull_requests, reviews and issues "
-                       "it stored; null before the first poll"})
+                       "(queued, running, completed, rate_limited, failed), attempt, progress (0-100), part "
+                       "(commits, pull_requests, issues), since, started_at, finished_at, error, and the commits, "
+                       "pull_requests, reviews and issues it stored; null before the first poll"})
     rate_limited_until = UtcDateTime(allow_none=True)
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
