@@ -4,9 +4,11 @@ a bare loop that fetches the same pages with `requests` and bulk-inserts their r
 The server serves "List commits", "List pull requests", "Get a pull request" and "List reviews" pages built with
 the fixture builders (`tests/support/fake_scm.py`, GitHub's documented shapes), serialised once up front so the
 server costs little. Conveyor's side is the poller itself (`domain.engineering.poller.poll`): identities
-resolved, rows upserted idempotently, a transaction a page. The bare side does what a throwaway script would:
-GET every page, keep the fields, bulk-INSERT them into plain tables with no identity resolution, no
-upsert, no checks. Commits and pull requests (with their reviews) are timed apart, each against its bare twin.
+resolved, rows upserted idempotently, a transaction a batch of 1,000 records. The bare side does what a
+throwaway script would: GET every page the poll GETs (for commits, also the hundred "Get a commit" the poll
+reads line counts from), keep the fields, bulk-INSERT them into plain tables with no identity resolution, no
+upsert, no checks, a transaction a page. Commits and pull requests (with their reviews) are timed apart, each
+against its bare twin.
 
 Runs on SQLite under a temp VAR_DIR, or on the database in BENCH_DATABASE_URL (`bench/run.py` starts a
 throwaway PostgreSQL for that). Usage: python -m bench.ingest [commits] [pulls] [reviews_per_pull]
@@ -121,7 +123,7 @@ def serve(history: History) -> tuple[Server, str]:
 
 
 def bare(base: str, database_url: str, with_pulls: bool) -> dict[str, Any]:
-    """Fetch the same pages and insert what they hold into plain tables: the floor for the same work."""
+    """GET the pages the poll GETs and insert what they hold into plain tables: the floor for the same work."""
     from models.db import connect_database, db
 
     connect_database(database_url)
@@ -129,6 +131,8 @@ def bare(base: str, database_url: str, with_pulls: bool) -> dict[str, Any]:
     with db.connection_context():
         for ddl in ("CREATE TABLE IF NOT EXISTS bare_commit (sha VARCHAR(64), author VARCHAR(255), "
                     "authored_at VARCHAR(40), message TEXT)",
+                    "CREATE TABLE IF NOT EXISTS bare_commit_stats (sha VARCHAR(64), additions INTEGER, "
+                    "deletions INTEGER)",
                     "CREATE TABLE IF NOT EXISTS bare_pull (number INTEGER, author VARCHAR(255), state VARCHAR(16), "
                     "additions INTEGER, deletions INTEGER)",
                     "CREATE TABLE IF NOT EXISTS bare_review (id BIGINT, number INTEGER, author VARCHAR(255), "
@@ -137,11 +141,20 @@ def bare(base: str, database_url: str, with_pulls: bool) -> dict[str, Any]:
         mark = "%s" if database_url.startswith("postgres") else "?"
         started = time.monotonic()
         if not with_pulls:
+            newest: list[str] = []
             for page in _pages_iter(session, f"{base}/repos/{REPO}/commits"):
                 rows = [(c["sha"], (c["author"] or {}).get("login"), c["commit"]["author"]["date"],
                          c["commit"]["message"]) for c in page]
+                newest = newest or [c["sha"] for c in page]
                 with db.atomic():
                     _bulk(db.cursor(), "bare_commit", 4, rows, mark)
+            # The rest of what the poll GETs: the (empty) lists, and "Get a commit" for the hundred newest
+            for path in ("pulls", "pulls/comments", "issues"):
+                session.get(f"{base}/repos/{REPO}/{path}", params={"per_page": PER_PAGE, "page": 1}, timeout=30)
+            stats = [(sha, (d := session.get(f"{base}/repos/{REPO}/commits/{sha}", timeout=30).json())["stats"]
+                      ["additions"], d["stats"]["deletions"]) for sha in newest[:100]]
+            with db.atomic():
+                _bulk(db.cursor(), "bare_commit_stats", 3, stats, mark)
             return {"seconds": time.monotonic() - started}
         for page in _pages_iter(session, f"{base}/repos/{REPO}/pulls"):
             for listed in page:

@@ -143,9 +143,13 @@ def moment(text: Any) -> datetime | None:
         return None
     if not isinstance(text, str):
         raise PayloadError("a time that is not a string")
-    cleaned = text[:-4] + "+00:00" if text.endswith(" UTC") else text
     try:
-        value = datetime.fromisoformat(cleaned)
+        if text.endswith("Z"):  # the usual form, UTC already: no conversion to make
+            value = datetime.fromisoformat(text[:-1])
+            if value.tzinfo is not None:  # an offset and a Z
+                raise ValueError(text)
+            return value
+        value = datetime.fromisoformat(text[:-4] + "+00:00" if text.endswith(" UTC") else text)
     except ValueError:
         raise PayloadError("a time that is not ISO 8601") from None
     return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from models.db import db, is_postgres
+from models.db import db, is_postgres, page_cache
 from models.user import User
 
 
@@ -70,3 +70,23 @@ def test_a_transaction_that_reads_then_writes_waits_for_another_writer_instead_o
     assert errors == []
     with db.connection_context():
         assert {u.username for u in User.select()} >= {"first", "second"}
+
+
+def test_a_larger_page_cache_is_lent_to_a_block_and_given_back(schema: None) -> None:
+    """`page_cache`: a backfill's connection caches more pages while it runs; the pooled connection goes back to
+    the pool with SQLite's default, and an error inside the block gives it back too."""
+    if is_postgres():
+        pytest.skip("SQLite's page cache is per connection; PostgreSQL's is the server's")
+
+    def size() -> int:
+        return int(db.execute_sql("PRAGMA cache_size").fetchone()[0])
+
+    with db.connection_context():
+        before = size()
+        with page_cache(16_000):
+            assert size() == -16_000
+        assert size() == before
+        with pytest.raises(RuntimeError), page_cache(8_000):
+            assert size() == -8_000
+            raise RuntimeError("the poll failed")
+        assert size() == before

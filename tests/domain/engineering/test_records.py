@@ -1,11 +1,13 @@
-"""Poll pages gathered into batches, each stored in one transaction (`records.gathered`)."""
+"""Poll pages gathered into batches, each stored in one transaction (`records.gathered`); providers' times read as
+naive UTC (`records.moment`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 
-from domain.engineering.records import Activity, CommitRecord, Person, gathered
+from domain.engineering.records import Activity, CommitRecord, PayloadError, Person, gathered, moment
 from domain.polling.http import PollError
 
 
@@ -45,3 +47,22 @@ def test_what_was_read_before_a_failure_is_handed_over_before_the_failure_is_rai
     assert shas(next(batches)) == ["a", "b"]
     with pytest.raises(PollError, match="rate limited"):
         next(batches)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-11-30T09:15:00Z", datetime(2026, 11, 30, 9, 15)),
+    ("2026-11-30T09:15:00.250Z", datetime(2026, 11, 30, 9, 15, 0, 250_000)),
+    ("2026-11-30T10:15:00+01:00", datetime(2026, 11, 30, 9, 15)),
+    ("2026-11-30T04:15:00-05:00", datetime(2026, 11, 30, 9, 15)),
+    ("2026-11-30 09:15:00 UTC", datetime(2026, 11, 30, 9, 15)),
+    ("2026-11-30T09:15:00", datetime(2026, 11, 30, 9, 15)),
+    (None, None), ("", None),
+])
+def test_a_providers_time_is_naive_utc(text: str | None, expected: datetime | None) -> None:
+    assert moment(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2026-11-30T10:15:00+01:00Z", "yesterday", "Z", "2026-13-01T00:00:00Z", 1764493200])
+def test_a_time_that_is_not_iso_8601_is_a_payload_error(text: object) -> None:
+    with pytest.raises(PayloadError):
+        moment(text)
