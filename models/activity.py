@@ -18,7 +18,9 @@ class Commit(BaseModel):
     id = peewee.AutoField()
     repository = peewee.ForeignKeyField(Repository, backref="commits", on_delete="CASCADE", index=False)
     sha = peewee.CharField(max_length=64)
-    identity = peewee.ForeignKeyField(DeveloperIdentity, null=True, on_delete="SET NULL")
+    # No index: only deleting an identity would use one, and that happens with its organization, whose
+    # repositories (and commits) go first. Each index costs every ingested commit a write.
+    identity = peewee.ForeignKeyField(DeveloperIdentity, null=True, on_delete="SET NULL", index=False)
     developer = peewee.ForeignKeyField(Developer, null=True, backref="commits", on_delete="SET NULL", index=False)
     author_name = peewee.CharField(max_length=255, null=True)
     author_email = peewee.CharField(max_length=254, null=True)

@@ -109,10 +109,10 @@ def _backfill(migrator: SchemaMigrator) -> None:
     add_column(migrator, "repository", "backfill", JSONField(null=True))
 
 
-def _covered_indexes(migrator: SchemaMigrator) -> None:
-    """Drop the foreign keys' own indexes where a composite index begins with the same column: each cost every
-    ingested row an index write (a backfill's commits took twice as long) and answered no query the composite
-    does not. The models now say `index=False` for them."""
+def _unused_indexes(migrator: SchemaMigrator) -> None:
+    """Drop the foreign keys' own indexes that no query uses: where a composite index begins with the same
+    column, and `commit.identity_id` (see `Commit.identity`). Each cost every ingested row an index write (a
+    backfill's commits took twice as long). The models now say `index=False` for them."""
     for model in (Commit, PullRequest, Review, Milestone, Issue, HookDelivery):
         for field in model._meta.sorted_fields:
             if isinstance(field, peewee.ForeignKeyField) and not field.index:
@@ -132,7 +132,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "revoked sessions", _revoked_sessions),
     Migration(11, "user rate-limit tiers", _rate_limit_tier),
     Migration(12, "organizations, teams, developers, repositories and their activity", _engineering),
-    Migration(13, "activity: drop the indexes that composite indexes cover", _covered_indexes),
+    Migration(13, "activity: drop the foreign-key indexes no query uses", _unused_indexes),
     Migration(14, "repository backfill progress", _backfill),
 )
 

@@ -21,6 +21,7 @@ from api.schemas.engineering import (
 from domain.engineering.access import organizations, role_in
 from models.db import db, utc_naive
 from models.organization import Organization, OrganizationMember
+from models.repository import Repository
 from models.user import User
 
 blp = Blueprint("organizations", __name__, url_prefix="/api/v1/organizations",
@@ -80,7 +81,11 @@ class OrganizationItem(MethodView):
         """Delete an organization with its teams, repositories, developers and their activity (owners)"""
         org = org_scope.organization(organization_id)
         org_scope.owned(org.id)
-        org.delete_instance()
+        with db.atomic():
+            # Its repositories, and their activity, first: deleting an identity nulls its commits' identity_id,
+            # which has no index (`Commit.identity`), so identities must go once their commits have.
+            Repository.delete().where(Repository.organization == org.id).execute()
+            org.delete_instance()
 
 
 @blp.route("/<int:organization_id>/members")

@@ -281,8 +281,9 @@ def split(org_id: int, developer: Developer, identity_ids: list[int], by_user: i
         fresh = Developer.create(organization=org_id, name=first.name or first.login or first.provider_user_id,
                                  email=email, is_bot=first.is_bot)
         DeveloperIdentity.update(developer=fresh.id).where(DeveloperIdentity.id << identity_ids).execute()
-        for model in (Commit, PullRequest, Review):
-            model.update(developer=fresh.id).where(model.identity << identity_ids).execute()
+        for model in (Commit, PullRequest, Review):  # by developer first: `commit.identity_id` has no index
+            model.update(developer=fresh.id).where(model.developer == developer.id,
+                                                   model.identity << identity_ids).execute()
         IdentityChange.create(organization=org_id, action="split", from_developer_id=developer.id,
                               to_developer_id=fresh.id, identity_ids=identity_ids, reason=reason, changed_by=by_user)
     return fresh

@@ -371,3 +371,33 @@ def test_deleting_a_team_moves_its_children_up_to_its_parent(client: FlaskClient
     # and deleting a top team leaves its children at the top
     assert client.delete(f"{TEAMS}/{engineering}", headers=owner).status_code == 204
     assert parent_of(client, owner, storage) is None
+
+
+def test_deleting_an_organization_deletes_its_repositories_activity_and_identities_only(
+        client: FlaskClient, auth: Any) -> None:
+    """Its repositories and their activity go first (`commit.identity_id` has no index), then its people; another
+    organization's activity stays, with its identities."""
+    from domain.engineering.ingest import ingest
+    from domain.engineering.records import Activity, CommitRecord, Person, PullRecord, ReviewRecord
+    from models.activity import Commit, PullRequest, Review
+    from models.developer import DeveloperIdentity
+    from models.repository import Repository
+
+    owner = auth("user")
+    doomed, kept = create_org(client, owner, "Acme"), create_org(client, owner, "Bolt")
+    with db.connection_context():
+        for org in (doomed, kept):
+            repo = Repository.create(organization=org["id"], name="widgets", url=f"https://github.com/{org['id']}/w",
+                                     full_name=f"{org['id']}/w", provider="github", api_url="https://api.github.com",
+                                     hook_secret="hook-secret-for-the-test")
+            people = [Person("github", user_id=str(n), login=f"dev{n}") for n in range(30)]
+            ingest(repo, Activity(
+                commits=[CommitRecord(f"{n:040x}", people[n % 30], None, None, "Change") for n in range(300)],
+                pulls=[PullRecord(n, "Pull", people[n], "open", None, None) for n in range(1, 11)],
+                reviews=[ReviewRecord(n, str(n), people[n + 1], "approved", None) for n in range(1, 11)]))
+    assert client.delete(f"{ORGS}/{doomed['id']}", headers=owner).status_code == 204
+    with db.connection_context():
+        assert {r.organization_id for r in Repository.select()} == {kept["id"]}
+        assert {i.organization_id for i in DeveloperIdentity.select()} == {kept["id"]}
+        assert (Commit.select().count(), PullRequest.select().count(), Review.select().count()) == (300, 10, 10)
+        assert {c.identity_id for c in Commit.select()} <= {i.id for i in DeveloperIdentity.select()}

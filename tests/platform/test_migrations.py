@@ -48,14 +48,14 @@ def test_a_version_1_database_gains_the_columns_added_since(tmp_path, database_u
 
 def test_the_indexes_that_composite_indexes_cover_are_dropped_and_not_made_again(schema: None) -> None:
     """Migration 13: a database made by migration 12 had an index of its own on each foreign key of the activity
-    tables; those a composite index begins with are dropped (fresh databases never get them)."""
+    tables; those no query uses are dropped (fresh databases never get them)."""
     def indexes(table: str) -> set[str]:
         return {index.name for index in db.get_indexes(table)}
 
     with db.connection_context():
-        assert "commit_repository_id" not in indexes("commit") and "commit_developer_id" not in indexes("commit")
-        assert {"commit_repository_id_sha", "commit_developer_id_authored_at", "commit_identity_id"} <= indexes(
-            "commit")
+        assert not {"commit_repository_id", "commit_developer_id", "commit_identity_id"} & indexes("commit")
+        assert {"commit_repository_id_sha", "commit_developer_id_authored_at",
+                "commit_repository_id_authored_at"} <= indexes("commit")
         assert "review_pull_request_id" not in indexes("review")
         db.execute_sql('CREATE INDEX "commit_repository_id" ON "commit" ("repository_id")')
         db.execute_sql('CREATE INDEX "review_developer_id" ON "review" ("developer_id")')
