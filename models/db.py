@@ -85,6 +85,22 @@ def is_postgres() -> bool:
     return isinstance(db.obj, peewee.PostgresqlDatabase)
 
 
+def reserve_ids(model: type[peewee.Model], count: int) -> list[int]:
+    """`count` primary keys for rows of `model` to be inserted with them later in the same transaction, so that
+    rows referring to them can be built before any is inserted. PostgreSQL: from the table's sequence (safe
+    alongside other writers; unused ones are gaps). SQLite: the ones after the highest, which no other writer
+    can take, since a transaction holds the write lock from its start (`lock_type="IMMEDIATE"`)."""
+    if count <= 0:
+        return []
+    table = model._meta.table_name
+    if is_postgres():
+        cursor = db.execute_sql("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                                (f'"{table}"', count))
+        return [int(row[0]) for row in cursor.fetchall()]
+    top = int(db.execute_sql(f'SELECT COALESCE(MAX("id"), 0) FROM "{table}"').fetchone()[0])  # noqa: S608
+    return list(range(top + 1, top + 1 + count))
+
+
 @contextmanager
 def page_cache(kib: int) -> Iterator[None]:
     """On SQLite, let this connection cache up to `kib` KiB of pages while the block runs (the default is 2 MB),

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from typing import Any
 
 import peewee
 
 from domain.engineering.records import BOT_SUFFIX, Person
 from models.activity import Commit, PullRequest, Review
-from models.db import db, is_postgres, utc_naive
+from models.db import db, is_postgres, reserve_ids, utc_naive
 from models.developer import Developer, DeveloperIdentity, IdentityChange, IdentityEmail, TeamMember
 
 
@@ -178,16 +179,17 @@ def resolve_all(org_id: int, people: list[Person], bot_logins: Iterable[str] = (
     if missing:
         try:
             with db.atomic():
-                for i in missing:
-                    _serialise(org_id, people[i])
+                _serialise(org_id, [people[i] for i in missing])
                 # Under the locks (PostgreSQL) or the write lock (SQLite): made meanwhile by another ingestion?
                 made: dict[tuple[str, str], DeveloperIdentity] = {}
                 owners = _Owners(org_id, [people[i] for i in missing])
+                rows = _NewRows(org_id, len(missing))
                 for i, identity in zip(missing, _find_all(org_id, [people[i] for i in missing]), strict=True):
                     person = people[i]
                     made_now = identity or _made_in_batch(made, person) or _create(
-                        org_id, person, is_bot(person, bot_logins), owners)
+                        person, is_bot(person, bot_logins), owners, rows)
                     found[i] = made[_key(person)] = made[(person.provider, f"@{person.login}")] = made_now
+                rows.insert()
         except peewee.IntegrityError:
             for i in missing:
                 found[i] = _made_alone(org_id, people[i], bot_logins)
@@ -205,9 +207,13 @@ def _made_in_batch(made: dict[tuple[str, str], DeveloperIdentity], person: Perso
 def _made_alone(org_id: int, person: Person, bot_logins: Iterable[str]) -> DeveloperIdentity:
     try:
         with db.atomic():
-            _serialise(org_id, person)
-            return _find(org_id, person) or _create(org_id, person, is_bot(person, bot_logins),
-                                                    _Owners(org_id, [person]))
+            _serialise(org_id, [person])
+            identity = _find(org_id, person)
+            if identity is None:
+                rows = _NewRows(org_id, 1)
+                identity = _create(person, is_bot(person, bot_logins), _Owners(org_id, [person]), rows)
+                rows.insert()
+            return identity
     except peewee.IntegrityError:  # another ingestion made it first
         identity = _find(org_id, person)
         if identity is None:
@@ -220,33 +226,79 @@ def _lock_name(org_id: int, person: Person) -> str:
     return f"{org_id}:{provider}:{(person.login or key).lower()}"
 
 
-def _serialise(org_id: int, person: Person) -> None:
+def _serialise(org_id: int, people: list[Person]) -> None:
     """On PostgreSQL, one transaction at a time makes a given person's identity: a push (a login only) and a
     pull request (an account id) of a new person, ingested at once, would otherwise make two developers, since
     their keys differ. The lock is per organization, provider and login (or key), until the transaction ends;
-    `ingest` resolves people before its own transaction, so the lock is held briefly. SQLite's transactions
-    take the write lock when they begin: they never overlap."""
+    `ingest` resolves people before its own transaction, so the lock is held briefly. The people come sorted by
+    lock name and the locks are taken in that order, in one statement (`unnest` yields an array in order).
+    SQLite's transactions take the write lock when they begin: they never overlap."""
     if not is_postgres():
         return
-    name = _lock_name(org_id, person).encode()
-    lock = int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big", signed=True)
-    db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (lock,))
+    locks = [int.from_bytes(hashlib.blake2b(_lock_name(org_id, person).encode(), digest_size=8).digest(), "big",
+                            signed=True) for person in people]
+    db.execute_sql("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", (locks,))
 
 
-def _create(org_id: int, person: Person, bot: bool, owners: _Owners) -> DeveloperIdentity:
+class _NewRows:
+    """The developers, identities, emails and join records a batch of new people needs, made in memory with ids
+    taken up front (`reserve_ids`, at most one developer and one identity a person) and inserted together: a
+    backfill meets hundreds of new people, and a round trip each for each row cost more than their commits."""
+
+    def __init__(self, org_id: int, people: int) -> None:
+        self.org_id = org_id
+        self.developer_ids = reserve_ids(Developer, people)
+        self.identity_ids = reserve_ids(DeveloperIdentity, people)
+        self.developers: list[dict[str, Any]] = []
+        self.identities: list[DeveloperIdentity] = []
+        self.emails: dict[tuple[int, str], dict[str, Any]] = {}
+        self.changes: list[dict[str, Any]] = []
+
+    def developer(self, **fields: Any) -> int:
+        developer_id = self.developer_ids[len(self.developers)]
+        self.developers.append({"id": developer_id, "organization": self.org_id, **fields})
+        return developer_id
+
+    def identity(self, **fields: Any) -> DeveloperIdentity:
+        identity = DeveloperIdentity(id=self.identity_ids[len(self.identities)], organization=self.org_id, **fields)
+        self.identities.append(identity)
+        return identity
+
+    def email(self, identity: DeveloperIdentity, person: Person) -> None:
+        address = _email(person)[:254]
+        if address:
+            self.emails[(identity.id, address)] = {
+                "identity": identity.id, "organization": self.org_id, "email": address,
+                "verified": person.email_verified and person.provider != "git"}
+
+    def joined(self, developer_id: int, identity: DeveloperIdentity, reason: str) -> None:
+        self.changes.append({"organization": self.org_id, "action": "merge", "from_developer_id": developer_id,
+                             "to_developer_id": developer_id, "identity_ids": [identity.id], "reason": reason})
+
+    def insert(self) -> None:
+        """Everything planned, parents first. (An identity a later person of the batch turned from a login
+        stand-in into an account was changed in memory: it is inserted as it is now.)"""
+        if self.developers:
+            Developer.insert_many(self.developers).execute()
+        if self.identities:
+            DeveloperIdentity.insert_many([i.__data__ for i in self.identities]).execute()
+        if self.emails:
+            IdentityEmail.insert_many(list(self.emails.values())).on_conflict_ignore().execute()
+        if self.changes:
+            IdentityChange.insert_many(self.changes).execute()
+
+
+def _create(person: Person, bot: bool, owners: _Owners, rows: _NewRows) -> DeveloperIdentity:
     provider, key = _key(person)
     developer_id, reason = (None, None) if bot else owners.joined_developer(person)
     if developer_id is None:
-        developer_id = Developer.insert(
-            organization=org_id, is_bot=bot, email=(person.email or None),
-            name=person.name or person.login or person.email or f"{provider} user {key}").execute()
-    identity = DeveloperIdentity(organization=org_id, developer=developer_id, provider=provider,
-                                 provider_user_id=key, login=person.login, name=person.name, is_bot=bot)
-    identity.save(force_insert=True)
+        developer_id = rows.developer(is_bot=bot, email=(person.email or None),
+                                      name=person.name or person.login or person.email or f"{provider} user {key}")
+    identity = rows.identity(developer=developer_id, provider=provider, provider_user_id=key, login=person.login,
+                             name=person.name, is_bot=bot)
     if reason:
-        IdentityChange.create(organization=org_id, action="merge", from_developer_id=developer_id,
-                              to_developer_id=developer_id, identity_ids=[identity.id], reason=reason)
-    _remember(org_id, identity, person)
+        rows.joined(developer_id, identity, reason)
+    rows.email(identity, person)
     owners.add(identity, person)  # the next new person of the batch can join it
     return identity
 
