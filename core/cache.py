@@ -10,6 +10,11 @@ alerts summary), so a cached response is never served across users or organizati
 Hits, misses and evictions (entries removed before their TTL ran out: by a write that changed them, or by
 `POST /cache/invalidate`) are counted in one Redis hash, so every API process sees the same figures.
 Invalidation never uses KEYS: it walks the keyspace with SCAN and removes with UNLINK.
+
+A value built from the database is stored only if nothing invalidated its entry and scope while it was being
+built: each (entry, scope) has a generation counter, which invalidation bumps before it removes keys; a reader
+notes the generation with its look-up and stores (a Lua script) only if it is unchanged. Without it, a read
+that began before a write and stored after the write's invalidation kept the old value for a whole TTL.
 """
 from __future__ import annotations
 
@@ -22,6 +27,17 @@ import redis
 
 PREFIX = "conveyor:cache:"
 STATS = "conveyor:cache-stats"  # outside PREFIX: invalidating `*` never resets the figures
+GENERATION = "conveyor:cache-generation:"  # outside PREFIX too; `{entry}:{scope}`, and `{entry}` for all scopes
+GENERATION_TTL = 7 * 24 * 3600  # longer than any entry's TTL: a generation that expired reads as "" again
+# KEYS: the value's name, its (entry, scope) generation, its entry's; ARGV: the two generations read before the
+# value was built, the value, its TTL.
+_STORE_IF_UNCHANGED = """
+if (redis.call('GET', KEYS[2]) or '') == ARGV[1] and (redis.call('GET', KEYS[3]) or '') == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+  return 1
+end
+return 0
+"""
 ENTRIES = {"webhooks_list": 120, "alerts_summary": 60, "alerts_list": 60, "dashboard": 300,
            # Engineering intelligence (seed 002: a team 30 min, a repository 15 min, figures 5 min), per organization.
            "team": 1800, "repository": 900, "engineering_figures": 300}
@@ -51,12 +67,14 @@ def cached_json(client: redis.Redis, entry: str, scope: str, query: Mapping[str,
     """The cached value as JSON text, or `build()`'s, stored for the entry's TTL. A hit is one round trip: the
     read and its count are pipelined, counted as a hit, and a miss takes that back when it stores. A Redis
     failure is a miss that is not stored: the cache never makes a read fail."""
-    name = key(entry, scope, query)
+    name, generations = key(entry, scope, query), _generation_keys(entry, scope)
     try:
         pipe = client.pipeline(transaction=False)
         pipe.get(name)
+        for generation in generations:
+            pipe.get(generation)
         pipe.hincrby(STATS, "hits", 1)
-        raw, _ = pipe.execute()
+        raw, *seen, _ = pipe.execute()
     except redis.RedisError:
         return dumps(build())
     if raw is not None:
@@ -64,7 +82,7 @@ def cached_json(client: redis.Redis, entry: str, scope: str, query: Mapping[str,
     text = dumps(build())
     try:
         pipe = client.pipeline(transaction=False)
-        pipe.set(name, text, ex=ttl)
+        pipe.eval(_STORE_IF_UNCHANGED, 3, name, *generations, *(g or "" for g in seen), text, ttl)
         pipe.hincrby(STATS, "hits", -1)
         pipe.hincrby(STATS, "misses", 1)
         pipe.execute()
@@ -73,15 +91,33 @@ def cached_json(client: redis.Redis, entry: str, scope: str, query: Mapping[str,
     return text
 
 
+def _generation_keys(entry: str, scope: str) -> tuple[str, str]:
+    return f"{GENERATION}{entry}:{scope}", f"{GENERATION}{entry}"
+
+
+def _bump(client: redis.Redis, generations: Iterable[str]) -> None:
+    """Before an invalidation removes values: a value being built now will not be stored."""
+    pipe = client.pipeline(transaction=False)
+    for generation in generations:
+        pipe.incr(generation)
+        pipe.expire(generation, GENERATION_TTL)
+    pipe.execute()
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-def store(client: redis.Redis, name: str, value: Any, ttl: int) -> None:
+def store(client: redis.Redis, entry: str, scope: str, query: Mapping[str, Any] | None, build: Callable[[], Any],
+          ttl: int) -> bool:
+    """Build a value and store it (the warmer), unless its entry and scope were invalidated meanwhile."""
+    name, generations = key(entry, scope, query), _generation_keys(entry, scope)
     try:
-        client.set(name, dumps(value), ex=ttl)
+        seen = cast(list[Any], client.mget(generations))
+        text = dumps(build())
+        return bool(client.eval(_STORE_IF_UNCHANGED, 3, name, *generations, *(g or "" for g in seen), text, ttl))
     except redis.RedisError:
-        pass
+        return False
 
 
 def _unlink(client: redis.Redis, names: Iterable[str]) -> int:
@@ -107,6 +143,9 @@ def matching(client: redis.Redis, pattern: str) -> Iterable[str]:
 def invalidate(client: redis.Redis, entry: str, scopes: Iterable[str] | None = None) -> int:
     """Drop an entry for some scopes (every scope when None); returns how many keys went."""
     try:
+        scopes = None if scopes is None else list(scopes)
+        _bump(client, [f"{GENERATION}{entry}"] if scopes is None else
+              [_generation_keys(entry, scope)[0] for scope in scopes])
         if scopes is not None and entry in SINGLE:
             return _unlink(client, [key(entry, scope) for scope in scopes])
         patterns = [f"{entry}:*"] if scopes is None else [f"{entry}:{scope}:*" for scope in scopes]
@@ -116,7 +155,10 @@ def invalidate(client: redis.Redis, entry: str, scopes: Iterable[str] | None = N
 
 
 def invalidate_request(client: redis.Redis, keys: Iterable[str], pattern: str | None) -> int:
-    """`POST /cache/invalidate`: entry names (every scope of each) and/or a glob over the key names."""
+    """`POST /cache/invalidate`: entry names (every scope of each) and/or a glob over the key names (which may
+    name any entry: every entry's generation moves on)."""
+    keys = list(keys)
+    _bump(client, [f"{GENERATION}{name}" for name in (ENTRIES if pattern else keys)])
     removed = sum(_unlink(client, matching(client, f"{name}:*")) for name in keys)
     if pattern:
         removed += _unlink(client, matching(client, pattern))

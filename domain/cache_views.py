@@ -6,8 +6,9 @@ per user (`u{id}`): a user's webhooks, the alerts they may see (listed and summe
 """
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -141,12 +142,13 @@ def warm(client: redis.Redis, ttls: Mapping[str, int]) -> int:
     warmed = 0
     for user in users:
         scope = cache.user_scope(user.id)
-        for entry, query, value in (("webhooks_list", DEFAULT_PAGE, webhooks_page(user, **DEFAULT_PAGE)),
-                                    ("alerts_list", DEFAULT_PAGE, alerts_page(user, DEFAULT_PAGE)),
-                                    ("alerts_summary", None, alerts_summary(user)),
-                                    ("dashboard", None, dashboard(user))):
-            cache.store(client, cache.key(entry, scope, query), value, ttls[entry])
-            warmed += 1
+        views: tuple[tuple[str, Any, Callable[[], Any]], ...] = (
+            ("webhooks_list", DEFAULT_PAGE, functools.partial(webhooks_page, user, **DEFAULT_PAGE)),
+            ("alerts_list", DEFAULT_PAGE, functools.partial(alerts_page, user, DEFAULT_PAGE)),
+            ("alerts_summary", None, functools.partial(alerts_summary, user)),
+            ("dashboard", None, functools.partial(dashboard, user)))
+        for entry, query, build in views:
+            warmed += cache.store(client, entry, scope, query, build, ttls[entry])
     return warmed
 
 
@@ -157,3 +159,8 @@ def organization_changed(client: redis.Redis, organization_id: int) -> int:
     """Activity or a write changed what an organization's members see: its teams, repositories and figures."""
     scope = [cache.organization_scope(organization_id)]
     return sum(cache.invalidate(client, entry, scope) for entry in ENGINEERING_VIEWS)
+
+
+def repositories_polled(client: redis.Redis, organization_id: int) -> int:
+    """A poll that stored nothing still changed how its repository shows (status, last poll, errors)."""
+    return cache.invalidate(client, "repository", [cache.organization_scope(organization_id)])

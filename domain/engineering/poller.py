@@ -91,21 +91,19 @@ def _poll(rt: Runtime, repo: Repository) -> dict[str, Any]:
         finally:
             counts["requests"] = provider.requests
             provider.api.close()
-            if counts["commit_details"]:  # line counts filled in
-                cache_views.organization_changed(rt.redis, repo.organization_id)
     except RateLimited as exc:
-        _record(repo, "rate_limited", str(exc), counts, backfill, rate_limited_until=exc.until,
+        _record(rt, repo, "rate_limited", str(exc), counts, backfill, rate_limited_until=exc.until,
                 next_poll_at=exc.until)
         return {"repository": repo.id, **counts, "status": "rate_limited", "error": str(exc)}
     except PollError as exc:
-        _record(repo, "error", str(exc), counts, backfill)
+        _record(rt, repo, "error", str(exc), counts, backfill)
         return {"repository": repo.id, **counts, "status": "error", "error": str(exc)}
     except Exception as exc:  # an answer we could not make sense of; its text may quote what we sent
         error = f"unreadable answer: {type(exc).__name__}"
         log.exception("repository poll failed", extra={"repository_id": repo.id})
-        _record(repo, "error", error, counts, backfill)
+        _record(rt, repo, "error", error, counts, backfill)
         return {"repository": repo.id, **counts, "status": "error", "error": error}
-    _record(repo, "ok", None, counts, backfill)
+    _record(rt, repo, "ok", None, counts, backfill)
     return {"repository": repo.id, **counts, "status": "ok", "since": since.isoformat() + "Z"}
 
 
@@ -118,8 +116,10 @@ def _line_counts(repo: Repository, provider: Provider) -> Iterator[Activity]:
     return sources.github_commit_details(provider, [c.sha for c in lacking])
 
 
-def _record(repo: Repository, status: str, error: str | None, counts: dict[str, int], backfill: Backfill | None,
-            **fields: Any) -> None:
+def _record(rt: Runtime, repo: Repository, status: str, error: str | None, counts: dict[str, int],
+            backfill: Backfill | None, **fields: Any) -> None:
+    """How the poll went, on the repository; then the cached views that show it are dropped (after the write, so
+    a view read meanwhile is not kept: line counts, or the status alone, changed since the last batch's drop)."""
     if error:
         log.warning("repository poll failed", extra={"repository_id": repo.id, "error": error})
     if backfill is not None:  # cut short, unless it completed before the line counts ran into the limit
@@ -128,3 +128,7 @@ def _record(repo: Repository, status: str, error: str | None, counts: dict[str, 
         fields.setdefault("rate_limited_until", None)
     Repository.update(status=status, last_error=error, last_polled_at=utc_naive(), last_poll=counts,
                       **fields).where(Repository.id == repo.id).execute()
+    if counts["commit_details"]:
+        cache_views.organization_changed(rt.redis, repo.organization_id)
+    else:
+        cache_views.repositories_polled(rt.redis, repo.organization_id)

@@ -61,6 +61,41 @@ def test_the_size_sums_every_cache_key_across_scan_batches(redis_client: redis.R
     assert figures["max_size_bytes"] == 1000 and figures["total_requests"] == 0
 
 
+@pytest.mark.parametrize("scopes", [["o1"], None], ids=["that-scope", "every-scope"])
+def test_a_value_built_while_its_entry_was_invalidated_is_not_stored(
+        redis_client: redis.Redis, scopes: list[str] | None) -> None:
+    """A read that began before a write and finished after the write's invalidation must not keep the old value
+    for a whole TTL: the next read builds it again (and stores that one). Another scope is not held back."""
+    from core import cache
+
+    built: list[str] = []
+
+    def build_during_a_write(value: str, scope: str = "o1") -> Any:
+        built.append(value)
+        # the write commits and invalidates meanwhile (its organization's, or every one's)
+        cache.invalidate(redis_client, "repository", None if scopes is None else [scope])
+        return {"status": value}
+
+    def build(value: str) -> Any:
+        built.append(value)
+        return {"status": value}
+
+    read = cache.cached_json
+    assert read(redis_client, "repository", "o1", {"id": 1}, lambda: build_during_a_write("unknown"), 900) == \
+        '{"status":"unknown"}'  # the reader gets what it built ...
+    assert redis_client.get(cache.key("repository", "o1", {"id": 1})) is None  # ... but it is not kept
+    assert read(redis_client, "repository", "o1", {"id": 1}, lambda: build("ok"), 900) == '{"status":"ok"}'
+    assert read(redis_client, "repository", "o1", {"id": 1}, lambda: build("later"), 900) == '{"status":"ok"}'
+    assert read(redis_client, "repository", "o2", {"id": 2}, lambda: build("other"), 900) == '{"status":"other"}'
+    assert read(redis_client, "repository", "o2", {"id": 2}, lambda: build("again"), 900) == '{"status":"other"}'
+    assert built == ["unknown", "ok", "other"]
+    # The warmer too.
+    assert not cache.store(redis_client, "repository", "o3", None, lambda: build_during_a_write("stale", "o3"), 900)
+    assert redis_client.get(cache.key("repository", "o3")) is None
+    assert cache.store(redis_client, "repository", "o3", None, lambda: build("fresh"), 900)
+    assert redis_client.get(cache.key("repository", "o3")) == '{"status":"fresh"}'
+
+
 def test_a_cached_list_is_never_another_users(client: FlaskClient, auth: Any) -> None:
     alice, bob, admin = auth("user", "alice"), auth("user", "bob"), auth("admin")
     assert client.post("/api/v1/webhooks", headers=alice, json=HOOK).status_code == 201

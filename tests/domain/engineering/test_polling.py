@@ -13,6 +13,7 @@ import pytest
 import requests
 from flask import Flask
 
+from core import cache
 from core.runtime import Runtime
 from domain.engineering import poller
 from domain.engineering.backfill import backfill_requested
@@ -621,3 +622,19 @@ def test_a_backfill_asked_for_while_a_poll_runs_is_not_lost(runtime: Runtime, or
     backfill = reload(repo).backfill
     assert (backfill["status"], backfill["attempt"], backfill["commits"]) == ("completed", 1, 3)
     assert reload(repo).poll_cursor is not None
+
+
+def test_every_poll_drops_the_cached_repository_view_after_recording_how_it_went(
+        runtime: Runtime, org: Organization, github: FakeGitHubRepos) -> None:
+    """The repository's detail shows its status and last poll: a poll that stored nothing still changed them (the
+    figures, which it did not change, stay cached)."""
+    repo = add_repository(org, github)
+    assert poll(runtime, repo)["status"] == "ok"
+    scope = cache.organization_scope(org.id)
+    detail, figures = cache.key("repository", scope, {"id": repo}), cache.key("engineering_figures", scope, {})
+    runtime.redis.set(detail, "as it was before the poll", ex=900)
+    runtime.redis.set(figures, "still right", ex=300)
+    again = poll(runtime, repo)
+    assert (again["status"], again["batches"], again["commit_details"]) == ("ok", 0, 0)
+    assert runtime.redis.get(detail) is None
+    assert runtime.redis.get(figures) == "still right"
