@@ -1,12 +1,14 @@
-"""Polling one repository: everything since its cursor (the first poll reaches back `backfill_days`), ingested
-a page at a time, so a poll that stops half way (rate limit, error, worker killed) keeps what it stored and
-the next one starts from the same cursor (ingestion is idempotent). The cursor moves once everything since it
+"""Polling one repository: everything since its cursor (the first poll, a tracked backfill, reaches back
+`backfill_days`), ingested in batches of at least BATCH_RECORDS, so a poll that stops half way (rate limit,
+error, worker killed) keeps what it stored and the next one starts from the same cursor (ingestion is
+idempotent). The cursor moves once everything since it
 is read (before GitHub's line counts, which come last), to that poll's start less an overlap for clocks and
 late pushes. A provider answering garbage or an error marks the repository `error` with the message and keeps
 the data it had."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +38,7 @@ BATCH_RECORDS = 1000
 # SQLite's page cache while a poll runs: a backfill's writes land all over the commit table's indexes, and with
 # the default 2 MB each batch read pages back that it had just written (a third of the time storing took).
 PAGE_CACHE_KIB = 16_000
+VIEWS_DROPPED_EVERY = 2.0  # seconds: how often a long poll drops its organization's cached views while it stores
 READERS: dict[str, Callable[[Provider, datetime], Iterator[Activity]]] = {
     "github": sources.github_activity, "gitlab": sources.gitlab_activity}
 
@@ -63,6 +66,7 @@ def _poll(rt: Runtime, repo: Repository) -> dict[str, Any]:
     counts = {"batches": 0, "commits": 0, "pull_requests": 0, "reviews": 0, "issues": 0, "commit_details": 0,
               "requests": 0}
     backfill = Backfill.of(repo, since, started)
+    dropped = time.monotonic()
     try:
         provider = _provider(rt.settings, repo)
         try:
@@ -72,10 +76,13 @@ def _poll(rt: Runtime, repo: Repository) -> dict[str, Any]:
                 for key, value in stored.items():
                     counts[key] += value
                 counts["batches"] += 1
-                # What members see changes batch by batch: a backfill's activity (and progress) shows as it lands.
-                cache_views.organization_changed(rt.redis, repo.organization_id)
                 if backfill is not None:
                     backfill.stored(activity, stored)
+                # What members see changes as batches land: a backfill's activity and progress show while it runs
+                # (each drop walks the cache's keys, hence not every batch; `_record` drops them at the end).
+                if time.monotonic() - dropped >= VIEWS_DROPPED_EVERY:
+                    cache_views.organization_changed(rt.redis, repo.organization_id)
+                    dropped = time.monotonic()
             # Everything since the cursor is stored: the next poll starts here even if the line counts below
             # run into the rate limit (they are asked for again, by what still lacks them).
             # (Unless a backfill was asked for meanwhile, which cleared the cursor: the next poll runs it.)
@@ -118,8 +125,8 @@ def _line_counts(repo: Repository, provider: Provider) -> Iterator[Activity]:
 
 def _record(rt: Runtime, repo: Repository, status: str, error: str | None, counts: dict[str, int],
             backfill: Backfill | None, **fields: Any) -> None:
-    """How the poll went, on the repository; then the cached views that show it are dropped (after the write, so
-    a view read meanwhile is not kept: line counts, or the status alone, changed since the last batch's drop)."""
+    """How the poll went, on the repository; then the cached views that show it are dropped: all of them when the
+    poll stored anything (batches since the last drop, line counts), else the repository's (its status)."""
     if error:
         log.warning("repository poll failed", extra={"repository_id": repo.id, "error": error})
     if backfill is not None:  # cut short, unless it completed before the line counts ran into the limit
@@ -128,7 +135,7 @@ def _record(rt: Runtime, repo: Repository, status: str, error: str | None, count
         fields.setdefault("rate_limited_until", None)
     Repository.update(status=status, last_error=error, last_polled_at=utc_naive(), last_poll=counts,
                       **fields).where(Repository.id == repo.id).execute()
-    if counts["commit_details"]:
+    if counts["batches"] or counts["commit_details"]:
         cache_views.organization_changed(rt.redis, repo.organization_id)
     else:
         cache_views.repositories_polled(rt.redis, repo.organization_id)
