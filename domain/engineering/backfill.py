@@ -19,7 +19,6 @@ from models.repository import Repository
 
 SPANS = {"commits": (0, 50), "pull_requests": (50, 90), "issues": (90, 99)}
 ENDINGS = ("completed", "rate_limited", "failed")
-STATUSES = ("queued", "running", *ENDINGS)
 
 
 def backfill_requested() -> dict[str, Any]:
@@ -32,7 +31,7 @@ class Backfill:
         self.repo_id, self.since, self.started = repo.id, since, started
         previous = repo.backfill or {}
         # Another try of a backfill cut short is its next attempt; a backfill asked for anew starts at 1.
-        attempt = 1 if previous.get("status") in (None, "queued", "completed") else int(previous["attempt"]) + 1
+        attempt = 1 if previous.get("status") in (None, "queued", "completed") else int(previous.get("attempt", 0)) + 1
         self.state: dict[str, Any] = {
             "status": "running", "attempt": attempt, "progress": 0, "part": "commits", "since": isoformat(since),
             "started_at": isoformat(started), "finished_at": None, "error": None,
