@@ -29,6 +29,7 @@ from domain import cache_views
 from domain.engineering import identities
 from domain.engineering.figures import developer_metrics
 from domain.engineering.timeline import timeline
+from models.db import id_list
 from models.developer import Developer, DeveloperIdentity, IdentityChange, IdentityEmail, TeamMember
 from models.organization import Team
 
@@ -36,11 +37,11 @@ blp = Blueprint("developers", __name__, url_prefix="/api/v1/developers",
                 description="Developers, their identities and activity (engineering intelligence)")
 
 
-def _with_figures(developers: list[Developer], within: Any = None) -> list[Developer]:
-    """The developers with their figures and first team; `within`: the same developers as a subquery."""
+def _with_figures(developers: list[Developer]) -> list[Developer]:
+    """The developers with their figures and first team."""
     ids = [d.id for d in developers]
-    scope = within if within is not None else ids
-    figures = developer_metrics(ids, within=within)
+    scope = id_list(ids)
+    figures = developer_metrics(ids, within=scope)
     teams: dict[int, int] = {}
     if developers:
         for member in TeamMember.select().where(TeamMember.developer << scope).order_by(TeamMember.team):
@@ -88,8 +89,7 @@ class Developers(MethodView):
         def build() -> dict[str, Any]:
             ordered = query.order_by(Developer.name, Developer.id)
             listed = page(ordered, args)
-            within = ordered.select(Developer.id).limit(args["limit"]).offset(args["offset"])
-            return page_of(DeveloperSchema)().dump({**listed, "items": _with_figures(listed["items"], within)})
+            return page_of(DeveloperSchema)().dump({**listed, "items": _with_figures(listed["items"])})
 
         if "organization_id" in args:  # one organization's figures: shared by its members (cached 5 min)
             org = org_scope.organization(args["organization_id"])

@@ -26,8 +26,8 @@ def _since(since: datetime | None) -> datetime:
 def developer_metrics(developer_ids: Iterable[int], since: datetime | None = None,
                       within: Any = None) -> dict[int, dict[str, int]]:
     """commits_last_30d, prs_opened, prs_merged, prs_reviewed, lines_added, lines_deleted for each developer.
-    `within`: the same developers as a subquery (a page of a list), which the database reads faster than a
-    hundred ids peewee would spell out one by one."""
+    `within`: the same developers as an expression (`models.db.id_list`: a page's hundred ids written into the
+    statement, where peewee would spell them out as parameters one by one, slower than the query)."""
     ids, start = list(developer_ids), _since(since)
     scope = within if within is not None else ids
     figures = {i: {"commits_last_30d": 0, "prs_opened": 0, "prs_merged": 0, "prs_reviewed": 0, "lines_added": 0,
