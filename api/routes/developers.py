@@ -37,23 +37,26 @@ blp = Blueprint("developers", __name__, url_prefix="/api/v1/developers",
                 description="Developers, their identities and activity (engineering intelligence)")
 
 
-def _with_figures(developers: list[Developer]) -> list[Developer]:
-    """The developers with their figures and first team."""
-    ids = [d.id for d in developers]
-    scope = id_list(ids)
-    figures = developer_metrics(ids, within=scope)
+def _figures(developer_ids: list[int]) -> list[dict[str, Any]]:
+    """Each developer's figures and first team, in the order given."""
+    figures = developer_metrics(developer_ids, within=id_list(developer_ids))
     teams: dict[int, int] = {}
-    if developers:
-        for member in TeamMember.select().where(TeamMember.developer << scope).order_by(TeamMember.team):
-            teams.setdefault(member.developer_id, member.team_id)
-    for developer in developers:
-        vars(developer).update(metrics=figures[developer.id], team_id=teams.get(developer.id))  # shown, not stored
-    return developers
+    if developer_ids:
+        memberships: Any = (TeamMember.select(TeamMember.team, TeamMember.developer)
+                            .where(TeamMember.developer << id_list(developer_ids)).order_by(TeamMember.team).tuples())
+        for team_id, developer_id in memberships:
+            teams.setdefault(developer_id, team_id)
+    return [{"metrics": figures[i], "team_id": teams.get(i)} for i in developer_ids]
+
+
+# What a list shows of each developer: read as plain rows (no model, no times parsed that are not shown).
+LISTED = (Developer.id, Developer.name, Developer.email, Developer.organization.alias("organization_id"),
+          Developer.is_bot)
 
 
 def _shown(developer: Developer) -> dict[str, Any]:
     """The detail: identities (with their emails), teams, figures, and the merges and splits that shaped it."""
-    _with_figures([developer])
+    vars(developer).update(_figures([developer.id])[0])  # shown, not stored
     emails: dict[int, list[str]] = {}
     for row in IdentityEmail.select().join(DeveloperIdentity).where(DeveloperIdentity.developer == developer.id):
         emails.setdefault(row.identity_id, []).append(row.email)
@@ -87,9 +90,10 @@ class Developers(MethodView):
             query = query.where(Developer.id << TeamMember.select(TeamMember.developer).where(
                 TeamMember.team == args["team_id"]))
         def build() -> dict[str, Any]:
-            ordered = query.order_by(Developer.name, Developer.id)
-            listed = page(ordered, args)
-            return page_of(DeveloperSchema)().dump({**listed, "items": _with_figures(listed["items"])})
+            listed = page(query.select(*LISTED).order_by(Developer.name, Developer.id).dicts(), args)
+            rows = listed["items"]
+            items = [{**row, **shown} for row, shown in zip(rows, _figures([r["id"] for r in rows]), strict=True)]
+            return page_of(DeveloperSchema)().dump({**listed, "items": items})
 
         if "organization_id" in args:  # one organization's figures: shared by its members (cached 5 min)
             org = org_scope.organization(args["organization_id"])
