@@ -1,14 +1,14 @@
 """Engineering ingestion (issue 19): a repository's history read from a GitHub-shaped server and stored, against
 a bare loop that fetches the same pages with `requests` and bulk-inserts their rows, in the same run.
 
-The server serves "List commits", "List pull requests", "Get a pull request" and "List reviews" pages built with
-the fixture builders (`tests/support/fake_scm.py`, GitHub's documented shapes), serialised once up front so the
-server costs little. Conveyor's side is the poller itself (`domain.engineering.poller.poll`): identities
-resolved, rows upserted idempotently, a transaction a batch of 1,000 records. The bare side does what a
-throwaway script would: GET every page the poll GETs (for commits, also the hundred "Get a commit" the poll
-reads line counts from), keep the fields, bulk-INSERT them into plain tables with no identity resolution, no
-upsert, no checks, a transaction a page. Commits and pull requests (with their reviews) are timed apart, each
-against its bare twin.
+The server serves "List commits", "List pull requests", "Get a pull request", "List commits on a pull request" and
+"List reviews" pages built with the fixture builders (`tests/support/fake_scm.py`, GitHub's documented shapes),
+serialised once up front so the server costs little. Conveyor's side is the poller itself
+(`domain.engineering.poller.poll`): identities resolved, rows upserted idempotently, a transaction a batch of
+1,000 records. The bare side does what a throwaway script would: GET every page the poll GETs (for commits,
+also the hundred "Get a commit" the poll reads line counts from), keep the fields, bulk-INSERT them into plain
+tables with no identity resolution, no upsert, no checks, a transaction a page. Commits and pull requests (with
+their reviews) are timed apart, each against its bare twin.
 
 Runs on SQLite under a temp VAR_DIR, or on the database in BENCH_DATABASE_URL (`bench/run.py` starts a
 throwaway PostgreSQL for that). Usage: python -m bench.ingest [commits] [pulls] [reviews_per_pull]
@@ -72,6 +72,8 @@ class History:
                                      now - timedelta(minutes=number), number=number, repo=REPO)
                        for r in range(reviews_per_pull)]
             self.lists[f"{base}/pulls/{number}/reviews"] = self._pages(reviews)
+            self.lists[f"{base}/pulls/{number}/commits"] = self._pages([github_commit(
+                f"{number:040x}", now - timedelta(hours=number + 2), user=people[number % DEVELOPERS], repo=REPO)])
         self.commits, self.pulls, self.reviews = commits, pulls, pulls * reviews_per_pull
 
     @staticmethod
@@ -134,7 +136,7 @@ def bare(base: str, database_url: str, with_pulls: bool) -> dict[str, Any]:
                     "CREATE TABLE IF NOT EXISTS bare_commit_stats (sha VARCHAR(64), additions INTEGER, "
                     "deletions INTEGER)",
                     "CREATE TABLE IF NOT EXISTS bare_pull (number INTEGER, author VARCHAR(255), state VARCHAR(16), "
-                    "additions INTEGER, deletions INTEGER)",
+                    "additions INTEGER, deletions INTEGER, first_commit VARCHAR(40))",
                     "CREATE TABLE IF NOT EXISTS bare_review (id BIGINT, number INTEGER, author VARCHAR(255), "
                     "state VARCHAR(32))"):
             db.execute_sql(ddl)
@@ -160,12 +162,15 @@ def bare(base: str, database_url: str, with_pulls: bool) -> dict[str, Any]:
             for listed in page:
                 number = listed["number"]
                 detail = session.get(f"{base}/repos/{REPO}/pulls/{number}", timeout=30).json()
+                first = min(c["commit"]["author"]["date"] for c in session.get(
+                    f"{base}/repos/{REPO}/pulls/{number}/commits", params={"per_page": PER_PAGE, "page": 1},
+                    timeout=30).json())
                 reviews = [r for p in _pages_iter(session, f"{base}/repos/{REPO}/pulls/{number}/reviews") for r in p]
                 with db.atomic():
                     cursor = db.cursor()
-                    cursor.execute(f"INSERT INTO bare_pull VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",  # noqa: S608
+                    cursor.execute(f"INSERT INTO bare_pull VALUES ({', '.join([mark] * 6)})",  # noqa: S608
                                    (number, detail["user"]["login"], detail["state"], detail["additions"],
-                                    detail["deletions"]))
+                                    detail["deletions"], first))
                     _bulk(cursor, "bare_review", 4, [(r["id"], number, r["user"]["login"], r["state"])
                                                      for r in reviews], mark)
         return {"seconds": time.monotonic() - started}

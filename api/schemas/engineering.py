@@ -227,6 +227,8 @@ class PullRequestSchema(ma.Schema):
     state = ma.fields.String()
     developer_id = ma.fields.Integer(allow_none=True)
     opened_at = UtcDateTime(allow_none=True)
+    first_commit_at = UtcDateTime(allow_none=True, metadata={
+        "description": "When the earliest commit of the pull request was authored (read by polls)"})
     merged_at = UtcDateTime(allow_none=True)
     closed_at = UtcDateTime(allow_none=True)
     additions = ma.fields.Integer(allow_none=True)

@@ -94,10 +94,12 @@ def _store_pulls(repo: Repository, activity: Activity, people: People) -> dict[i
               "head_ref", "merge_commit_sha", "url")
     for pull in newest.values():
         row = {"repository": repo.id, "number": pull.number, **people.ids(pull.author),
-               "provider_updated_at": pull.updated_at, **{f: getattr(pull, f) for f in fields}}
+               "provider_updated_at": pull.updated_at, "first_commit_at": pull.first_commit_at,
+               **{f: getattr(pull, f) for f in fields}}
         update = {getattr(PullRequest, f): getattr(EXCLUDED, f) for f in (*fields, "provider_updated_at")}
         update.update({field: fn.COALESCE(_excluded(field), field) for field in (
-            PullRequest.identity, PullRequest.developer, PullRequest.additions, PullRequest.deletions)})
+            PullRequest.identity, PullRequest.developer, PullRequest.additions, PullRequest.deletions,
+            PullRequest.first_commit_at)})
         newer = (PullRequest.provider_updated_at.is_null() | EXCLUDED.provider_updated_at.is_null()
                  | (EXCLUDED.provider_updated_at >= PullRequest.provider_updated_at))
         (PullRequest.insert(row)

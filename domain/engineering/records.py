@@ -55,6 +55,7 @@ class PullRecord:
     head_ref: str | None = None
     merge_commit_sha: str | None = None
     url: str | None = None
+    first_commit_at: datetime | None = None  # when its earliest commit was authored (polls only: hooks do not say)
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,19 @@
 
 GitHub (docs.github.com/rest): `GET /repos/{owner}/{repo}/commits?since=` (newest first; the list has no line
 counts: `GET .../commits/{sha}` has them), `GET /repos/{owner}/{repo}/pulls?state=all&sort=updated&direction=desc`,
-and for each pull request updated since: `GET .../pulls/{number}` (additions, deletions, merged) and
-`GET .../pulls/{number}/reviews`; then `GET /repos/{owner}/{repo}/pulls/comments?since=&sort=updated` (review
-comments on the diffs, all pull requests at once) and `GET /repos/{owner}/{repo}/issues?state=all&since=` (without
-the pull requests it also lists). GitLab (docs.gitlab.com/api): `GET /api/v4/projects/{id}/repository/commits?since=
-&with_stats=true`, `GET /projects/{id}/merge_requests?updated_after=&order_by=updated_at&sort=desc&state=all`,
-and for each: `.../merge_requests/{iid}/approvals` and `.../notes` (comments by people, not system notes); then
-`GET /projects/{id}/issues?updated_after=&state=all`.
+and for each pull request updated since: `GET .../pulls/{number}` (additions, deletions, merged),
+`GET .../pulls/{number}/commits` (the first commit's time) and `GET .../pulls/{number}/reviews`; then
+`GET /repos/{owner}/{repo}/pulls/comments?since=&sort=updated` (review comments on the diffs, all pull requests at
+once) and `GET /repos/{owner}/{repo}/issues?state=all&since=` (without the pull requests it also lists). GitLab
+(docs.gitlab.com/api): `GET /api/v4/projects/{id}/repository/commits?since=&with_stats=true`,
+`GET /projects/{id}/merge_requests?updated_after=&order_by=updated_at&sort=desc&state=all`, and for each:
+`.../merge_requests/{iid}/approvals`, `.../notes` (comments by people, not system notes) and `.../commits` (the
+first commit's time); then `GET /projects/{id}/issues?updated_after=&state=all`.
 Requests go through `domain.polling.providers.Provider.fetch`: SSRF-pinned, rate-limit aware, bounded."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -129,6 +131,7 @@ def github_activity(provider: Provider, since: datetime) -> Iterator[Activity]:
         pulls = [p for p in _records(_github_pull, page) if p.updated_at is None or p.updated_at >= since]
         for listed in pulls:  # the list has no line counts: the pull request itself has
             detail = _records(_github_pull, [provider.json(f"{base}/pulls/{listed.number}")])[0]
+            detail = replace(detail, first_commit_at=_github_first_commit(provider, f"{base}/pulls/{listed.number}"))
             reviews = [r for review_page in _list(provider, f"{base}/pulls/{listed.number}/reviews", {})
                        for r in _records(_github_review(listed.number), review_page)]
             yield Activity(pulls=[detail], reviews=reviews)
@@ -140,6 +143,20 @@ def github_activity(provider: Provider, since: datetime) -> Iterator[Activity]:
                                                             "direction": "desc"}):
         yield Activity(reviews=_records(_github_review_comment, page))
     yield from _github_issues(provider, since)
+
+
+def _earliest(commits: list[CommitRecord]) -> datetime | None:
+    return min((c.authored_at for c in commits if c.authored_at is not None), default=None)
+
+
+def _github_first_commit(provider: Provider, pull: str) -> datetime | None:
+    """When the pull request's earliest commit was authored: "List commits on a pull request" lists them oldest
+    first, so its first page holds it (GitHub lists 250 at most)."""
+    path = f"{pull}/commits"
+    page = json_body(provider.fetch(path, {"per_page": PER_PAGE, "page": 1}), path)
+    if not isinstance(page, list):
+        raise PollError(f"GET {path}: not a JSON list")
+    return _earliest(_records(_github_commit, page))
 
 
 def github_commit_details(provider: Provider, shas: list[str]) -> Iterator[Activity]:
@@ -239,7 +256,9 @@ def gitlab_activity(provider: Provider, since: datetime) -> Iterator[Activity]:
                 reviews = _gitlab_reviews(provider, project, pull)
             except PayloadError as exc:
                 raise PollError(f"an answer of an unexpected shape: {exc}") from None
-            yield Activity(pulls=[pull], reviews=reviews)
+            commits = [c for page in _list(provider, f"/api/v4/projects/{project}/merge_requests/{pull.number}/commits",
+                                           {}) for c in _records(_gitlab_commit, page)]
+            yield Activity(pulls=[replace(pull, first_commit_at=_earliest(commits))], reviews=reviews)
     for page in _list(provider, f"/api/v4/projects/{project}/issues",
                       {"updated_after": _iso(since), "order_by": "updated_at", "sort": "desc", "state": "all"}):
         yield Activity(issues=_records(_gitlab_issue, page))

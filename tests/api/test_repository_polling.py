@@ -75,7 +75,7 @@ def test_an_owner_polls_now_and_the_commits_appear(
     detail = shown(client, owner, repo)
     assert (detail["status"], detail["last_error"]) == ("ok", None), detail
     assert detail["last_poll"] == {"batches": 1, "commits": 2, "pull_requests": 1, "reviews": 1, "issues": 0,
-                                   "commit_details": 2, "requests": 8}
+                                   "commit_details": 2, "requests": 9}
     assert (detail["backfill"]["status"], detail["backfill"]["progress"], detail["backfill"]["commits"]) == (
         "completed", 100, 2)
     assert detail["last_polled_at"] and detail["poll_cursor"] and detail["backfilled_at"]

@@ -12,6 +12,7 @@ JSON shapes and headers, written from the providers' REST references (made-up va
 - `GET /repos/{owner}/{repo}/pulls/{number}`: "Get a pull request", with them;
 - `GET /repos/{owner}/{repo}/pulls/{number}/reviews`: "List reviews for a pull request", oldest first, states
   in upper case (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PENDING);
+- `GET /repos/{owner}/{repo}/pulls/{number}/commits`: "List commits on a pull request" (`pull_commits`), in order;
 - `GET /repos/{owner}/{repo}/pulls/comments?since=&sort=&direction=`: "List review comments in a repository",
   every pull request's comments on diffs (`review_comments`), ascending by id unless sorted (created|updated),
   `since` on the update time.
@@ -24,7 +25,8 @@ first). `Authorization: Bearer <token>` (or `token <token>`) is required when a 
   `with_stats=true`;
 - `GET /api/v4/projects/{id}/merge_requests?state=&order_by=&sort=&updated_after=&updated_before=`;
 - `GET .../merge_requests/{iid}/approvals`: the approval state, `approved_by: [{user, approved_at}]`;
-- `GET .../merge_requests/{iid}/notes?sort=&order_by=`: comments and system notes (`system: true`).
+- `GET .../merge_requests/{iid}/notes?sort=&order_by=`: comments and system notes (`system: true`);
+- `GET .../merge_requests/{iid}/commits`: the merge request's commits (`mr_commits`), newest first.
 Lists page with `per_page` (default 20, at most 100) and `page`, and say so in `X-Page`, `X-Per-Page`,
 `X-Total`, `X-Total-Pages`, `X-Next-Page`, `X-Prev-Page` and `Link`. `PRIVATE-TOKEN` (or a Bearer token) is
 required when a token is configured (else 401); every answer carries `RateLimit-*`.
@@ -292,6 +294,8 @@ class FakeGitHubRepos(FakeApiServer):
         self.reviews: dict[tuple[str, int], list[JsonObject]] = {}
         self.issues: dict[str, list[JsonObject]] = {}  # "List repository issues": pull requests are issues too
         self.review_comments: dict[str, list[JsonObject]] = {}
+        # ("owner/repo", number) -> "List commits on a pull request", oldest first (none when not set)
+        self.pull_commits: dict[tuple[str, int], list[JsonObject]] = {}
         self.stats: dict[str, tuple[int, int]] = {}  # sha -> (additions, deletions) that "Get a commit" says
         self.rate_limit = 5000
         self.rate_remaining = 5000
@@ -372,10 +376,11 @@ class FakeGitHubRepos(FakeApiServer):
                 found = [p for p in self._of(self.pulls, f"{owner}/{name}") or [] if p["number"] == int(number)]
                 if found:
                     return json_reply(200, found[0])
-            case ["repos", owner, name, "pulls", number, "reviews"] if number.isdigit():
+            case ["repos", owner, name, "pulls", number, "reviews" | "commits" as listed] if number.isdigit():
                 full_name = self._name(f"{owner}/{name}")
                 if any(p["number"] == int(number) for p in self._of(self.pulls, full_name) or []):
-                    return self._paged(request, list(self.reviews.get((full_name, int(number)), [])))
+                    table = self.reviews if listed == "reviews" else self.pull_commits
+                    return self._paged(request, list(table.get((full_name, int(number)), [])))
         return json_reply(404, GITHUB_NOT_FOUND)
 
     def _name(self, full_name: str) -> str:
@@ -528,6 +533,7 @@ class FakeGitLabRepos(FakeApiServer):
         self.merge_requests: dict[int, list[JsonObject]] = {}
         self.approvals: dict[tuple[int, int], list[JsonObject]] = {}
         self.notes: dict[tuple[int, int], list[JsonObject]] = {}
+        self.mr_commits: dict[tuple[int, int], list[JsonObject]] = {}  # (project id, iid) -> the MR's commits
         self.issues: dict[int, list[JsonObject]] = {}
         self.rate_limit = 2000
         self.rate_remaining = 2000
@@ -600,6 +606,9 @@ class FakeGitLabRepos(FakeApiServer):
                 return json_reply(200, self._approval_state(found[0]))
             case ["merge_requests", _, "notes"] if found:
                 return self._list_notes(request, self.notes.get((project_id, found[0]["iid"]), []))
+            case ["merge_requests", _, "commits"] if found:  # newest first, as "Get single MR commits" lists them
+                commits = self.mr_commits.get((project_id, found[0]["iid"]), [])
+                return self._paged(request, sorted(commits, key=lambda c: parse_time(c["created_at"]), reverse=True))
             case ["merge_requests", *_]:
                 return json_reply(404, {"message": "404 Not found"})
         return json_reply(404, {"error": "404 Not Found"})

@@ -52,6 +52,9 @@ G_BOB = gitlab_user("bob", "Bob Builder", 2002)
 G_CAROL = gitlab_user("carol", "Carol Danvers", 2003)
 
 
+FIRST_COMMIT_OF_7 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=5)
+
+
 def sha(n: int) -> str:
     return f"{n:040x}"
 
@@ -92,6 +95,9 @@ def github() -> Iterator[FakeGitHubRepos]:
             github_review(72, CAROL, "CHANGES_REQUESTED", ago(days=3), number=7),
             github_review(73, BOB, "APPROVED", ago(days=2, hours=1), number=7),
         ]
+        # #7's branch: two commits, the first authored five days ago (before the pull request was opened)
+        server.pull_commits[(REPO, 7)] = [github_commit(sha(70), FIRST_COMMIT_OF_7, user=ALICE),
+                                          github_commit(sha(71), ago(days=4, hours=2), user=ALICE)]
         yield server
 
 
@@ -206,9 +212,11 @@ def test_the_first_poll_reaches_back_the_backfill_window_and_stores_commits_pull
         7: ("merged", 120, 30), 8: ("open", 5, 1)}
     assert account(pulls[7].identity_id) == ("github", "1001") and pulls[7].head_ref == "feature-7"
     assert [r.path for r in github.requests if "/pulls/" in r.path] == [
-        f"/repos/{REPO}/pulls/8", f"/repos/{REPO}/pulls/8/reviews",
-        f"/repos/{REPO}/pulls/7", f"/repos/{REPO}/pulls/7/reviews",  # newest update first; not #3
+        f"/repos/{REPO}/pulls/8", f"/repos/{REPO}/pulls/8/commits", f"/repos/{REPO}/pulls/8/reviews",
+        f"/repos/{REPO}/pulls/7", f"/repos/{REPO}/pulls/7/commits", f"/repos/{REPO}/pulls/7/reviews",  # not #3
         f"/repos/{REPO}/pulls/comments"]
+    # When the branch's first commit was authored: the start of part 2's cycle time (none listed for #8).
+    assert (pulls[7].first_commit_at, pulls[8].first_commit_at) == (naive(FIRST_COMMIT_OF_7), None)
     reviews = rows(Review, Review.pull_request == pulls[7].id)
     assert [(r.external_id, r.state, account(r.identity_id)) for r in reviews] == [
         ("71", "commented", ("github", "1002")), ("72", "changes_requested", ("github", "1003")),
@@ -218,8 +226,8 @@ def test_the_first_poll_reaches_back_the_backfill_window_and_stores_commits_pull
     assert before - OVERLAP <= row.poll_cursor <= after - OVERLAP
     assert before <= row.backfilled_at <= utc_naive() and row.last_polled_at is not None
     assert row.last_poll == {"batches": 1, "commits": 3, "pull_requests": 2, "reviews": 3, "issues": 0,
-                             "commit_details": 3, "requests": 11}  # the (empty) issues list, then each commit
-    assert len(github.requests) == 11
+                             "commit_details": 3, "requests": 13}  # the (empty) issues list, then each commit
+    assert len(github.requests) == 13
     assert {(r.headers.get("authorization"), r.headers.get("accept")) for r in github.requests} == {
         (f"Bearer {github.token}", "application/vnd.github+json")}
 
@@ -345,8 +353,8 @@ def test_a_rate_limit_while_reading_line_counts_keeps_the_new_cursor(
     """Everything since the cursor was read and stored before the line counts were asked for: the cursor moves
     on although the poll stops at the limit, and the next poll asks only for the counts still missing."""
     repo = add_repository(org, github)
-    github.secondary_limit_after = 8  # commits, pulls, 2 x (detail, reviews), review comments, issues; then the
-    # first "Get a commit" is refused
+    github.secondary_limit_after = 10  # commits, pulls, 2 x (detail, commits, reviews), review comments, issues;
+    # then the first "Get a commit" is refused
     before = utc_naive()
     result = poll(runtime, repo)
     assert result["status"] == "rate_limited" and result["commit_details"] == 0
@@ -638,3 +646,20 @@ def test_every_poll_drops_the_cached_repository_view_after_recording_how_it_went
     assert (again["status"], again["batches"], again["commit_details"]) == ("ok", 0, 0)
     assert runtime.redis.get(detail) is None
     assert runtime.redis.get(figures) == "still right"
+
+
+def test_a_gitlab_merge_requests_first_commit_time_is_its_earliest_commits(
+        runtime: Runtime, org: Organization, gitlab: FakeGitLabRepos) -> None:
+    """"Get single MR commits" lists newest first (and a rebase can reorder authored times): the earliest is kept,
+    read in its author's offset as UTC."""
+    earliest = datetime.now(UTC).replace(microsecond=0) - timedelta(days=6)
+    gitlab.mr_commits[(PROJECT, 5)] = [
+        gitlab_commit(sha(51), earliest + timedelta(days=1), project_path=GITLAB_PATH),
+        gitlab_commit(sha(52), earliest, offset_hours=2, committed=earliest + timedelta(days=2),
+                      project_path=GITLAB_PATH),
+        gitlab_commit(sha(53), earliest + timedelta(days=3), project_path=GITLAB_PATH)]
+    repo = add_repository(org, gitlab)
+    assert poll(runtime, repo)["status"] == "ok"
+    pulls = {p.number: p for p in rows(PullRequest, PullRequest.repository == repo)}
+    assert (pulls[5].first_commit_at, pulls[6].first_commit_at) == (naive(earliest), None)
+    assert f"/api/v4/projects/{GITLAB_PATH}/merge_requests/5/commits" in {r.path for r in gitlab.requests}
