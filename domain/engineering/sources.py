@@ -152,11 +152,7 @@ def _earliest(commits: list[CommitRecord]) -> datetime | None:
 def _github_first_commit(provider: Provider, pull: str) -> datetime | None:
     """When the pull request's earliest commit was authored: "List commits on a pull request" lists them oldest
     first, so its first page holds it (GitHub lists 250 at most)."""
-    path = f"{pull}/commits"
-    page = json_body(provider.fetch(path, {"per_page": PER_PAGE, "page": 1}), path)
-    if not isinstance(page, list):
-        raise PollError(f"GET {path}: not a JSON list")
-    return _earliest(_records(_github_commit, page))
+    return _earliest(_records(_github_commit, next(_list(provider, f"{pull}/commits", {}))))
 
 
 def github_commit_details(provider: Provider, shas: list[str]) -> Iterator[Activity]:
