@@ -6,6 +6,14 @@ batch (docs/benchmarks.md). So:
   and size, and re-run with each chunk's values (converted by the fields' own `db_value`).
 - PostgreSQL: `COPY ... FROM STDIN`, much faster than multi-row VALUES for large batches.
 Either way it runs in the caller's transaction (or one of its own): all rows or none.
+
+`upsert` writes rows that may already exist, in as few statements as the engine allows:
+- SQLite: peewee's statement for up to SQLITE_VARIABLES values with the `ON CONFLICT` clause after it, run once
+  a chunk. (One `executemany` call a row gives up the interpreter lock on each row and waits to take it back,
+  up to the switch interval when another thread, a poll reading ahead, holds it.)
+- PostgreSQL: COPY into a temporary twin of the table, then one `INSERT ... SELECT ... ON CONFLICT`. Against a
+  multi-row `INSERT ... VALUES` it skips quoting each row in the client (psycopg2's `mogrify`) and parsing
+  thousands of literals in the server.
 """
 from __future__ import annotations
 
@@ -19,6 +27,7 @@ import peewee
 from models.db import db, is_postgres
 
 CHUNK = 1000  # 5 columns x 1000 rows stays far under SQLite's 32,766 bound parameters
+SQLITE_VARIABLES = 32_766  # SQLite's bound parameters a statement (since 3.32)
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -65,6 +74,43 @@ def _example(field: peewee.Field) -> Any:
     return 0 if isinstance(field, (peewee.IntegerField, peewee.FloatField)) else "x"
 
 
+def upsert(fields: Sequence[peewee.Field], rows: Sequence[Sequence[Any]], conflict: str) -> None:
+    """Insert `rows` (values in the order of `fields`, all of one model, already as the database takes them: ids,
+    text, numbers, datetimes; no field converts them), doing what the `ON CONFLICT ...` clause `conflict` says
+    where a row's key exists; in the caller's transaction. As in any one upsert statement, no two rows may share
+    a conflict key."""
+    if not rows:
+        return
+    if is_postgres():
+        _copy_upsert(tuple(fields), rows, conflict)
+        return
+    names = tuple(field.name for field in fields)
+    size = SQLITE_VARIABLES // len(names)
+    for start in range(0, len(rows), size):
+        part = rows[start:start + size]
+        db.execute_sql(f"{_statement(fields[0].model, names, len(part))} {conflict}",
+                       [value for row in part for value in row])
+
+
+def _copy_upsert(fields: tuple[peewee.Field, ...], rows: Sequence[Sequence[Any]], conflict: str) -> None:
+    """The staging table lives as long as the connection, so it is created once a connection; the upsert takes
+    the rows out of it as it reads them (`DELETE ... RETURNING`), and a commit empties it anyway (`ON COMMIT
+    DELETE ROWS`, which also gives back the space the deleted rows held: nothing vacuums a temporary table)."""
+    table = fields[0].model._meta.table_name
+    staging = f"{table}_staging"
+    names = ", ".join(f'"{field.column_name}"' for field in fields)
+    texts = [_copy_column(list(column), numeric=False, memo=False) for column in zip(*rows, strict=True)]
+    lines = io.StringIO()
+    lines.writelines(line + "\n" for line in map("\t".join, zip(*texts, strict=True)))
+    lines.seek(0)
+    cursor = db.cursor()
+    cursor.execute(f'CREATE TEMPORARY TABLE IF NOT EXISTS "{staging}" (LIKE "{table}" INCLUDING DEFAULTS) '
+                   "ON COMMIT DELETE ROWS")
+    cursor.copy_expert(f'COPY "{staging}" ({names}) FROM STDIN', lines)
+    cursor.execute(f'WITH taken AS (DELETE FROM "{staging}" RETURNING {names}) '  # noqa: S608 (names from the model)
+                   f'INSERT INTO "{table}" ({names}) SELECT {names} FROM taken {conflict}')
+
+
 def _copy(fields: tuple[peewee.Field, ...], rows: Sequence[Sequence[Any]]) -> None:
     """COPY in PostgreSQL's text format: tab-separated, `\\N` for NULL, backslash escapes."""
     columns = [_copy_column(column, isinstance(field, (peewee.IntegerField, peewee.FloatField)))
@@ -77,18 +123,21 @@ def _copy(fields: tuple[peewee.Field, ...], rows: Sequence[Sequence[Any]]) -> No
     db.cursor().copy_expert(f'COPY "{table}" ({names}) FROM STDIN', lines)
 
 
-def _copy_column(values: list[Any], numeric: bool) -> list[str]:
-    """One column as COPY text. Names, units, tags and timestamps repeat within a batch, so their text is
-    made once per distinct value; numbers rarely do."""
+def _copy_column(values: list[Any], numeric: bool, memo: bool = True) -> list[str]:
+    """One column as COPY text. Names, units, tags and timestamps repeat within a metrics batch, so their text is
+    made once per distinct value (`memo`); numbers rarely do, nor do a batch of commits' shas and messages."""
     if numeric:
         return ["\\N" if value is None else str(value) for value in values]
-    memo: dict[tuple[type, Any], str] = {}  # keyed with the type: 1, 1.0 and True are equal as keys
+    if not memo:
+        return ["\\N" if value is None else value.translate(_COPY_ESCAPES) if isinstance(value, str) else str(value)
+                for value in values]
+    known: dict[tuple[type, Any], str] = {}  # keyed with the type: 1, 1.0 and True are equal as keys
     texts = []
     for value in values:
         key = (value.__class__, value)
-        text = memo.get(key)
+        text = known.get(key)
         if text is None:
-            text = memo[key] = "\\N" if value is None else (
+            text = known[key] = "\\N" if value is None else (
                 value.translate(_COPY_ESCAPES) if isinstance(value, str) else str(value))
         texts.append(text)
     return texts

@@ -7,13 +7,13 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-import psycopg2.extras
 from peewee import EXCLUDED, fn
 
 from domain.engineering.identities import _key, resolve, resolve_all
 from domain.engineering.records import Activity, Person
+from models import bulk
 from models.activity import Commit, Issue, Milestone, PullRequest, Review
-from models.db import db, is_postgres, utc_naive
+from models.db import db, utc_naive
 from models.developer import DeveloperIdentity
 from models.repository import Repository
 
@@ -33,11 +33,15 @@ class People:
             for person, identity in zip(fresh, resolve_all(self.org_id, fresh, self.bot_logins), strict=True):
                 self._seen[_key(person)] = identity
 
-    def ids(self, person: Person) -> dict[str, Any]:
+    def identity(self, person: Person) -> DeveloperIdentity | None:
+        """The identity `person` resolves to (None: a bot, or nobody to know them by)."""
         key = _key(person)
         if key not in self._seen:
             self._seen[key] = resolve(self.org_id, person, self.bot_logins)
-        identity = self._seen[key]
+        return self._seen[key]
+
+    def ids(self, person: Person) -> dict[str, Any]:
+        identity = self.identity(person)
         return {"identity": identity.id if identity else None,
                 "developer": identity.developer_id if identity else None}
 
@@ -47,45 +51,31 @@ def _excluded(field: Any) -> Any:
     return getattr(EXCLUDED, field.column_name)
 
 
-def _commit_rows(repo: Repository, activity: Activity, people: People) -> list[dict[str, Any]]:
-    unique = {c.sha: c for c in activity.commits}
-    return [{"repository": repo.id, "sha": c.sha, **people.ids(c.author), "author_name": c.author.name,
-             "author_email": (c.author.email or None), "authored_at": c.authored_at, "committed_at": c.committed_at,
-             "additions": c.additions, "deletions": c.deletions, "message": c.message} for c in unique.values()]
-
-
 COMMIT_COLUMNS = ("repository", "sha", "identity", "developer", "author_name", "author_email", "authored_at",
                   "committed_at", "additions", "deletions", "message", "created_at")
 COMMIT_KEPT = ("additions", "deletions", "identity", "developer", "message", "authored_at", "committed_at")
 
 
-@functools.lru_cache(maxsize=2)
-def _commit_upsert(postgres: bool) -> str:
-    """The commit upsert as SQL, written once: peewee builds a query's SQL anew on every call, which cost a
-    backfill most of its time (a page of 100 commits is 1,200 values)."""
+def _commit_rows(repo: Repository, activity: Activity, people: People) -> list[tuple[Any, ...]]:
+    """A batch's commits as rows of COMMIT_COLUMNS, one a sha (as one upsert statement needs)."""
+    now = utc_naive()
+    rows = []
+    for c in {c.sha: c for c in activity.commits}.values():
+        identity = people.identity(c.author)
+        rows.append((repo.id, c.sha, identity.id if identity else None, identity.developer_id if identity else None,
+                     c.author.name, c.author.email or None, c.authored_at, c.committed_at, c.additions, c.deletions,
+                     c.message, now))
+    return rows
+
+
+@functools.lru_cache(maxsize=1)
+def _commit_conflict() -> str:
+    """What a commit seen again keeps: its line counts, author, message and times when the newer copy lacks them.
+    (Written once: peewee would build a query's SQL anew for each page of commits, 1,200 values.)"""
     table, fields = Commit._meta.table_name, Commit._meta.fields
-    columns = ", ".join(f'"{fields[name].column_name}"' for name in COMMIT_COLUMNS)
     kept = ", ".join(f'"{c}" = COALESCE(EXCLUDED."{c}", "{table}"."{c}")'
                      for c in (fields[name].column_name for name in COMMIT_KEPT))
-    # PostgreSQL: one multi-row statement, `execute_values` filling in the rows; SQLite: one row, prepared once.
-    marks = "%s" if postgres else "(" + ", ".join(["?"] * len(COMMIT_COLUMNS)) + ")"
-    return (f'INSERT INTO "{table}" ({columns}) VALUES {marks} '  # noqa: S608 (names from the model)
-            f'ON CONFLICT ("repository_id", "sha") DO UPDATE SET {kept}')
-
-
-def _store_commits(rows: list[dict[str, Any]]) -> None:
-    """Upsert a page of commits (inside the caller's transaction): line counts, the author, the message and the
-    times are kept when the newer copy lacks them."""
-    if not rows:
-        return
-    now = utc_naive()
-    # The values as peewee would pass them: ids, text, numbers, and datetimes (which the driver adapts).
-    values = [tuple(row.get(name, now) for name in COMMIT_COLUMNS) for row in rows]
-    cursor = db.cursor()
-    if is_postgres():  # the rows are unique by sha (`_commit_rows`), as one statement's upsert needs
-        psycopg2.extras.execute_values(cursor, _commit_upsert(True), values, page_size=len(values))
-    else:
-        cursor.executemany(_commit_upsert(False), values)
+    return f'ON CONFLICT ("repository_id", "sha") DO UPDATE SET {kept}'
 
 
 def _store_pulls(repo: Repository, activity: Activity, people: People) -> dict[int, int]:
@@ -181,7 +171,7 @@ def ingest(repo: Repository, activity: Activity, bot_logins: Iterable[str] = (),
     people.resolve(_authors(activity))  # before the batch's transaction: new identities are committed at once
     with db.atomic():
         rows = _commit_rows(repo, activity, people)
-        _store_commits(rows)
+        bulk.upsert([Commit._meta.fields[name] for name in COMMIT_COLUMNS], rows, _commit_conflict())
         pulls = _store_pulls(repo, activity, people)
         reviews = _store_reviews(activity, pulls, people)
         issues = _store_issues(repo, activity, people) if activity.issues else 0

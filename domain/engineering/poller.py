@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.prefetch import prefetched
 from core.runtime import Runtime
 from core.settings import Settings
 from domain import cache_views
@@ -71,18 +72,22 @@ def _poll(rt: Runtime, repo: Repository) -> dict[str, Any]:
         provider = _provider(rt.settings, repo)
         try:
             people = People(repo.organization_id, rt.settings.bot_logins)
-            for activity in gathered(READERS[repo.provider](provider, since), BATCH_RECORDS):
-                stored = ingest(repo, activity, people=people)
-                for key, value in stored.items():
-                    counts[key] += value
-                counts["batches"] += 1
-                if backfill is not None:
-                    backfill.stored(activity, stored)
-                # What members see changes as batches land: a backfill's activity and progress show while it runs
-                # (each drop walks the cache's keys, hence not every batch; `_record` drops them at the end).
-                if time.monotonic() - dropped >= VIEWS_DROPPED_EVERY:
-                    cache_views.organization_changed(rt.redis, repo.organization_id)
-                    dropped = time.monotonic()
+            # The next batch is read (fetched and parsed) while this one is stored.
+            with prefetched(gathered(READERS[repo.provider](provider, since), BATCH_RECORDS),
+                            name=f"poll-repository-{repo.id}") as batches:
+                for activity in batches:
+                    stored = ingest(repo, activity, people=people)
+                    for key, value in stored.items():
+                        counts[key] += value
+                    counts["batches"] += 1
+                    if backfill is not None:
+                        backfill.stored(activity, stored)
+                    # What members see changes as batches land: a backfill's activity and progress show while it
+                    # runs (each drop walks the cache's keys, hence not every batch; `_record` drops them at the
+                    # end).
+                    if time.monotonic() - dropped >= VIEWS_DROPPED_EVERY:
+                        cache_views.organization_changed(rt.redis, repo.organization_id)
+                        dropped = time.monotonic()
             # Everything since the cursor is stored: the next poll starts here even if the line counts below
             # run into the rate limit (they are asked for again, by what still lacks them).
             # (Unless a backfill was asked for meanwhile, which cleared the cursor: the next poll runs it.)

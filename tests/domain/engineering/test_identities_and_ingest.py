@@ -24,35 +24,10 @@ from models.outbox import OutboxMessage
 from models.repository import Repository
 from tests.conftest import TEST_SECRET, create_user
 from tests.domain.engineering import payloads as p
+from tests.domain.engineering.conftest import HOOK_SECRET, make_repository
 from workers.engineering import ingest_hook
 
-HOOK_SECRET = "whsec-plain-3f9a1c7e5b0d"
 ALICE = p.github_user("alice", 1001)
-
-
-@pytest.fixture
-def org(app: Flask) -> Organization:
-    with db.connection_context():
-        return Organization.create(name="Acme")
-
-
-def make_repository(org: Organization, provider: str, path: str = "acme/widgets") -> Repository:
-    host, api = (("https://github.com", "https://api.github.com") if provider == "github"
-                 else ("https://gitlab.example.com", "https://gitlab.example.com/api/v4"))
-    with db.connection_context():
-        return Repository.create(
-            organization=org, name=path.split("/")[1], url=f"{host}/{path}", full_name=path, provider=provider,
-            api_url=api, hook_secret=HOOK_SECRET)
-
-
-@pytest.fixture
-def github_repo(org: Organization) -> Repository:
-    return make_repository(org, "github")
-
-
-@pytest.fixture
-def gitlab_repo(org: Organization) -> Repository:
-    return make_repository(org, "gitlab")
 
 
 def hook(repo: Repository, event: str, payload: Any, bot_logins: tuple[str, ...] = ()) -> dict[str, int]:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from core.runtime import Runtime
@@ -40,12 +39,6 @@ SPRINT = github_milestone(77, 3, "Sprint 3", due_on="2026-12-20T00:00:00Z")
 
 def ago(**delta: float) -> datetime:
     return datetime.now(UTC) - timedelta(**delta)
-
-
-@pytest.fixture
-def org(app: Flask) -> Organization:
-    with db.connection_context():
-        return Organization.create(name="Acme")
 
 
 def repository(org: Organization, provider: str, api_url: str = "https://93.184.216.34",

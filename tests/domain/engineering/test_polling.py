@@ -5,13 +5,13 @@ reviews are stored once however often they are read; a rate limit, a garbage ans
 cursor and what was stored as they were, and never shows the token."""
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
-from flask import Flask
 
 from core import cache
 from core.runtime import Runtime
@@ -130,12 +130,6 @@ def gitlab() -> Iterator[FakeGitLabRepos]:
                         project_id=PROJECT),
         ]
         yield server
-
-
-@pytest.fixture
-def org(app: Flask) -> Organization:
-    with db.connection_context():
-        return Organization.create(name="Acme")
 
 
 def add_repository(org: Organization, server: FakeGitHubRepos | FakeGitLabRepos, **fields: Any) -> int:
@@ -594,9 +588,16 @@ def test_a_backfill_shows_its_progress_while_it_runs(runtime: Runtime, org: Orga
     answer = github.answer
 
     def watching(request: Recorded) -> Any:
-        if request.path == f"/repos/{REPO}/pulls":  # the commits are all stored: two batches (1,000 + 500)
-            with db.connection_context():
-                state = Repository.get_by_id(repo).backfill
+        # The commits are read: two batches (1,000, then 500 with what follows). The poll reads ahead while it
+        # stores, so the first batch may still be on its way in: wait (holding the reader) for it to land.
+        if request.path == f"/repos/{REPO}/pulls":
+            deadline = time.monotonic() + 10
+            while True:
+                with db.connection_context():
+                    state = Repository.get_by_id(repo).backfill
+                if state["commits"] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
             seen.append((state["status"], state["progress"], state["commits"]))
         return answer(request)
 
