@@ -54,6 +54,7 @@ class PullRequest(BaseModel):
     base_ref = peewee.CharField(max_length=255, null=True)
     head_ref = peewee.CharField(max_length=255, null=True)
     merge_commit_sha = peewee.CharField(max_length=64, null=True)
+    head_sha = peewee.CharField(max_length=64, null=True)
     url = peewee.CharField(max_length=2048, null=True)
     provider_updated_at = peewee.DateTimeField(null=True)  # a stale copy never overwrites a newer one
     created_at = peewee.DateTimeField(default=utc_naive)

@@ -91,6 +91,11 @@ def id_list(ids: list[int]) -> peewee.SQL:
     return peewee.SQL("(" + ",".join(str(int(i)) for i in ids) + ")") if ids else peewee.SQL("(NULL)")
 
 
+def tuples(query: Any) -> list[tuple[Any, ...]]:
+    """A query's rows as tuples (typed: peewee's own `tuples()` is not)."""
+    return list(query.tuples())
+
+
 def reserve_ids(model: type[peewee.Model], count: int) -> list[int]:
     """`count` primary keys for rows of `model` to be inserted with them later in the same transaction, so that
     rows referring to them can be built before any is inserted. PostgreSQL: from the table's sequence (safe

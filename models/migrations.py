@@ -119,6 +119,10 @@ def _unused_indexes(migrator: SchemaMigrator) -> None:
                 db.execute_sql(f'DROP INDEX IF EXISTS "{model._meta.table_name}_{field.column_name}"')
 
 
+def _pull_heads(migrator: SchemaMigrator) -> None:
+    add_column(migrator, "pull_request", "head_sha", peewee.CharField(max_length=64, null=True))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -134,6 +138,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "organizations, teams, developers, repositories and their activity", _engineering),
     Migration(13, "activity: drop the foreign-key indexes no query uses", _unused_indexes),
     Migration(14, "repository backfill progress", _backfill),
+    Migration(15, "pull requests' head commits", _pull_heads),
 )
 
 

@@ -2,7 +2,7 @@
 your CI sources' deploy workflows (definitions: `domain.dora`)."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 import marshmallow as ma
@@ -11,45 +11,19 @@ from flask.views import MethodView
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.deprecation import deprecated
-from api.schemas.common import StrictSchema, UtcDateTime
+from api.schemas.common import UtcDateTime
+from api.schemas.ranges import RangeArgsSchema
 from domain.dora import PERIODS, dora
 from models.pipeline import CISource, Pipeline
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/v1/analytics", description="DORA metrics")
-MAX_RANGE = timedelta(days=731)
 # `/dora` became `/dora-metrics` (seed 002's path); the old path answers the same for a year, with notice.
 DORA_RENAMED, DORA_SUNSET = date(2026, 12, 7), date(2027, 12, 7)
-EARLIEST, LATEST = datetime(1970, 1, 1), datetime(9000, 1, 1)  # room for the previous span and a bare end date
 
 
-class DayOrMoment(ma.fields.AwareDateTime):
-    """A date (`2026-11-01`) or a date-time; as an end, a bare date includes that whole day."""
-
-    def __init__(self, end: bool = False, **kwargs: Any) -> None:
-        super().__init__(default_timezone=UTC, **kwargs)
-        self.end = end
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        try:
-            moment = super()._deserialize(value, attr, data, **kwargs).astimezone(UTC).replace(tzinfo=None)
-            return moment + timedelta(days=1) if self.end and isinstance(value, str) and len(value) == 10 else moment
-        except OverflowError:
-            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
-
-
-class DoraArgsSchema(StrictSchema):
-    start_date = DayOrMoment(required=True)
-    end_date = DayOrMoment(end=True, required=True, metadata={"description": "A bare date counts its whole day."})
+class DoraArgsSchema(RangeArgsSchema):
     granularity = ma.fields.String(load_default="daily", validate=ma.validate.OneOf(tuple(PERIODS)))
     repository = ma.fields.String(validate=ma.validate.Length(min=1, max=255))
-
-    @ma.validates_schema
-    def _range(self, data: dict[str, Any], **kwargs: Any) -> None:
-        start, end = data.get("start_date"), data.get("end_date")
-        if start is not None and end is not None and not start < end <= start + MAX_RANGE:
-            raise ma.ValidationError("end_date must be after start_date, and at most 731 days later.", "end_date")
-        if start is not None and not EARLIEST <= start <= LATEST:
-            raise ma.ValidationError(f"Between {EARLIEST.year} and {LATEST.year}.", "start_date")
 
 
 class _Frequency(ma.Schema):

@@ -235,7 +235,9 @@ class PullRequestSchema(ma.Schema):
     deletions = ma.fields.Integer(allow_none=True)
     base_ref = ma.fields.String(allow_none=True)
     head_ref = ma.fields.String(allow_none=True)
-    merge_commit_sha = ma.fields.String(allow_none=True)
+    head_sha = ma.fields.String(allow_none=True, metadata={"description": "The head commit (CI runs on it)"})
+    merge_commit_sha = ma.fields.String(allow_none=True, metadata={
+        "description": "The commit the merge put on the base branch (a squash or rebase's too)"})
     url = ma.fields.String(allow_none=True)
     reviews = ma.fields.Integer(attribute="review_count")
 

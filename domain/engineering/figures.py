@@ -9,14 +9,10 @@ from typing import Any
 from peewee import JOIN, fn
 
 from models.activity import Commit, PullRequest, Review
-from models.db import utc_naive
+from models.db import tuples, utc_naive
 from models.developer import Developer, TeamMember
 
 WINDOW = timedelta(days=30)
-
-
-def _tuples(query: Any) -> list[tuple[Any, ...]]:
-    return list(query.tuples())
 
 
 def _since(since: datetime | None) -> datetime:
@@ -36,19 +32,19 @@ def developer_metrics(developer_ids: Iterable[int], since: datetime | None = Non
         return figures
     commits = (Commit.select(Commit.developer, fn.COUNT(Commit.id), fn.SUM(Commit.additions), fn.SUM(Commit.deletions))
                .where(Commit.developer << scope, Commit.authored_at >= start).group_by(Commit.developer))
-    for dev, count, added, deleted in _tuples(commits):
+    for dev, count, added, deleted in tuples(commits):
         figures[dev].update(commits_last_30d=count, lines_added=int(added or 0), lines_deleted=int(deleted or 0))
     opened = (PullRequest.select(PullRequest.developer, fn.COUNT(PullRequest.id)).where(
         PullRequest.developer << scope, PullRequest.opened_at >= start).group_by(PullRequest.developer))
-    for dev, count in _tuples(opened):
+    for dev, count in tuples(opened):
         figures[dev]["prs_opened"] = count
     merged = (PullRequest.select(PullRequest.developer, fn.COUNT(PullRequest.id)).where(
         PullRequest.developer << scope, PullRequest.merged_at >= start).group_by(PullRequest.developer))
-    for dev, count in _tuples(merged):
+    for dev, count in tuples(merged):
         figures[dev]["prs_merged"] = count
     reviewed = (Review.select(Review.developer, fn.COUNT(fn.DISTINCT(Review.pull_request))).where(
         Review.developer << scope, Review.submitted_at >= start).group_by(Review.developer))
-    for dev, count in _tuples(reviewed):
+    for dev, count in tuples(reviewed):
         figures[dev]["prs_reviewed"] = count
     return figures
 
@@ -65,7 +61,7 @@ def team_metrics(team_id: int, since: datetime | None = None) -> dict[str, int]:
 def repository_summaries(repository_ids: Iterable[int]) -> dict[int, tuple[int, datetime | None]]:
     """(commit_count, last_commit) for each repository, in one query."""
     ids = list(repository_ids)
-    rows = _tuples(Commit.select(Commit.repository, fn.COUNT(Commit.id), fn.MAX(Commit.committed_at))
+    rows = tuples(Commit.select(Commit.repository, fn.COUNT(Commit.id), fn.MAX(Commit.committed_at))
                    .where(Commit.repository << ids).group_by(Commit.repository)) if ids else []
     found = {repo: (count, last) for repo, count, last in rows}
     return {i: found.get(i, (0, None)) for i in ids}
@@ -77,7 +73,7 @@ def repository_statistics(repository_id: int) -> dict[str, Any]:
                              fn.COUNT(fn.DISTINCT(Commit.developer)), fn.MAX(Commit.committed_at))
                .join(Developer, JOIN.LEFT_OUTER).where(Commit.repository == repository_id, human).tuples().first())
     count, added, deleted, contributors, last = commits or (0, 0, 0, 0, None)
-    states = dict(_tuples(PullRequest.select(PullRequest.state, fn.COUNT(PullRequest.id))
+    states = dict(tuples(PullRequest.select(PullRequest.state, fn.COUNT(PullRequest.id))
                           .where(PullRequest.repository == repository_id).group_by(PullRequest.state)))
     reviews = (Review.select(fn.COUNT(Review.id)).join(PullRequest)
                .where(PullRequest.repository == repository_id).scalar())

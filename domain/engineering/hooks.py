@@ -80,6 +80,7 @@ def _github_pull(pull: Any) -> PullRecord:
         closed_at=moment(pull.get("closed_at")), additions=whole(pull.get("additions")),
         deletions=whole(pull.get("deletions")), base_ref=_ref(pull.get("base"), "base"),
         head_ref=_ref(pull.get("head"), "head"),
+        head_sha=text(obj(pull.get("head") or {}, "head").get("sha"), "head.sha", required=False),
         merge_commit_sha=text(pull.get("merge_commit_sha"), "merge_commit_sha", required=False),
         url=text(pull.get("html_url"), "html_url", required=False, limit=2048))
 
@@ -193,6 +194,7 @@ def _gitlab_merge_request(attributes: Any, user: Person) -> PullRecord:
         closed_at=moment(mr.get("closed_at")) or (updated if state == "closed" else None),
         base_ref=text(mr.get("target_branch"), "target_branch", required=False),
         head_ref=text(mr.get("source_branch"), "source_branch", required=False),
+        head_sha=text(last_commit.get("id"), "last_commit.id", required=False),
         merge_commit_sha=text(mr.get("merge_commit_sha") or (last_commit.get("id") if state == "merged" else None),
                               "merge_commit_sha", required=False),
         url=text(mr.get("url"), "url", required=False, limit=2048))

@@ -81,15 +81,16 @@ def _commit_conflict() -> str:
 def _store_pulls(repo: Repository, activity: Activity, people: People) -> dict[int, int]:
     newest = {p.number: p for p in sorted(activity.pulls, key=lambda p: p.updated_at or utc_naive())}
     fields = ("title", "state", "opened_at", "merged_at", "closed_at", "additions", "deletions", "base_ref",
-              "head_ref", "merge_commit_sha", "url")
+              "head_ref", "merge_commit_sha", "url")  # head_sha below: kept when a copy lacks it
     for pull in newest.values():
         row = {"repository": repo.id, "number": pull.number, **people.ids(pull.author),
                "provider_updated_at": pull.updated_at, "first_commit_at": pull.first_commit_at,
+               "head_sha": pull.head_sha,
                **{f: getattr(pull, f) for f in fields}}
         update = {getattr(PullRequest, f): getattr(EXCLUDED, f) for f in (*fields, "provider_updated_at")}
         update.update({field: fn.COALESCE(_excluded(field), field) for field in (
             PullRequest.identity, PullRequest.developer, PullRequest.additions, PullRequest.deletions,
-            PullRequest.first_commit_at)})
+            PullRequest.first_commit_at, PullRequest.head_sha)})
         newer = (PullRequest.provider_updated_at.is_null() | EXCLUDED.provider_updated_at.is_null()
                  | (EXCLUDED.provider_updated_at >= PullRequest.provider_updated_at))
         (PullRequest.insert(row)

@@ -53,9 +53,10 @@ class PullRecord:
     deletions: int | None = None
     base_ref: str | None = None
     head_ref: str | None = None
-    merge_commit_sha: str | None = None
+    merge_commit_sha: str | None = None  # the commit the merge put on the base branch (squash and rebase too)
     url: str | None = None
     first_commit_at: datetime | None = None  # when its earliest commit was authored (polls only: hooks do not say)
+    head_sha: str | None = None  # the head commit: CI runs on it are the pull request's testing time
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ def _github_pull(item: Any) -> PullRecord:
         deletions=whole(pull.get("deletions")),
         base_ref=text(obj(pull.get("base") or {}, "base").get("ref"), "base.ref", required=False),
         head_ref=text(obj(pull.get("head") or {}, "head").get("ref"), "head.ref", required=False),
+        head_sha=text(obj(pull.get("head") or {}, "head").get("sha"), "head.sha", required=False),
         merge_commit_sha=text(pull.get("merge_commit_sha"), "merge_commit_sha", required=False),
         url=text(pull.get("html_url"), "html_url", required=False, limit=2048))
 
@@ -206,8 +207,16 @@ def _gitlab_merge_request(item: Any) -> PullRecord:
         closed_at=moment(mr.get("closed_at")),
         base_ref=text(mr.get("target_branch"), "target_branch", required=False),
         head_ref=text(mr.get("source_branch"), "source_branch", required=False),
-        merge_commit_sha=text(mr.get("merge_commit_sha"), "merge_commit_sha", required=False),
+        head_sha=text(mr.get("sha"), "sha", required=False),
+        merge_commit_sha=_gitlab_landed(mr, state),
         url=text(mr.get("web_url"), "web_url", required=False, limit=2048))
+
+
+def _gitlab_landed(mr: dict[str, Any], state: str) -> str | None:
+    """The commit a merged merge request put on its target branch: the merge commit, or the squash commit (a
+    squash without a merge commit), or its head itself (a fast-forward merge, rebased first)."""
+    landed = mr.get("merge_commit_sha") or mr.get("squash_commit_sha") or (mr.get("sha") if state == "merged" else None)
+    return text(landed, "merge_commit_sha", required=False)
 
 
 def _gitlab_reviews(provider: Provider, project: str, pull: PullRecord) -> list[ReviewRecord]:

@@ -28,7 +28,8 @@ SAFE = {"GET", "HEAD", "OPTIONS"}
 PUBLIC_API = {"/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/repositories/<int:repository_id>/hooks/github",
               "/api/v1/repositories/<int:repository_id>/hooks/gitlab"}
 DORA_QUERY = "?start_date={year_ago}&end_date={today}"  # required arguments
-LIST_QUERIES = {"/api/v1/analytics/dora": DORA_QUERY, "/api/v1/analytics/dora-metrics": DORA_QUERY}
+LIST_QUERIES = {"/api/v1/analytics/dora": DORA_QUERY, "/api/v1/analytics/dora-metrics": DORA_QUERY,
+                "/api/v1/analytics/cycle-time": DORA_QUERY, "/api/v1/analytics/pull-requests": DORA_QUERY}
 NOT_NEEDED = object()
 
 
@@ -81,7 +82,7 @@ def test_every_route_with_a_path_parameter_is_known_to_this_suite(app: Flask) ->
 def test_every_api_route_needs_a_token_and_says_which_permission(app: Flask, client: FlaskClient) -> None:
     world = World(values={"build": str(uuid.uuid4()), "analysis": str(uuid.uuid4()), **dict.fromkeys(
         ("project", "webhook", "delivery", "rule", "alert", "cluster", "source", "pipeline", "user", "job",
-         "organization", "team", "repository", "developer"), "1")})
+         "organization", "team", "repository", "developer", "pull_request"), "1")})
     checked = 0
     for rule, method in api_routes(app):
         if rule.rule in PUBLIC_API:

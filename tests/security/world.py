@@ -9,6 +9,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from models.activity import PullRequest
 from models.alert import Alert
 from models.db import db, utc_naive
 from models.developer import Developer
@@ -58,6 +59,7 @@ ROUTES: dict[str, tuple[str, str | None]] = {
     "/api/v1/developers/<int:developer_id>/activity": (PRIVATE, "developer"),
     "/api/v1/developers/<int:developer_id>/merge": (PRIVATE, "developer"),
     "/api/v1/developers/<int:developer_id>/split": (PRIVATE, "developer"),
+    "/api/v1/analytics/pull-requests/<int:pull_request_id>/timeline": (PRIVATE, "pull_request"),
     "/api/v1/users/<int:user_id>": (ADMIN, "user"),
     "/api/v1/admin/jobs/<string:name>/run": (ADMIN, "job"),
     "/api/v1/ws/builds/<task_id>": (SOCKET, "build"),
@@ -150,5 +152,7 @@ def _engineering(world: World, post: Any, tag: str) -> None:
                                              "api_url": f"https://{PUBLIC_IP}"}), 201)
     with db.connection_context():
         developer = Developer.create(organization=org["id"], name=f"{tag}-developer")
+        pull = PullRequest.create(repository=repo["id"], number=1, title=f"{tag}-pull", state="open",
+                                  developer=developer.id, opened_at=utc_naive())
     world.values.update(organization=str(org["id"]), team=str(team["id"]), repository=str(repo["id"]),
-                        developer=str(developer.id))
+                        developer=str(developer.id), pull_request=str(pull.id))

@@ -122,7 +122,7 @@ def test_an_opened_github_pull_request_maps_its_number_author_refs_and_counts() 
     assert (record.opened_at, record.updated_at) == (datetime(2026, 11, 30, 9), datetime(2026, 11, 30, 9, 30))
     assert (record.merged_at, record.closed_at, record.merge_commit_sha) == (None, None, None)
     assert (record.additions, record.deletions) == (120, 30)
-    assert (record.base_ref, record.head_ref) == ("main", "feature/fly")
+    assert (record.base_ref, record.head_ref, record.head_sha) == ("main", "feature/fly", p.sha(42 + 500))
     assert record.url == "https://github.com/acme/widgets/pull/42"
 
 
@@ -338,6 +338,7 @@ def test_a_merged_gitlab_merge_request_takes_its_merge_time_and_sha() -> None:
     assert (merged.merged_at, merged.closed_at, merged.merge_commit_sha) == (datetime(2026, 11, 30, 14), None,
                                                                              p.sha(90))
     assert (forwarded.merged_at, forwarded.merge_commit_sha) == (datetime(2026, 11, 30, 15), p.sha(91))
+    assert (merged.head_sha, forwarded.head_sha) == (p.sha(3 + 700), p.sha(91))  # the last commit: the head
 
 
 def test_a_closed_gitlab_merge_request_is_closed_at_its_update() -> None:

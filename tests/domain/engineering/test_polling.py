@@ -205,6 +205,9 @@ def test_the_first_poll_reaches_back_the_backfill_window_and_stores_commits_pull
     assert {n: (p.state, p.additions, p.deletions) for n, p in pulls.items()} == {
         7: ("merged", 120, 30), 8: ("open", 5, 1)}
     assert account(pulls[7].identity_id) == ("github", "1001") and pulls[7].head_ref == "feature-7"
+    listed_7 = next(p for p in github.pulls[REPO] if p["number"] == 7)
+    assert (pulls[7].head_sha, pulls[7].merge_commit_sha) == (listed_7["head"]["sha"], listed_7["merge_commit_sha"])
+    assert pulls[7].merge_commit_sha is not None and pulls[8].merge_commit_sha is None
     assert [r.path for r in github.requests if "/pulls/" in r.path] == [
         f"/repos/{REPO}/pulls/8", f"/repos/{REPO}/pulls/8/commits", f"/repos/{REPO}/pulls/8/reviews",
         f"/repos/{REPO}/pulls/7", f"/repos/{REPO}/pulls/7/commits", f"/repos/{REPO}/pulls/7/reviews",  # not #3
@@ -444,6 +447,8 @@ def test_gitlab_stats_approvals_and_notes_become_line_counts_and_reviews(
     assert {n: p.state for n, p in pulls.items()} == {5: "merged", 6: "open"}
     assert (pulls[5].base_ref, pulls[5].head_ref, account(pulls[5].identity_id)) == (
         "main", "feature-5", ("gitlab", "2001"))
+    listed_5 = next(m for m in gitlab.merge_requests[PROJECT] if m["iid"] == 5)
+    assert (pulls[5].head_sha, pulls[5].merge_commit_sha) == (listed_5["sha"], listed_5["merge_commit_sha"])
     reviews = rows(Review, Review.pull_request == pulls[5].id)
     assert {(r.external_id, r.state, account(r.identity_id)) for r in reviews} == {
         ("approval-2002", "approved", ("gitlab", "2002")), ("note-501", "commented", ("gitlab", "2003"))}
@@ -664,3 +669,19 @@ def test_a_gitlab_merge_requests_first_commit_time_is_its_earliest_commits(
     pulls = {p.number: p for p in rows(PullRequest, PullRequest.repository == repo)}
     assert (pulls[5].first_commit_at, pulls[6].first_commit_at) == (naive(earliest), None)
     assert f"/api/v4/projects/{GITLAB_PATH}/merge_requests/5/commits" in {r.path for r in gitlab.requests}
+
+
+@pytest.mark.parametrize(("squash", "landed"), [(True, "squash"), (False, "head")])
+def test_a_gitlab_merge_without_a_merge_commit_lands_its_squash_or_head_commit(
+        runtime: Runtime, org: Organization, gitlab: FakeGitLabRepos, squash: bool, landed: str) -> None:
+    """GitLab leaves `merge_commit_sha` empty when a merge made no merge commit: a squash put its
+    `squash_commit_sha` on the target branch, a fast-forward its head (`sha`). That is the commit deployments
+    are matched against."""
+    (merged,) = [m for m in gitlab.merge_requests[PROJECT] if m["iid"] == 5]
+    merged["merge_commit_sha"] = None
+    merged["squash_commit_sha"] = sha(555) if squash else None
+    repo = add_repository(org, gitlab)
+    assert poll(runtime, repo)["status"] == "ok"
+    (stored,) = rows(PullRequest, PullRequest.repository == repo, PullRequest.number == 5)
+    assert stored.merge_commit_sha == (sha(555) if landed == "squash" else merged["sha"])
+    assert stored.head_sha == merged["sha"]
