@@ -2,7 +2,8 @@
 apply; the deploy runs stand in for Four Keys' deployments and, for restores, its incidents):
 
 - deployment frequency: successful deploys per period (day, week or month) in the range;
-- lead time for changes: from the deployed head commit's timestamp to the deploy's finish (median, p90);
+- lead time for changes: from the deployed head commit's timestamp to the deploy's finish (median, p90); over an
+  organization's repositories, from each change's (pull request's) first commit to the deploy that shipped it;
 - change failure rate: failed deploys over all finished (successful or failed) deploys, as a percentage;
 - time to restore: from the first failed deploy of a failing streak to the next successful deploy of the
   same source (median, p90); a streak not yet restored is counted in `unrestored`.
@@ -11,7 +12,7 @@ Each metric's trend compares it with the same metric over the period of equal le
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -91,16 +92,23 @@ def restore_hours(query: Any, runs: list[Deploy]) -> tuple[list[float], int]:
     return hours, unrestored
 
 
-def measure(query: Any, start: datetime, end: datetime, granularity: str) -> dict[str, Any]:
+LeadTimes = Callable[[datetime, datetime], list[float]]
+
+
+def measure(query: Any, start: datetime, end: datetime, granularity: str,
+            lead_times: LeadTimes | None = None) -> dict[str, Any]:
+    """The four metrics over [start, end). Lead time is each deploy's, from its head commit, unless `lead_times`
+    gives the hours of each change deployed in the range (from its first commit: `domain.engineering`)."""
     runs = deploys(query, start, end)
     good = [run for run in runs if run.status == "success"]
     periods = period_starts(start, end, granularity)
     restored, unrestored = restore_hours(query, runs)
+    leads = lead_times(start, end) if lead_times is not None else [
+        _hours(run.finished_at - run.commit_timestamp) for run in good if run.commit_timestamp is not None]
     return {
         "deployment_frequency": {"value": round(len(good) / max(len(periods), 1), 2),
                                  "unit": PERIODS[granularity][0], "deployments": len(good)},
-        "lead_time_for_changes": _spread(_hours(run.finished_at - run.commit_timestamp)
-                                         for run in good if run.commit_timestamp is not None),
+        "lead_time_for_changes": _spread(leads),
         "change_failure_rate": {"percentage": round(100 * (len(runs) - len(good)) / len(runs), 1) if runs else None,
                                 "failed": len(runs) - len(good), "total": len(runs)},
         "time_to_restore": {**_spread(restored), "unrestored": unrestored},
@@ -132,10 +140,11 @@ def trend(now: float | None, before: float | None) -> str:
     return "stable" if abs(change) <= STABLE_WITHIN else ("increasing" if change > 0 else "decreasing")
 
 
-def dora(query: Any, start: datetime, end: datetime, granularity: str) -> dict[str, Any]:
+def dora(query: Any, start: datetime, end: datetime, granularity: str,
+         lead_times: LeadTimes | None = None) -> dict[str, Any]:
     """The four metrics over [start, end), each with `previous` and `trend` against the period before."""
-    current = measure(query, start, end, granularity)
-    previous = measure(query, start - (end - start), start, granularity)
+    current = measure(query, start, end, granularity, lead_times)
+    previous = measure(query, start - (end - start), start, granularity, lead_times)
     for name, key in KEYS.items():
         current[name]["previous"] = previous[name][key]
         current[name]["trend"] = trend(current[name][key], previous[name][key])

@@ -1,5 +1,6 @@
 """`/api/v1/analytics/dora-metrics` (and its deprecated first name `/dora`): DORA metrics over the pipelines of
-your CI sources' deploy workflows (definitions: `domain.dora`)."""
+your CI sources' deploy workflows, or, with `organization_id`, `team_id` or `repository_id`, over registered
+repositories through their organization members' CI sources (definitions: `domain.dora`)."""
 from __future__ import annotations
 
 from datetime import date
@@ -8,22 +9,34 @@ from typing import Any
 import marshmallow as ma
 from flask.views import MethodView
 
+from api import org_scope
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.deprecation import deprecated
 from api.schemas.common import UtcDateTime
 from api.schemas.ranges import RangeArgsSchema
 from domain.dora import PERIODS, dora
+from domain.engineering.links import pipelines_of
+from domain.engineering.pull_analytics import Scope, change_lead_hours
 from models.pipeline import CISource, Pipeline
+from models.repository import Repository
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/v1/analytics", description="DORA metrics")
 # `/dora` became `/dora-metrics` (seed 002's path); the old path answers the same for a year, with notice.
 DORA_RENAMED, DORA_SUNSET = date(2026, 12, 7), date(2027, 12, 7)
 
 
+def _id(description: str) -> ma.fields.Integer:
+    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1), metadata={"description": description})
+
+
 class DoraArgsSchema(RangeArgsSchema):
     granularity = ma.fields.String(load_default="daily", validate=ma.validate.OneOf(tuple(PERIODS)))
-    repository = ma.fields.String(validate=ma.validate.Length(min=1, max=255))
+    repository = ma.fields.String(validate=ma.validate.Length(min=1, max=255), metadata={
+        "description": "Your CI sources' pipelines of this owner/name"})
+    organization_id = _id("The organization's repositories, through its members' CI sources")
+    team_id = _id("The team's repositories")
+    repository_id = _id("One registered repository")
 
 
 class _Frequency(ma.Schema):
@@ -58,7 +71,12 @@ class DoraSchema(ma.Schema):
     series = ma.fields.List(ma.fields.Nested(_Period))
 
 
+SCOPES = ("organization_id", "team_id", "repository_id")
+
+
 def _dora(args: dict[str, Any]) -> dict[str, Any]:
+    if any(name in args for name in SCOPES):
+        return _dora_of_repositories(args)
     user = current_user()
     query = Pipeline.select(Pipeline, CISource).join(CISource)
     if user.role != "admin":
@@ -66,6 +84,29 @@ def _dora(args: dict[str, Any]) -> dict[str, Any]:
     if "repository" in args:
         query = query.where(Pipeline.repository == args["repository"])
     return dora(query, args["start_date"], args["end_date"], args["granularity"])
+
+
+def _dora_of_repositories(args: dict[str, Any]) -> dict[str, Any]:
+    """DORA over registered repositories (an organization's, a team's, or one): the deploys of the CI sources its
+    members own for them, and lead time from each change's first commit (`domain.engineering.pull_analytics`)."""
+    repositories = Repository.select(Repository.id, Repository.organization, Repository.full_name)
+    organizations = set()
+    if "organization_id" in args:
+        organizations.add(org_scope.organization(args["organization_id"]).id)
+        repositories = repositories.where(Repository.organization == args["organization_id"])
+    if "team_id" in args:
+        organizations.add(org_scope.team(args["team_id"]).organization_id)
+        repositories = repositories.where(Repository.team == args["team_id"])
+    if "repository_id" in args:
+        organizations.add(org_scope.repository(args["repository_id"]).organization_id)
+        repositories = repositories.where(Repository.id == args["repository_id"])
+    names = [r.full_name.lower() for r in repositories] if len(organizations) == 1 else []  # two: nothing in both
+    query = pipelines_of(organizations, names)
+    if "repository" in args:
+        query = query.where(Pipeline.repository == args["repository"])
+    scope = Scope(organization_id=next(iter(organizations)), repositories=repositories.select(Repository.id))
+    return dora(query, args["start_date"], args["end_date"], args["granularity"],
+                lead_times=lambda start, end: change_lead_hours(scope, start, end))
 
 
 @blp.route("/dora-metrics")

@@ -42,18 +42,21 @@ def key_of(organization_id: int, full_name: str) -> Key:
     return organization_id, full_name.lower()
 
 
-def _pipelines(keys: Iterable[Key], *where: Any) -> Any:
-    """Pipelines of the CI sources members of each organization own, for the repositories in `keys`, with the
-    organization they count for."""
+def pipelines_of(organizations: Iterable[int], names: Iterable[str]) -> Any:
+    """The pipelines of the CI sources that members of `organizations` own for the repositories named `names`
+    (lower-cased `owner/name`), each with its source and the organization it counts for."""
+    return (Pipeline.select(Pipeline, CISource, OrganizationMember.organization.alias("organization_id"))
+            .join(CISource).join(OrganizationMember, on=(OrganizationMember.user == CISource.owner))
+            .where(fn.LOWER(Pipeline.repository) << sorted(set(names)),
+                   OrganizationMember.organization << sorted(set(organizations))))
+
+
+def _pipelines(keys: Iterable[Key], *where: Any) -> list[Any]:
+    """`pipelines_of` the repositories in `keys` (each only for its own organization)."""
     keys = set(keys)
     if not keys:
         return []
-    names = sorted({name for _, name in keys})
-    orgs = sorted({org for org, _ in keys})
-    query = (Pipeline.select(Pipeline, OrganizationMember.organization.alias("organization_id"))
-             .join(CISource).join(OrganizationMember, on=(OrganizationMember.user == CISource.owner))
-             .where(fn.LOWER(Pipeline.repository) << names, OrganizationMember.organization << orgs, *where))
-    rows: list[Any] = list(query.objects())
+    rows: list[Any] = list(pipelines_of({org for org, _ in keys}, {name for _, name in keys}).where(*where).objects())
     return [row for row in rows if key_of(row.organization_id, row.repository) in keys]
 
 

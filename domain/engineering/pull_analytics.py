@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from peewee import JOIN, fn
@@ -27,6 +27,7 @@ from models.repository import Repository
 
 QUANTILES = (("p50", 0.5), ("p75", 0.75), ("p90", 0.9))
 HOUR = 3600.0
+LEAD_LOOKBACK = timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Scope:
 
     organizations: Any = None
     organization_id: int | None = None
+    repositories: Any = None  # a subquery of repository ids
     team_id: int | None = None
     repository_id: int | None = None
     developer_id: int | None = None
@@ -53,6 +55,8 @@ def pulls(scope: Scope) -> Any:
         query = query.where(Repository.organization == scope.organization_id)
     if scope.repository_id is not None:
         query = query.where(PullRequest.repository == scope.repository_id)
+    if scope.repositories is not None:
+        query = query.where(PullRequest.repository << scope.repositories)
     if scope.developer_id is not None:
         query = query.where(PullRequest.developer == scope.developer_id)
     if scope.team_id is not None:  # the team's members' pull requests, in whichever repository
@@ -133,6 +137,15 @@ def cycle_time(scope: Scope, start: datetime, end: datetime, granularity: str) -
 
 def _merged(scope: Scope, start: datetime, end: datetime) -> list[tuple[Any, Cycle]]:
     return measured(pulls(scope).where(PullRequest.merged_at >= start, PullRequest.merged_at < end))
+
+
+def change_lead_hours(scope: Scope, start: datetime, end: datetime) -> list[float]:
+    """DORA's lead time for changes, change by change: for each pull request deployed in [start, end), the hours
+    from its start (first commit, or opening) to the deployment that shipped it. Pull requests merged up to
+    LEAD_LOOKBACK before the range are looked at: a change merged longer before it shipped is not counted."""
+    rows = measured(pulls(scope).where(PullRequest.merged_at >= start - LEAD_LOOKBACK, PullRequest.merged_at < end))
+    return [c.seconds["cycle"] / HOUR for _, c in rows
+            if c.deployed is not None and start <= c.deployed.finished_at < end and c.seconds["cycle"] is not None]
 
 
 def pull_request_metrics(scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:

@@ -120,3 +120,18 @@ def test_bad_arguments_are_422_in_the_envelope(client: FlaskClient, auth: Any, q
     if field != "granularity":  # the pull request metrics take no granularity
         response = client.get(PULLS, headers=auth("user"), query_string=query)
         assert field in assert_envelope(response, 422, "VALIDATION_ERROR")["error"]["details"]
+
+
+def test_dora_by_organization_team_or_repository_is_checked_like_the_rest(
+        client: FlaskClient, auth: Any, acme: dict[str, Any]) -> None:
+    dora = "/api/v1/analytics/dora-metrics"
+    team = team_id(client, acme["owner"], acme["org"], "Core")
+    for query in ({"organization_id": acme["org"]}, {"team_id": team}, {"repository_id": acme["repo"].id}):
+        response = client.get(dora, headers=acme["owner"], query_string={**RANGE, **query})
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["deployment_frequency"]["deployments"] == 0  # no CI source yet
+        assert_envelope(client.get(dora, headers=auth("user", "stan"), query_string={**RANGE, **query}), 404,
+                        "NOT_FOUND")
+    for field in ("organization_id", "team_id", "repository_id"):
+        response = client.get(dora, headers=acme["owner"], query_string={**RANGE, field: "0"})
+        assert field in assert_envelope(response, 422, "VALIDATION_ERROR")["error"]["details"]

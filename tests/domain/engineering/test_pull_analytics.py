@@ -10,7 +10,7 @@ Times are 2026-11-02 (a Monday) to 2026-11-04, UTC. The pull requests:
   #2 alice (squash): first commit unknown, opened Nov 3 09:00, bob approves 09:30, merged 10:30 as s2 (10:30),
      D2 (head x, committed 11:00) finishes 12:00: pickup 0.5 h, review 1 h, deployment 1.5 h, cycle 3 h.
   #3 alice: first commit Nov 3 12:00, opened 13:00, reviewed only by a bot and herself, merged 15:00 as m3; D3
-     failed, D4 (16:00... 18:00) deployed an older commit (14:00), D5 (head y, 15:30) finishes Nov 4 09:00:
+     failed at 16:00, D4 (18:00) deployed an older commit (14:00), D5 (head y, 15:30) finishes Nov 4 09:00:
      coding 1 h, no pickup, no review, deployment 18 h, cycle 21 h.
   #4 alice: opened Nov 4 10:00, bob comments 11:00, closed unmerged 12:00: pickup 1 h.
   #5 dependabot[bot]: opened Nov 4 08:00, merged 08:30: a bot's, left out unless asked for.
@@ -22,8 +22,10 @@ from typing import Any
 
 import pytest
 
+from domain.dora import dora
 from domain.engineering.ingest import ingest
-from domain.engineering.pull_analytics import Scope, cycle_time, pull_request_metrics, timeline
+from domain.engineering.links import pipelines_of
+from domain.engineering.pull_analytics import Scope, change_lead_hours, cycle_time, pull_request_metrics, timeline
 from domain.engineering.records import Activity, CommitRecord, Person, PullRecord, ReviewRecord
 from models.activity import PullRequest
 from models.db import db
@@ -197,3 +199,39 @@ def test_an_unmerged_pull_request_has_no_cycle(scenario: dict[str, Any]) -> None
                                 "cycle": None}
     assert [e["event"] for e in fourth["events"]] == ["opened", "first_review", "closed"]
     assert fourth["deployment"] is None
+
+
+def dora_of(org: Organization, repositories: Any) -> dict[str, Any]:
+    """DORA as the route computes it over registered repositories."""
+    names = [r.full_name.lower() for r in repositories]
+    scope = Scope(organization_id=org.id, repositories=repositories.select(Repository.id))
+    return dora(pipelines_of({org.id}, names), START, END, "daily",
+                lead_times=lambda start, end: change_lead_hours(scope, start, end))
+
+
+def test_dora_over_an_organizations_repositories_measures_lead_time_from_first_commits(
+        scenario: dict[str, Any]) -> None:
+    org = scenario["org"]
+    with db.connection_context():
+        answer = dora_of(org, Repository.select().where(Repository.organization == org.id))
+    # D1, D2, D4, D5 succeeded over 3 days; D3 failed; the stranger's deploy is not the organization's
+    assert answer["deployment_frequency"]["deployments"] == 4 and answer["deployment_frequency"]["value"] == 1.33
+    assert (answer["change_failure_rate"]["failed"], answer["change_failure_rate"]["total"]) == (1, 5)
+    assert answer["time_to_restore"]["median_hours"] == 2.0  # D3 16:00 -> D4 18:00
+    # each change from its first commit (or opening) to the deploy that shipped it: #2 3 h, #1 7 h, #3 21 h
+    lead = answer["lead_time_for_changes"]
+    assert (lead["median_hours"], lead["p90_hours"], lead["samples"]) == (7.0, 18.2, 3)
+
+
+def test_dora_of_a_team_is_its_repositories(scenario: dict[str, Any]) -> None:
+    org, repo = scenario["org"], scenario["repo"]
+    with db.connection_context():
+        platform, other = Team.create(organization=org.id, name="Platform"), Team.create(organization=org.id,
+                                                                                         name="Other")
+        Repository.update(team=platform.id).where(Repository.id == repo.id).execute()
+        theirs = dora_of(org, Repository.select().where(Repository.team == platform.id))
+        nobodys = dora_of(org, Repository.select().where(Repository.team == other.id))
+    assert theirs["lead_time_for_changes"]["samples"] == 3 and theirs["deployment_frequency"]["deployments"] == 4
+    assert nobodys["deployment_frequency"]["deployments"] == 0
+    assert nobodys["lead_time_for_changes"] == {"median_hours": None, "p90_hours": None, "samples": 0,
+                                                "previous": None, "trend": "no_data"}
