@@ -58,6 +58,8 @@ class PullRequest(BaseModel):
     url = peewee.CharField(max_length=2048, null=True)
     provider_updated_at = peewee.DateTimeField(null=True)  # a stale copy never overwrites a newer one
     created_at = peewee.DateTimeField(default=utc_naive)
+    # when it, its reviews or its people last changed here: the cycle rollup measures it again
+    changed_at = peewee.DateTimeField(default=utc_naive, index=True)
 
     class Meta:
         indexes = ((("repository", "number"), True), (("developer", "opened_at"), False))

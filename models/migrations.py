@@ -16,6 +16,7 @@ from playhouse.migrate import migrate as migrate_ops
 from models.activity import Commit, HookDelivery, Issue, Milestone, PullRequest, Review
 from models.alert import Alert, AlertRule
 from models.cluster import Cluster, ClusterNode, ClusterPod
+from models.cycles import CycleWatermark, PullRequestCycle
 from models.db import BaseModel, JSONField, db, is_postgres, utc_naive
 from models.delivery import Delivery, DeliveryAttempt
 from models.developer import Developer, DeveloperIdentity, IdentityChange, IdentityEmail, TeamMember
@@ -123,6 +124,12 @@ def _pull_heads(migrator: SchemaMigrator) -> None:
     add_column(migrator, "pull_request", "head_sha", peewee.CharField(max_length=64, null=True))
 
 
+def _cycles(migrator: SchemaMigrator) -> None:
+    add_column(migrator, "pull_request", "changed_at", peewee.DateTimeField(default=utc_naive))
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "pull_request_changed_at" ON "pull_request" ("changed_at")')
+    db.create_tables([PullRequestCycle, CycleWatermark], safe=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -139,6 +146,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(13, "activity: drop the foreign-key indexes no query uses", _unused_indexes),
     Migration(14, "repository backfill progress", _backfill),
     Migration(15, "pull requests' head commits", _pull_heads),
+    Migration(16, "pull requests' cycles, rolled up", _cycles),
 )
 
 
@@ -180,8 +188,8 @@ def migrate() -> list[int]:
 
 def all_models() -> list[type[BaseModel]]:
     """Every table, dependents first, for tests that clean up between cases."""
-    return [HookDelivery, Issue, Milestone, Review, PullRequest, Commit, Repository, IdentityChange, TeamMember,
-            IdentityEmail, DeveloperIdentity, Developer, Team, OrganizationMember, Organization, Pipeline, CISource,
-            ClusterPod, ClusterNode, Cluster, Alert, AlertRule, RollupWatermark, MetricRollup, MetricPoint,
-            DeliveryAttempt, Delivery, WebhookEndpoint, Event, TaskLog, Task, Project, OutboxMessage, RevokedSession,
-            User, SchemaVersion]
+    return [CycleWatermark, PullRequestCycle, HookDelivery, Issue, Milestone, Review, PullRequest, Commit,
+            Repository, IdentityChange, TeamMember, IdentityEmail, DeveloperIdentity, Developer, Team,
+            OrganizationMember, Organization, Pipeline, CISource, ClusterPod, ClusterNode, Cluster, Alert, AlertRule,
+            RollupWatermark, MetricRollup, MetricPoint, DeliveryAttempt, Delivery, WebhookEndpoint, Event, TaskLog,
+            Task, Project, OutboxMessage, RevokedSession, User, SchemaVersion]

@@ -1,14 +1,15 @@
 """Engineering-intelligence actors: `ingest_hook` stores the activity of one received GitHub or GitLab hook
 delivery (sent through the outbox by `POST /api/v1/repositories/{id}/hooks/...`); `poll_repositories`
 (scheduled) sends `poll_repository` for each repository whose interval has passed (and `POST .../poll` sends
-one now); a Redis lock keeps two polls of one repository from overlapping."""
+one now); a Redis lock keeps two polls of one repository from overlapping. `roll_up_pull_requests` (scheduled)
+measures the cycles of the pull requests that changed, and once a day all of them."""
 from __future__ import annotations
 
 import logging
 
 from core.runtime import Runtime
 from domain import cache_views
-from domain.engineering import poller, receiver
+from domain.engineering import poller, receiver, rollup
 from domain.polling.due import claim_due, poll_lock
 from models.repository import Repository
 from workers.registry import actor
@@ -46,3 +47,19 @@ def poll_repositories(rt: Runtime) -> dict[str, int]:
     for repository_id in due:
         poll_repository.send(repository_id)
     return {"sent": len(due)}
+
+
+@actor(queue_name="scheduled", max_retries=0, time_limit=600_000, scheduled_job=True, store_results=True)
+def roll_up_pull_requests(rt: Runtime) -> dict[str, object]:
+    """Measure the cycles of the pull requests that changed since the last run (one run at a time); what it
+    measured drops the organizations' cached figures."""
+    lock = rt.redis.lock("conveyor:lock:roll_up_pull_requests", timeout=600, blocking=False)
+    if not lock.acquire():
+        return {"skipped": "another run is in progress"}
+    try:
+        outcome = rollup.roll_up(full=rollup.full_due())
+        for organization_id in outcome.pop("organizations"):
+            cache_views.organization_changed(rt.redis, organization_id)
+        return outcome
+    finally:
+        lock.release()

@@ -47,6 +47,8 @@ JOBS: tuple[Job, ...] = (
         "Poll each CI source whose own poll interval has passed (one message per source)."),
     Job(engineering.poll_repositories, 30,
         "Poll each repository whose own poll interval has passed, for commits, pull requests and reviews."),
+    Job(engineering.roll_up_pull_requests, 60,
+        "Measure the cycles of the pull requests that changed (and once a day all of them) for the analytics."),
 )
 
 

@@ -313,6 +313,7 @@ def merge(org_id: int, source: Developer, target: Developer, by_user: int | None
         for model in (Commit, PullRequest, Review):
             model.update(developer=target.id).where(model.developer == source.id).execute()
         _move_teams(source.id, target.id)
+        _touch_pulls([target.id])
         IdentityChange.create(organization=org_id, action="merge", from_developer_id=source.id,
                               to_developer_id=target.id, identity_ids=identities, reason=reason, changed_by=by_user)
         source.delete_instance()
@@ -336,9 +337,18 @@ def split(org_id: int, developer: Developer, identity_ids: list[int], by_user: i
         for model in (Commit, PullRequest, Review):  # by developer first: `commit.identity_id` has no index
             model.update(developer=fresh.id).where(model.developer == developer.id,
                                                    model.identity << identity_ids).execute()
+        _touch_pulls([developer.id, fresh.id])
         IdentityChange.create(organization=org_id, action="split", from_developer_id=developer.id,
                               to_developer_id=fresh.id, identity_ids=identity_ids, reason=reason, changed_by=by_user)
     return fresh
+
+
+def _touch_pulls(developer_ids: list[int]) -> None:
+    """The pull requests these developers opened or reviewed changed: their cycles are measured again (who is the
+    author and who picked a pull request up depend on who is who)."""
+    reviewed = Review.select(Review.pull_request).where(Review.developer << developer_ids)
+    PullRequest.update(changed_at=utc_naive()).where(
+        (PullRequest.developer << developer_ids) | (PullRequest.id << reviewed)).execute()
 
 
 def _move_teams(source_id: int, target_id: int) -> None:

@@ -175,6 +175,8 @@ def ingest(repo: Repository, activity: Activity, bot_logins: Iterable[str] = (),
         bulk.upsert([Commit._meta.fields[name] for name in COMMIT_COLUMNS], rows, _commit_conflict())
         pulls = _store_pulls(repo, activity, people)
         reviews = _store_reviews(activity, pulls, people)
+        if pulls:  # their cycles are measured again (`domain.engineering.rollup`)
+            PullRequest.update(changed_at=utc_naive()).where(PullRequest.id << list(pulls.values())).execute()
         issues = _store_issues(repo, activity, people) if activity.issues else 0
         newest = max((m for m in [*(c.committed_at or c.authored_at for c in activity.commits),
                                   *(p.updated_at for p in activity.pulls),

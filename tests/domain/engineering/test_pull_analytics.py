@@ -25,8 +25,10 @@ import pytest
 from domain.dora import dora
 from domain.engineering.ingest import ingest
 from domain.engineering.links import pipelines_of
-from domain.engineering.pull_analytics import Scope, change_lead_hours, cycle_time, pull_request_metrics, timeline
+from domain.engineering.pull_analytics import change_lead_hours, cycle_time, pull_request_metrics, timeline
+from domain.engineering.pull_facts import Scope, measured_facts
 from domain.engineering.records import Activity, CommitRecord, Person, PullRecord, ReviewRecord
+from domain.engineering.rollup import roll_up
 from models.activity import PullRequest
 from models.db import db
 from models.developer import Developer, TeamMember
@@ -111,12 +113,17 @@ def scenario(org: Organization, github_repo: Repository) -> dict[str, Any]:
         run(theirs, "elsewhere", "m1", "success", at(2, 14, 30), deploy=True)
         pulls = {p.number: p.id for p in PullRequest.select()}
         developers = {d.name: d.id for d in Developer.select()}
+        assert roll_up()["measured"] == 5  # the figures answer from the rollup (and each test checks it against
+        # the same figures measured now from the raw rows)
     return {"deploys": deploys, "pulls": pulls, "developers": developers, "org": org, "repo": github_repo}
 
 
 def figures(function: Any, scope: Scope, *args: Any) -> dict[str, Any]:
+    """The figures from the rollup, which must be those measured now from the raw rows."""
     with db.connection_context():
-        return function(scope, *args)  # type: ignore[no-any-return]
+        rolled, measured_now = function(scope, *args), function(scope, *args, facts=measured_facts)
+    assert rolled == measured_now
+    return rolled  # type: ignore[no-any-return]
 
 
 def test_cycle_time_of_the_merged_pull_requests_stage_by_stage(scenario: dict[str, Any]) -> None:
