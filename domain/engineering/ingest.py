@@ -28,10 +28,15 @@ class People:
 
     def resolve(self, people: list[Person]) -> None:
         """Resolve the people not seen yet, together (new ones in one transaction)."""
-        fresh = list({_key(p): p for p in people if _key(p) not in self._seen}.values())
+        fresh: dict[tuple[str, str], Person] = {}
+        for person in people:
+            key = _key(person)
+            if key not in self._seen:
+                fresh[key] = person
         if fresh:
-            for person, identity in zip(fresh, resolve_all(self.org_id, fresh, self.bot_logins), strict=True):
-                self._seen[_key(person)] = identity
+            for key, identity in zip(fresh, resolve_all(self.org_id, list(fresh.values()), self.bot_logins),
+                                     strict=True):
+                self._seen[key] = identity
 
     def identity(self, person: Person) -> DeveloperIdentity | None:
         """The identity `person` resolves to (None: a bot, or nobody to know them by)."""

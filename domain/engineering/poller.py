@@ -72,9 +72,10 @@ def _poll(rt: Runtime, repo: Repository) -> dict[str, Any]:
         provider = _provider(rt.settings, repo)
         try:
             people = People(repo.organization_id, rt.settings.bot_logins)
-            # The next batch is read (fetched and parsed) while this one is stored.
+            # The next batches are read (fetched and parsed) while this one is stored: two ahead smooths the pages
+            # that take longer to read than a batch takes to store.
             with prefetched(gathered(READERS[repo.provider](provider, since), BATCH_RECORDS),
-                            name=f"poll-repository-{repo.id}") as batches:
+                            depth=2, name=f"poll-repository-{repo.id}") as batches:
                 for activity in batches:
                     stored = ingest(repo, activity, people=people)
                     for key, value in stored.items():
