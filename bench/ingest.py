@@ -3,7 +3,7 @@ a bare loop that fetches the same pages with `requests` and bulk-inserts their r
 
 The server serves "List commits", "List pull requests", "Get a pull request", "List commits on a pull request" and
 "List reviews" pages built with the fixture builders (`tests/support/fake_scm.py`, GitHub's documented shapes),
-serialised once up front so the server costs little. Conveyor's side is the poller itself
+serialised once up front so the server costs little, and served from a process of its own (as a provider is). Conveyor's side is the poller itself
 (`domain.engineering.poller.poll`): identities resolved, rows upserted idempotently, a transaction a batch of
 1,000 records. The bare side does what a throwaway script would: GET every page the poll GETs (for commits,
 also the hundred "Get a commit" the poll reads line counts from), keep the fields, bulk-INSERT them into plain
@@ -16,11 +16,11 @@ throwaway PostgreSQL for that). Usage: python -m bench.ingest [commits] [pulls] 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import socket
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -117,11 +117,33 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-def serve(history: History) -> tuple[Server, str]:
+class Served:
+    """The fixture server in a process of its own (forked, so it has the pages already): a provider does not share
+    the poller's interpreter, and serving from inside it would take the interpreter lock from the poll's threads
+    (the one that reads ahead, and the one that stores) and from the bare loop alike. Stopped by its pid."""
+
+    def __init__(self, history: History) -> None:
+        context = multiprocessing.get_context("fork")
+        ours, theirs = context.Pipe()
+        self.process = context.Process(target=_serve, args=(history, theirs), daemon=True)
+        self.process.start()
+        self.url = f"http://127.0.0.1:{ours.recv()}"
+
+    def shutdown(self) -> None:
+        self.process.terminate()
+        self.process.join(10)
+
+
+def _serve(history: History, pipe: Any) -> None:
     server = Server(("127.0.0.1", 0), Handler)
     server.history = history
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+    pipe.send(server.server_address[1])
+    server.serve_forever()
+
+
+def serve(history: History) -> tuple[Served, str]:
+    served = Served(history)
+    return served, served.url
 
 
 def bare(base: str, database_url: str, with_pulls: bool) -> dict[str, Any]:
