@@ -3,12 +3,13 @@ a bare loop that fetches the same pages with `requests` and bulk-inserts their r
 
 The server serves "List commits", "List pull requests", "Get a pull request", "List commits on a pull request" and
 "List reviews" pages built with the fixture builders (`tests/support/fake_scm.py`, GitHub's documented shapes),
-serialised once up front so the server costs little, and served from a process of its own (as a provider is). Conveyor's side is the poller itself
-(`domain.engineering.poller.poll`): identities resolved, rows upserted idempotently, a transaction a batch of
-1,000 records. The bare side does what a throwaway script would: GET every page the poll GETs (for commits,
-also the hundred "Get a commit" the poll reads line counts from), keep the fields, bulk-INSERT them into plain
-tables with no identity resolution, no upsert, no checks, a transaction a page. Commits and pull requests (with
-their reviews) are timed apart, each against its bare twin.
+serialised once up front so the server costs little, and served from a process of its own (as a provider is).
+Conveyor's side is the poller itself (`domain.engineering.poller.poll`): identities resolved, rows upserted
+idempotently, a transaction a batch of 1,000 records, the next pages read ahead in a thread. The bare side does
+what a throwaway script would: GET every page the poll GETs (for commits, also the hundred "Get a commit" the poll
+reads line counts from), keep the fields, bulk-INSERT them into plain tables with no identity resolution, no
+upsert, no checks, a transaction a page. Commits and pull requests (with their reviews) are timed apart, each
+against its bare twin.
 
 Runs on SQLite under a temp VAR_DIR, or on the database in BENCH_DATABASE_URL (`bench/run.py` starts a
 throwaway PostgreSQL for that). Usage: python -m bench.ingest [commits] [pulls] [reviews_per_pull]
