@@ -46,13 +46,15 @@ def _scope(args: dict[str, Any]) -> tuple[Scope, int | None]:
     return scope, (next(iter(organizations)) if len(organizations) == 1 else None)
 
 
-def _answer(args: dict[str, Any], build: Callable[[Scope], Any]) -> Response:
-    """One organization's figures are shared by its members and cached 5 minutes; across organizations (or ids of
-    two), computed each time."""
+def _answer(view: str, args: dict[str, Any], build: Callable[[Scope], Any]) -> Response:
+    """One organization's figures are shared by its members and cached 5 minutes (under the view's name and the
+    arguments: the entry holds the developers list's figures too); across organizations (or ids of two), read
+    each time."""
     scope, organization_id = _scope(args)
     if organization_id is None:
         return fresh_response(lambda: build(scope))
-    return cached_organization_response("engineering_figures", organization_id, args, lambda: build(scope))
+    return cached_organization_response("engineering_figures", organization_id, {**args, "view": view},
+                                        lambda: build(scope))
 
 
 @blp.route("/cycle-time")
@@ -63,7 +65,7 @@ class CycleTime(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """Cycle time of the pull requests merged in the range: the mean total from first commit to production,
         each stage's mean, the total's percentiles, a series, and the trend against the range before"""
-        return _answer(args, lambda scope: CycleTimeSchema().dump(
+        return _answer("cycle-time", args, lambda scope: CycleTimeSchema().dump(
             cycle_time(scope, args["start_date"], args["end_date"], args["granularity"])))
 
 
@@ -74,7 +76,7 @@ class PullRequestMetrics(MethodView):
     @blp.response(200, PullRequestMetricsSchema)
     def get(self, args: dict[str, Any]) -> Response:
         """Time to merge, pickup, review depth and size (mean, p50, p75, p90), and the merge rate"""
-        return _answer(args, lambda scope: PullRequestMetricsSchema().dump(
+        return _answer("pull-requests", args, lambda scope: PullRequestMetricsSchema().dump(
             pull_request_metrics(scope, args["start_date"], args["end_date"])))
 
 
