@@ -1,5 +1,5 @@
-"""The web dashboard: server-rendered page shells at `/`, `/webhooks`, `/alerts`, `/metrics` and `/system`,
-whose small scripts read the same JSON API any client uses (with the token kept in sessionStorage).
+"""The web dashboard: server-rendered page shells at `/`, `/webhooks`, `/alerts`, `/charts`, `/engineering` and
+`/system`, whose small scripts read the same JSON API any client uses (with the token kept in sessionStorage).
 
 Nothing here is fetched from outside: the pages, styles and scripts are this package's own files, and a
 Content-Security-Policy keeps it that way (no inline script, no other origin).
@@ -29,6 +29,7 @@ PAGES = (
     Page("webhooks", "/webhooks", "Webhooks"),
     Page("alerts", "/alerts", "Alerts"),
     Page("metrics", "/charts", "Metrics"),  # /metrics is Prometheus
+    Page("engineering", "/engineering", "Engineering"),
     Page("system", "/system", "System"),
 )
 
