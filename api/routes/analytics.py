@@ -13,7 +13,7 @@ from api import org_scope
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.deprecation import deprecated
-from api.schemas.common import UtcDateTime
+from api.schemas.common import UtcDateTime, row_id
 from api.schemas.ranges import RangeArgsSchema
 from domain.dora import PERIODS, dora
 from domain.engineering.links import pipelines_of
@@ -26,17 +26,14 @@ blp = Blueprint("analytics", __name__, url_prefix="/api/v1/analytics", descripti
 DORA_RENAMED, DORA_SUNSET = date(2026, 12, 7), date(2027, 12, 7)
 
 
-def _id(description: str) -> ma.fields.Integer:
-    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1), metadata={"description": description})
-
-
 class DoraArgsSchema(RangeArgsSchema):
     granularity = ma.fields.String(load_default="daily", validate=ma.validate.OneOf(tuple(PERIODS)))
     repository = ma.fields.String(validate=ma.validate.Length(min=1, max=255), metadata={
         "description": "Your CI sources' pipelines of this owner/name"})
-    organization_id = _id("The organization's repositories, through its members' CI sources")
-    team_id = _id("The team's repositories")
-    repository_id = _id("One registered repository")
+    organization_id = row_id(metadata={"description": "The organization's repositories, through its members' CI "
+                                                      "sources"})
+    team_id = row_id(metadata={"description": "The team's repositories"})
+    repository_id = row_id(metadata={"description": "One registered repository"})
 
 
 class _Frequency(ma.Schema):

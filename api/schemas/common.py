@@ -6,6 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from api.routing import MAX_ID
 from core.timeutil import isoformat
 
 
@@ -14,6 +15,11 @@ class UtcDateTime(ma.fields.DateTime):
 
     def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return isoformat(value)
+
+
+def row_id(**kwargs: Any) -> ma.fields.Integer:
+    """A row's id in a query or a body: 1 up to the largest the database holds (`api.routing.MAX_ID`)."""
+    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 class StrictSchema(ma.Schema):

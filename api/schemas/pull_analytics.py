@@ -3,17 +3,13 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from api.schemas.common import UtcDateTime
+from api.schemas.common import UtcDateTime, row_id
 from api.schemas.ranges import RangeArgsSchema
 from domain.dora import PERIODS
 
 
-def _id() -> ma.fields.Integer:
-    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1))
-
-
 class ScopeArgsSchema(RangeArgsSchema):
-    organization_id, team_id, repository_id, developer_id = _id(), _id(), _id(), _id()
+    organization_id, team_id, repository_id, developer_id = row_id(), row_id(), row_id(), row_id()
     include_bots = ma.fields.Boolean(load_default=False, metadata={"description": "Count bots' pull requests too"})
 
 

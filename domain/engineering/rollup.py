@@ -20,7 +20,7 @@ from typing import Any
 from peewee import JOIN, fn
 
 from domain.engineering.cycle import STAGES
-from domain.engineering.pull_facts import Scope, measured, pulls
+from domain.engineering.pull_facts import Scope, fact, measured, pulls
 from models import bulk
 from models.activity import PullRequest
 from models.cycles import CycleWatermark, PullRequestCycle
@@ -96,10 +96,12 @@ def _measure(ids: Iterable[int]) -> set[int]:
     bots = {d.id for d in Developer.select(Developer.id).where(
         Developer.id << [p.developer_id for p, _ in rows if p.developer_id], Developer.is_bot == True)}  # noqa: E712
     now = utc_naive()
-    values = [(p.id, p.repository_id, p.organization_id, p.developer_id, p.developer_id in bots, p.state,
-               p.opened_at, p.merged_at, p.merged_at or (p.closed_at if p.state == "closed" else None),
-               c.deployed.finished_at if c.deployed else None, *(c.seconds[s] for s in STAGES), c.seconds["cycle"],
-               c.review_depth, c.size, now) for p, c in rows]
+    values = []
+    for pull, cycle in rows:
+        f = fact(pull, cycle)
+        values.append((pull.id, pull.repository_id, pull.organization_id, pull.developer_id, pull.developer_id in bots,
+                       f.state, f.opened_at, f.merged_at, f.ended_at, f.deployed_at,
+                       *(f.seconds[stage] for stage in (*STAGES, "cycle")), f.review_depth, f.size, now))
     kept = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in (PullRequestCycle._meta.fields[c].column_name
                                                                    for c in COLUMNS[1:]))
     with db.atomic():

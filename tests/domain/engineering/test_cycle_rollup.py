@@ -17,9 +17,9 @@ from domain.engineering.ingest import ingest
 from domain.engineering.pull_analytics import change_lead_hours, cycle_time, pull_request_metrics
 from domain.engineering.pull_facts import Scope
 from domain.engineering.records import Activity, CommitRecord, Person, PullRecord, ReviewRecord
-from domain.engineering.rollup import roll_up
+from domain.engineering.rollup import full_due, roll_up
 from models.activity import Commit, PullRequest, Review
-from models.cycles import PullRequestCycle
+from models.cycles import CycleWatermark, PullRequestCycle
 from models.db import db, utc_naive
 from models.developer import Developer, TeamMember
 from models.organization import Organization, OrganizationMember, Team
@@ -319,3 +319,16 @@ def test_the_rollup_answers_what_brute_force_finds_before_and_after_late_activit
         humans = list(Developer.select().where(Developer.organization == org.id, Developer.is_bot == False))  # noqa: E712
         identities.merge(org.id, humans[1], humans[0], None, "by owner")
     check(history)
+
+
+def test_every_pull_request_is_measured_again_once_a_day(org: Organization) -> None:
+    """A mark can be missed (a merge commit's time stored after its pull request was measured): once a day the job
+    measures all of them."""
+    history = History(org, random.Random(9))
+    history.pulls(6)
+    with db.connection_context():
+        assert full_due() and roll_up(full=full_due())["full"]
+        assert not full_due()
+        assert roll_up(full=full_due())["full"] is False
+        CycleWatermark.update(full_at=utc_naive() - timedelta(days=1, minutes=1)).execute()
+        assert full_due() and roll_up(full=full_due()) == {"measured": 6, "full": True, "organizations": [org.id]}
