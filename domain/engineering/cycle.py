@@ -28,7 +28,6 @@ class Reviewed:
     developer_id: int | None
     is_bot: bool
     submitted_at: datetime | None
-    state: str
 
 
 @dataclass(frozen=True)

@@ -73,11 +73,11 @@ def measured(query: Any) -> list[tuple[Any, Cycle]]:
     ids = query.select(PullRequest.id)
     reviews: dict[int, list[Reviewed]] = defaultdict(list)
     found = tuples(
-        Review.select(Review.pull_request, Review.developer, Developer.is_bot, Review.submitted_at, Review.state)
+        Review.select(Review.pull_request, Review.developer, Developer.is_bot, Review.submitted_at)
         .join(Developer, JOIN.LEFT_OUTER, on=(Review.developer == Developer.id))
         .where(Review.pull_request << ids))
-    for pull_id, developer, is_bot, submitted, state in found:
-        reviews[pull_id].append(Reviewed(developer, bool(is_bot), submitted, state))
+    for pull_id, developer, is_bot, submitted in found:
+        reviews[pull_id].append(Reviewed(developer, bool(is_bot), submitted))
     keys = {key_of(r.organization_id, r.full_name) for r in rows}
     repository_ids = {key_of(r.organization_id, r.full_name): r.repository_id for r in rows}
     runs = ci_runs(keys, query.select(PullRequest.head_sha).where(PullRequest.head_sha.is_null(False)))
