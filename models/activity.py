@@ -86,6 +86,8 @@ class Milestone(BaseModel):
     title = peewee.CharField(max_length=255, null=True)  # null until a poll says (a GitLab hook names only its id)
     state = peewee.CharField(max_length=16, null=True)
     due_on = peewee.DateTimeField(null=True)
+    starts_on = peewee.DateTimeField(null=True)  # GitLab's start date; GitHub's milestones have none
+    opened_at = peewee.DateTimeField(null=True)  # when it was created at the provider
 
     class Meta:
         indexes = ((("repository", "external_id"), True),)

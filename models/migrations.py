@@ -28,6 +28,7 @@ from models.pipeline import CISource, Pipeline
 from models.project import Project
 from models.repository import Repository
 from models.session import RevokedSession
+from models.sprints import IssueChange, Sprint
 from models.task import Task, TaskLog
 from models.user import User, new_stamp
 from models.webhook import WebhookEndpoint
@@ -130,6 +131,12 @@ def _cycles(migrator: SchemaMigrator) -> None:
     db.create_tables([PullRequestCycle, CycleWatermark], safe=True)
 
 
+def _sprints(migrator: SchemaMigrator) -> None:
+    add_column(migrator, "milestone", "starts_on", peewee.DateTimeField(null=True))
+    add_column(migrator, "milestone", "opened_at", peewee.DateTimeField(null=True))
+    db.create_tables([Sprint, IssueChange], safe=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -147,6 +154,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(14, "repository backfill progress", _backfill),
     Migration(15, "pull requests' head commits", _pull_heads),
     Migration(16, "pull requests' cycles, rolled up", _cycles),
+    Migration(17, "sprints, milestones' dates and issues' sprint history", _sprints),
 )
 
 
@@ -188,8 +196,9 @@ def migrate() -> list[int]:
 
 def all_models() -> list[type[BaseModel]]:
     """Every table, dependents first, for tests that clean up between cases."""
-    return [CycleWatermark, PullRequestCycle, HookDelivery, Issue, Milestone, Review, PullRequest, Commit,
-            Repository, IdentityChange, TeamMember, IdentityEmail, DeveloperIdentity, Developer, Team,
+    return [CycleWatermark, PullRequestCycle, HookDelivery, IssueChange, Sprint, Issue, Milestone, Review,
+            PullRequest, Commit, Repository, IdentityChange, TeamMember, IdentityEmail, DeveloperIdentity, Developer,
+            Team,
             OrganizationMember, Organization, Pipeline, CISource, ClusterPod, ClusterNode, Cluster, Alert, AlertRule,
             RollupWatermark, MetricRollup, MetricPoint, DeliveryAttempt, Delivery, WebhookEndpoint, Event, TaskLog,
             Task, Project, OutboxMessage, RevokedSession, User, SchemaVersion]

@@ -13,11 +13,11 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
+from domain.engineering.milestones import github_milestone, gitlab_hook_sprint
 from domain.engineering.records import (
     Activity,
     CommitRecord,
     IssueRecord,
-    MilestoneRecord,
     PayloadError,
     Person,
     PullRecord,
@@ -122,15 +122,12 @@ def github_issue(item: Any) -> IssueRecord:
     """An issue as GitHub's `issues` hook and its issues list give it (points from a `points:N` label)."""
     issue = obj(item, "issue")
     labels = tuple(text(obj(label, "label").get("name"), "label.name") or "" for label in issue.get("labels") or [])
-    milestone = obj(issue["milestone"], "milestone") if issue.get("milestone") is not None else None
     return IssueRecord(
         number=whole(issue.get("number")) or 0, title=text(issue.get("title"), "title", limit=1024) or "",
         author=_github_user(issue.get("user")), state="open" if issue.get("state") == "open" else "closed",
         opened_at=moment(issue.get("created_at")), updated_at=moment(issue.get("updated_at")),
         closed_at=moment(issue.get("closed_at")), labels=labels, points=points_of(labels),
-        milestone=MilestoneRecord(str(whole(milestone.get("id"))), text(milestone.get("title"), "milestone.title"),
-                                  "open" if milestone.get("state") == "open" else "closed",
-                                  moment(milestone.get("due_on"))) if milestone else None)
+        milestone=github_milestone(issue["milestone"]) if issue.get("milestone") is not None else None)
 
 
 def github_activity(event: str, payload: Any) -> Activity | None:
@@ -208,13 +205,12 @@ def _gitlab_issue(attributes: dict[str, Any], user: Person) -> IssueRecord:
         "gitlab", user_id=str(_number(author_id, "author_id")) if author_id is not None else None)
     labels = tuple(text(obj(label, "label").get("title"), "label.title") or ""
                    for label in attributes.get("labels") or [])
-    milestone_id = attributes.get("milestone_id")
     return IssueRecord(
         number=_number(attributes.get("iid"), "iid"), title=text(attributes.get("title"), "title", limit=1024) or "",
         author=author, state="open" if attributes.get("state") == "opened" else "closed",
         opened_at=moment(attributes.get("created_at")), updated_at=moment(attributes.get("updated_at")),
         closed_at=moment(attributes.get("closed_at")), labels=labels, points=whole(attributes.get("weight")),
-        milestone=MilestoneRecord(str(_number(milestone_id, "milestone_id"))) if milestone_id is not None else None)
+        milestone=gitlab_hook_sprint(attributes))
 
 
 def gitlab_activity(payload: Any) -> Activity | None:

@@ -11,6 +11,7 @@ from peewee import EXCLUDED, fn
 
 from domain.engineering.identities import _key, resolve, resolve_all
 from domain.engineering.records import Activity, Person
+from domain.engineering.sprint_history import record_changes, sprint_states
 from models import bulk
 from models.activity import Commit, Issue, Milestone, PullRequest, Review
 from models.db import db, utc_naive
@@ -137,11 +138,12 @@ def _store_milestones(repo: Repository, activity: Activity) -> dict[str, int]:
     milestones = {i.milestone.external_id: i.milestone for i in activity.issues if i.milestone is not None}
     for m in milestones.values():
         row = {"repository": repo.id, "external_id": m.external_id, "title": m.title, "state": m.state,
-               "due_on": m.due_on}
+               "due_on": m.due_on, "starts_on": m.starts_on, "opened_at": m.opened_at}
         (Milestone.insert(row).on_conflict(
             conflict_target=[Milestone.repository, Milestone.external_id],
             update={field: fn.COALESCE(_excluded(field), field)
-                    for field in (Milestone.title, Milestone.state, Milestone.due_on)})
+                    for field in (Milestone.title, Milestone.state, Milestone.due_on, Milestone.starts_on,
+                                  Milestone.opened_at)})
          .execute())
     if not milestones:
         return {}
@@ -154,6 +156,7 @@ def _store_issues(repo: Repository, activity: Activity, people: People) -> int:
     """Issues, upserted like pull requests: only a copy at least as new as the stored one overwrites it."""
     milestones = _store_milestones(repo, activity)
     newest = {i.number: i for i in sorted(activity.issues, key=lambda i: i.updated_at or utc_naive())}
+    before = sprint_states(repo.id, list(newest))
     for issue in newest.values():
         row = {"repository": repo.id, "number": issue.number, **people.ids(issue.author), "title": issue.title,
                "state": issue.state, "opened_at": issue.opened_at, "closed_at": issue.closed_at,
@@ -167,6 +170,7 @@ def _store_issues(repo: Repository, activity: Activity, people: People) -> int:
                  | (EXCLUDED.provider_updated_at >= Issue.provider_updated_at))
         (Issue.insert(row).on_conflict(conflict_target=[Issue.repository, Issue.number], update=update, where=newer)
          .execute())
+    record_changes(repo.id, before, {number: issue.updated_at or issue.opened_at for number, issue in newest.items()})
     return len(newest)
 
 

@@ -74,6 +74,8 @@ class MilestoneRecord:
     title: str | None = None  # None: not said (GitLab's issue hook names only the milestone's id)
     state: str | None = None  # open | closed
     due_on: datetime | None = None
+    starts_on: datetime | None = None
+    opened_at: datetime | None = None
 
 
 @dataclass(frozen=True)

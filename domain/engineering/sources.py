@@ -20,11 +20,11 @@ from typing import Any
 from urllib.parse import quote
 
 from domain.engineering.hooks import github_issue
+from domain.engineering.milestones import gitlab_sprint
 from domain.engineering.records import (
     Activity,
     CommitRecord,
     IssueRecord,
-    MilestoneRecord,
     PayloadError,
     Person,
     PullRecord,
@@ -238,15 +238,12 @@ def _gitlab_reviews(provider: Provider, project: str, pull: PullRecord) -> list[
 def _gitlab_issue(item: Any) -> IssueRecord:
     issue = obj(item, "issue")
     labels = tuple(text(label, "label") or "" for label in issue.get("labels") or [])
-    milestone = obj(issue["milestone"], "milestone") if issue.get("milestone") is not None else None
     return IssueRecord(
         number=whole(issue.get("iid")) or 0, title=text(issue.get("title"), "title", limit=1024) or "",
         author=_gitlab_person(issue.get("author")), state="open" if issue.get("state") == "opened" else "closed",
         opened_at=moment(issue.get("created_at")), updated_at=moment(issue.get("updated_at")),
         closed_at=moment(issue.get("closed_at")), labels=labels, points=whole(issue.get("weight")),
-        milestone=MilestoneRecord(str(whole(milestone.get("id"))), text(milestone.get("title"), "milestone.title"),
-                                  "open" if milestone.get("state") == "active" else "closed",
-                                  moment(milestone.get("due_date"))) if milestone else None)
+        milestone=gitlab_sprint(issue))
 
 
 def gitlab_activity(provider: Provider, since: datetime) -> Iterator[Activity]:

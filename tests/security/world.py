@@ -22,7 +22,7 @@ SOCKET = "socket"  # a WebSocket: another user's task closes 4404 (test_access_s
 FILES = "files"  # static assets, not objects
 SIGNED = "signed"  # no token: the provider's signature with the object's secret, else 401 (test_access)
 
-# rule -> (policy, the kind of object whose id or name goes in the path)
+# rule -> (policy, the kind of object whose id or name goes in the path; kinds joined by + for several)
 ROUTES: dict[str, tuple[str, str | None]] = {
     "/api/v1/projects/<string:name>": (SHARED, "project"),
     "/api/v1/builds/<uuid:task_id>": (PRIVATE, "build"),
@@ -47,6 +47,8 @@ ROUTES: dict[str, tuple[str, str | None]] = {
     "/api/v1/organizations/<int:organization_id>/members": (PRIVATE, "organization"),
     "/api/v1/teams/<int:team_id>": (PRIVATE, "team"),
     "/api/v1/teams/<int:team_id>/members": (PRIVATE, "team"),
+    "/api/v1/teams/<int:team_id>/sprints": (PRIVATE, "team"),
+    "/api/v1/teams/<int:team_id>/sprints/<string:sprint_id>": (PRIVATE, "team+sprint"),
     "/api/v1/repositories/<int:repository_id>": (PRIVATE, "repository"),
     "/api/v1/repositories/<int:repository_id>/commits": (PRIVATE, "repository"),
     "/api/v1/repositories/<int:repository_id>/pull-requests": (PRIVATE, "repository"),
@@ -79,6 +81,8 @@ WRITES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/organizations/<int:organization_id>/members"): {"members": [{"user_id": 1, "role": "owner"}]},
     ("PUT", "/api/v1/teams/<int:team_id>"): {"name": "pwned"},
     ("PUT", "/api/v1/teams/<int:team_id>/members"): {"developer_ids": []},
+    ("POST", "/api/v1/teams/<int:team_id>/sprints"): {"name": "pwned", "start_date": "2026-01-05",
+                                                      "end_date": "2026-01-16"},
     ("PUT", "/api/v1/repositories/<int:repository_id>"): {"name": "pwned"},
     ("POST", "/api/v1/developers/<int:developer_id>/merge"): {"developer_id": 1},
     ("POST", "/api/v1/developers/<int:developer_id>/split"): {"identity_ids": [1]},
@@ -94,10 +98,12 @@ class World:
     private_markers: list[str] = field(default_factory=list)
 
     def path(self, rule: str) -> str:
-        """`rule` with its parameter filled by the owner's object (or a harmless value for static files)."""
-        kind = ROUTES[rule][1]
-        start, end = rule.index("<"), rule.index(">")
-        return rule[:start] + (self.values[kind] if kind else "x") + rule[end + 1:]
+        """`rule` with its parameters filled by the owner's objects (or a harmless value for static files)."""
+        kinds = (ROUTES[rule][1] or "").split("+")  # one kind per parameter, in order
+        for kind in kinds:
+            start, end = rule.index("<"), rule.index(">")
+            rule = rule[:start] + (self.values[kind] if kind else "x") + rule[end + 1:]
+        return rule
 
 
 def _ok(response: Any, status: int) -> dict[str, Any]:
@@ -150,9 +156,11 @@ def _engineering(world: World, post: Any, tag: str) -> None:
     repo = _ok(post("/api/v1/repositories", {"team_id": team["id"], "provider": "github",
                                              "url": f"https://github.com/{tag}/{tag}-sei-repo",
                                              "api_url": f"https://{PUBLIC_IP}"}), 201)
+    sprint = _ok(post(f"/api/v1/teams/{team['id']}/sprints", {"name": f"{tag}-sprint", "start_date": "2026-01-05",
+                                                              "end_date": "2026-01-16"}), 201)
     with db.connection_context():
         developer = Developer.create(organization=org["id"], name=f"{tag}-developer")
         pull = PullRequest.create(repository=repo["id"], number=1, title=f"{tag}-pull", state="open",
                                   developer=developer.id, opened_at=utc_naive())
     world.values.update(organization=str(org["id"]), team=str(team["id"]), repository=str(repo["id"]),
-                        developer=str(developer.id), pull_request=str(pull.id))
+                        developer=str(developer.id), pull_request=str(pull.id), sprint=sprint["sprint_id"])

@@ -681,26 +681,37 @@ def github_issue(number: int, user: JsonObject, *, title: str | None = None, sta
 
 
 def github_milestone(milestone_id: int, number: int, title: str, *, state: str = "open",
-                     due_on: Moment | None = None) -> JsonObject:
+                     due_on: Moment | None = None, created: Moment = "2026-01-01T00:00:00Z") -> JsonObject:
     return {"id": milestone_id, "number": number, "title": title, "state": state, "description": "",
-            "open_issues": 1, "closed_issues": 0, "created_at": "2026-01-01T00:00:00Z",
+            "open_issues": 1, "closed_issues": 0, "created_at": _at(created),
             "due_on": None if due_on is None else _at(due_on)}
 
 
 def gitlab_issue(iid: int, author: JsonObject, *, project_id: int = 1, title: str | None = None,
                  state: str = "opened", created: Moment = "2026-01-01T00:00:00Z", updated: Moment | None = None,
                  closed: Moment | None = None, weight: int | None = None, labels: tuple[str, ...] = (),
-                 milestone: JsonObject | None = None) -> JsonObject:
+                 milestone: JsonObject | None = None, iteration: JsonObject | None = None) -> JsonObject:
     """One item of "List project issues" (`weight` is GitLab's points)."""
     return {"id": 3_000 + iid, "iid": iid, "project_id": project_id, "title": title or f"Issue {iid}",
             "description": "Details.", "state": state, "created_at": _at(created, millis=True),
             "updated_at": _at(updated or created, millis=True),
             "closed_at": None if closed is None else _at(closed, millis=True), "labels": list(labels),
-            "milestone": milestone, "author": author, "assignees": [], "weight": weight, "user_notes_count": 0,
+            "milestone": milestone, "iteration": iteration, "author": author, "assignees": [], "weight": weight,
+            "user_notes_count": 0,
             "web_url": f"https://gitlab.example.com/acme/platform/widgets/-/issues/{iid}"}
 
 
 def gitlab_milestone(milestone_id: int, iid: int, title: str, *, state: str = "active",
-                     due_date: str | None = None) -> JsonObject:
+                     due_date: str | None = None, start_date: str | None = None) -> JsonObject:
     return {"id": milestone_id, "iid": iid, "project_id": 1, "title": title, "description": "", "state": state,
-            "due_date": due_date, "start_date": None, "created_at": "2026-01-01T00:00:00.000Z"}
+            "due_date": due_date, "start_date": start_date, "created_at": "2026-01-01T00:00:00.000Z"}
+
+
+def gitlab_iteration(iteration_id: int, iid: int, start_date: str, due_date: str, *, title: str | None = None,
+                     state: int = 2) -> JsonObject:
+    """An issue's `iteration` (GitLab Premium): automatic cadences leave the title null; state 1 upcoming,
+    2 current, 3 closed."""
+    return {"id": iteration_id, "iid": iid, "sequence": iid, "group_id": 9, "title": title, "description": None,
+            "state": state, "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z",
+            "start_date": start_date, "due_date": due_date,
+            "web_url": f"https://gitlab.example.com/groups/acme/-/iterations/{iteration_id}"}
