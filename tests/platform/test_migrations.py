@@ -64,3 +64,29 @@ def test_the_indexes_that_composite_indexes_cover_are_dropped_and_not_made_again
     with db.connection_context():
         assert "commit_repository_id" not in indexes("commit") and "review_developer_id" not in indexes("review")
         assert current_version() == MIGRATIONS[-1].version
+
+
+def test_issues_stored_before_sprint_history_are_in_their_sprint_since_opened(app: object) -> None:
+    """Migration 17: an issue stored before it in a milestone (or with points) gets its sprint history, so velocity
+    counts it; one in no sprint and without points gets none."""
+    from datetime import datetime
+
+    from models.activity import Issue, Milestone
+    from models.organization import Organization
+    from models.repository import Repository
+    from models.sprints import IssueChange, Sprint
+
+    with db.connection_context():
+        org = Organization.create(name="Old")
+        repo = Repository.create(organization=org, name="r", url="https://github.com/o/r", full_name="o/r",
+                                 provider="github", api_url="https://api.github.com", hook_secret="s")
+        milestone = Milestone.create(repository=repo, external_id="1", title="Sprint 1")
+        planned = Issue.create(repository=repo, number=1, title="a", state="open", milestone=milestone, points=3,
+                               opened_at=datetime(2026, 3, 1))
+        Issue.create(repository=repo, number=2, title="b", state="open")
+        db.drop_tables([IssueChange, Sprint])
+        SchemaVersion.delete().where(SchemaVersion.version == 17).execute()
+    assert migrate() == [17]
+    with db.connection_context():
+        assert [(c.issue_id, c.milestone_id, c.points, c.changed_at) for c in IssueChange.select()] == [
+            (planned.id, milestone.id, 3, datetime(2026, 3, 1))]
