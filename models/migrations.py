@@ -135,7 +135,8 @@ def _sprints(migrator: SchemaMigrator) -> None:
     add_column(migrator, "milestone", "starts_on", peewee.DateTimeField(null=True))
     add_column(migrator, "milestone", "opened_at", peewee.DateTimeField(null=True))
     db.create_tables([Sprint, IssueChange], safe=True)
-    IssueChange.insert_from(  # the issues stored before: in their sprint since opened (domain.engineering.sprint_history)
+    # The issues stored before: in their sprint since they were opened (domain.engineering.sprint_history).
+    IssueChange.insert_from(
         Issue.select(Issue.id, Issue.milestone, Issue.points, peewee.fn.COALESCE(Issue.opened_at, Issue.created_at))
         .where(Issue.milestone.is_null(False) | Issue.points.is_null(False)),
         [IssueChange.issue, IssueChange.milestone_id, IssueChange.points, IssueChange.changed_at]).execute()
