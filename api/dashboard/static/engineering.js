@@ -1,5 +1,6 @@
 /* Engineering: an organization's (or a team's) DORA figures and cycle time, from GET /api/v1/analytics/dora-metrics
-   and /api/v1/analytics/cycle-time, with the stages' breakdown and the weekly series drawn as SVG bars. */
+   and /api/v1/analytics/cycle-time, with the stages' breakdown and the weekly series drawn as SVG bars; and a
+   team's velocity (/api/v1/analytics/velocity), planned against completed points per sprint. */
 "use strict";
 
 (function () {
@@ -70,6 +71,42 @@
       hours(top) + ").";
   }
 
+  function drawVelocity(answer) {
+    const svg = $("#velocity-sprints");
+    const top = Math.max(0, ...answer.sprints.map((s) => Math.max(s.planned_points, s.completed_points)));
+    if (!answer.sprints.length) {
+      svg.replaceChildren(el("text", {x: 400, y: 120, "text-anchor": "middle", class: "empty", text: "no sprints"}));
+      $("#velocity-caption").textContent = "No sprint yet: give the team's repositories dated milestones, or " +
+        "create sprints with POST /api/v1/teams/{id}/sprints.";
+      return;
+    }
+    const width = 800 / Math.max(answer.sprints.length, 6), scale = top ? 190 / top : 0;  // six slots at least
+    svg.replaceChildren(...answer.sprints.map((s, i) => {
+      const x = i * width, bar = (width - 12) / 2;
+      const rect = (kind, value, offset) => el("rect", {class: kind, x: (x + offset).toFixed(1),
+        y: (200 - value * scale).toFixed(1), width: bar.toFixed(1), height: (value * scale).toFixed(1)},
+        el("title", {text: s.name + ": " + value + " points " + kind}));
+      return el("g", {class: "sprint"}, rect("planned", s.planned_points, 4), rect("completed", s.completed_points,
+        8 + bar), el("text", {x: (x + width / 2).toFixed(1), y: 230, "text-anchor": "middle",
+                              text: s.name + " (" + s.completed_points + "/" + s.planned_points + ")"}));
+    }));
+    $("#velocity-caption").textContent = "Points planned (light) and completed (dark) per sprint, oldest first.";
+  }
+
+  async function loadVelocity(team) {
+    if (!team) {
+      pairs("#velocity", []);
+      $("#velocity-sprints").replaceChildren();
+      $("#velocity-caption").textContent = "Pick a team: its last six sprints, points planned (light) and " +
+        "completed (dark).";
+      return;
+    }
+    const answer = await C.api("/api/v1/analytics/velocity?sprint_count=6&team_id=" + team);
+    pairs("#velocity", [["average velocity", answer.average_velocity + " points (ended sprints)"],
+                        ["trend", answer.trend.replace("_", " ")]]);
+    drawVelocity(answer);
+  }
+
   async function loadFigures() {
     const form = $("#engineering-form");
     if (!form.organization.value) return;
@@ -93,6 +130,7 @@
       ["testing (during review)", hours(cycle.breakdown.testing_hours)]]);
     drawBreakdown(cycle.breakdown);
     drawSeries(cycle.series);
+    await loadVelocity(form.team.value);
   }
 
   async function loadTeams() {
