@@ -67,11 +67,13 @@ class TeamSprints(MethodView):
     def post(self, body: dict[str, Any], team_id: int) -> Any:
         """Create a sprint for the team (owners): its dates, and the milestone title its issues carry"""
         team = _owned_team(team_id)
+        title = body.get("milestone_title", body["name"])
+        if any(s.source == "team" and s.key == title.casefold() for s in team_sprints(team.id)):
+            raise ApiError(409, f"The team already has a sprint of the milestone {title!r}")
         try:
             with db.atomic():
                 sprint = Sprint.create(team=team.id, name=body["name"], start_on=body["start_date"],
-                                       end_on=body["end_date"], milestone_title=body.get("milestone_title",
-                                                                                          body["name"]))
+                                       end_on=body["end_date"], milestone_title=title)
         except peewee.IntegrityError:
             raise ApiError(409, f"The team already has a sprint named {body['name']!r}") from None
         cache_views.organization_changed(services().redis, team.organization_id)

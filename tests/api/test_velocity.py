@@ -85,6 +85,10 @@ def test_a_sprint_named_like_a_milestone_gives_it_its_dates(client: FlaskClient,
     assert (sprint["source"], sprint["start_date"], sprint["planned_points"], sprint["completed_points"]) == (
         "team", "2026-03-04", 2, 3)
     assert_envelope(client.post(sprints(team), headers=owner, json=body), 409, "CONFLICT")
+    same_milestone = {**body, "name": "Sprint 1 again", "milestone_title": "SPRINT 1"}  # titles match in any case
+    assert_envelope(client.post(sprints(team), headers=owner, json=same_milestone), 409, "CONFLICT")
+    with db.connection_context():
+        assert Sprint.select().count() == 1
 
 
 @pytest.mark.parametrize("body", [
