@@ -30,7 +30,7 @@ from domain.engineering.records import (
     whole,
 )
 
-GITHUB_EVENTS = ("push", "pull_request", "pull_request_review", "pull_request_review_comment", "issues")
+GITHUB_EVENTS = ("push", "pull_request", "pull_request_review", "pull_request_review_comment", "issues", "milestone")
 GITLAB_KINDS = ("push", "merge_request", "note", "issue")
 
 
@@ -139,6 +139,8 @@ def github_activity(event: str, payload: Any) -> Activity | None:
         return _push(payload, _github_pusher)
     if event == "issues":
         return Activity(issues=[github_issue(payload.get("issue"))])
+    if event == "milestone":  # created, edited (its dates), closed, opened; a deleted one keeps its issues' history
+        return Activity(milestones=[github_milestone(payload.get("milestone"))])
     pull = _github_pull(payload.get("pull_request"))
     if event == "pull_request":
         return Activity(pulls=[pull])

@@ -135,7 +135,8 @@ def _authors(activity: Activity) -> list[Person]:
 
 
 def _store_milestones(repo: Repository, activity: Activity) -> dict[str, int]:
-    milestones = {i.milestone.external_id: i.milestone for i in activity.issues if i.milestone is not None}
+    milestones = {m.external_id: m for m in [*(i.milestone for i in activity.issues if i.milestone is not None),
+                                             *activity.milestones]}
     for m in milestones.values():
         row = {"repository": repo.id, "external_id": m.external_id, "title": m.title, "state": m.state,
                "due_on": m.due_on, "starts_on": m.starts_on, "opened_at": m.opened_at}
@@ -152,9 +153,8 @@ def _store_milestones(repo: Repository, activity: Activity) -> dict[str, int]:
     return {row.external_id: row.id for row in query}
 
 
-def _store_issues(repo: Repository, activity: Activity, people: People) -> int:
+def _store_issues(repo: Repository, activity: Activity, people: People, milestones: dict[str, int]) -> int:
     """Issues, upserted like pull requests: only a copy at least as new as the stored one overwrites it."""
-    milestones = _store_milestones(repo, activity)
     newest = {i.number: i for i in sorted(activity.issues, key=lambda i: i.updated_at or utc_naive())}
     before = sprint_states(repo.id, list(newest))
     for issue in newest.values():
@@ -186,7 +186,8 @@ def ingest(repo: Repository, activity: Activity, bot_logins: Iterable[str] = (),
         reviews = _store_reviews(activity, pulls, people)
         if pulls:  # their cycles are measured again (`domain.engineering.rollup`)
             PullRequest.update(changed_at=utc_naive()).where(PullRequest.id << list(pulls.values())).execute()
-        issues = _store_issues(repo, activity, people) if activity.issues else 0
+        milestones = _store_milestones(repo, activity)
+        issues = _store_issues(repo, activity, people, milestones) if activity.issues else 0
         newest = max((m for m in [*(c.committed_at or c.authored_at for c in activity.commits),
                                   *(p.updated_at for p in activity.pulls),
                                   *(r.submitted_at for r in activity.reviews),

@@ -103,15 +103,17 @@ class Activity:
     pulls: list[PullRecord] = field(default_factory=list)
     reviews: list[ReviewRecord] = field(default_factory=list)
     issues: list[IssueRecord] = field(default_factory=list)
+    milestones: list[MilestoneRecord] = field(default_factory=list)  # told of apart from an issue
 
     def __len__(self) -> int:
-        return len(self.commits) + len(self.pulls) + len(self.reviews) + len(self.issues)
+        return len(self.commits) + len(self.pulls) + len(self.reviews) + len(self.issues) + len(self.milestones)
 
     def extend(self, other: Activity) -> None:
         self.commits += other.commits
         self.pulls += other.pulls
         self.reviews += other.reviews
         self.issues += other.issues
+        self.milestones += other.milestones
 
 
 def gathered(activities: Iterable[Activity], at_least: int) -> Iterator[Activity]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from domain.engineering.hooks import github_activity
 from domain.engineering.hooks import github_issue as parse_github_issue
 from domain.engineering.ingest import ingest
 from domain.engineering.milestones import gitlab_sprint
@@ -147,3 +148,13 @@ def test_a_gitlab_iteration_is_the_sprint_of_its_issues_and_is_named_by_its_numb
     sprint = gitlab_sprint(issue)
     assert sprint is not None and (sprint.external_id, sprint.title, sprint.starts_on, sprint.due_on) == (
         "iteration-55", "Iteration 7", datetime(2026, 3, 2), datetime(2026, 3, 13))
+
+
+def test_a_github_milestone_hook_moves_its_sprints_dates(team: Team) -> None:
+    edited = github_milestone(10, 1, "Sprint 1", created="2026-03-01T09:00:00Z", due_on="2026-03-20T08:00:00Z")
+    activity = github_activity("milestone", {"action": "edited", "milestone": edited})
+    assert activity is not None and len(activity) == 1
+    with db.connection_context():
+        ingest(Repository.get(Repository.full_name == "acme/widgets"), activity)
+        first = team_sprints(team.id)[0]
+    assert (first.start, first.end) == (date(2026, 3, 1), date(2026, 3, 20))  # GitLab's "sprint 1" ends sooner
