@@ -26,6 +26,7 @@ from models.organization import Organization, OrganizationMember, Team
 from models.outbox import OutboxMessage
 from models.pipeline import CISource, Pipeline
 from models.project import Project
+from models.quality import QualitySnapshot
 from models.repository import Repository
 from models.session import RevokedSession
 from models.task import Task, TaskLog
@@ -130,6 +131,10 @@ def _cycles(migrator: SchemaMigrator) -> None:
     db.create_tables([PullRequestCycle, CycleWatermark], safe=True)
 
 
+def _quality(migrator: SchemaMigrator) -> None:
+    db.create_tables([QualitySnapshot], safe=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -147,6 +152,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(14, "repository backfill progress", _backfill),
     Migration(15, "pull requests' head commits", _pull_heads),
     Migration(16, "pull requests' cycles, rolled up", _cycles),
+    Migration(17, "repositories' code-quality snapshots", _quality),
 )
 
 
@@ -188,8 +194,8 @@ def migrate() -> list[int]:
 
 def all_models() -> list[type[BaseModel]]:
     """Every table, dependents first, for tests that clean up between cases."""
-    return [CycleWatermark, PullRequestCycle, HookDelivery, Issue, Milestone, Review, PullRequest, Commit,
-            Repository, IdentityChange, TeamMember, IdentityEmail, DeveloperIdentity, Developer, Team,
+    return [QualitySnapshot, CycleWatermark, PullRequestCycle, HookDelivery, Issue, Milestone, Review, PullRequest,
+            Commit, Repository, IdentityChange, TeamMember, IdentityEmail, DeveloperIdentity, Developer, Team,
             OrganizationMember, Organization, Pipeline, CISource, ClusterPod, ClusterNode, Cluster, Alert, AlertRule,
             RollupWatermark, MetricRollup, MetricPoint, DeliveryAttempt, Delivery, WebhookEndpoint, Event, TaskLog,
             Task, Project, OutboxMessage, RevokedSession, User, SchemaVersion]
