@@ -6,6 +6,7 @@ the daily job that sends one analysis per repository."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,9 @@ from models.quality import QualitySnapshot
 from models.repository import Repository
 from models.user import User
 from tests.api.test_organizations_and_teams import create_org, put_members, team_id
+from tests.conftest import git
 from tests.support.envelope import assert_envelope
+from tests.support.processes import wait_for
 from workers.quality import analyse_repositories
 from workers.schedule import timed
 
@@ -177,3 +180,29 @@ def test_the_daily_job_sends_one_analysis_per_repository(client: FlaskClient, au
     with db.connection_context():
         assert analyse_repositories.fn(runtime) == {"sent": 2}
     assert redis_client.llen("dramatiq:analyses") == 2
+
+
+@pytest.mark.slow
+def test_an_analysis_queued_now_is_run_by_a_worker_and_listed(
+        client: FlaskClient, acme: dict[str, Any], worker: Any, tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    git(source, "init", "--quiet", "--initial-branch", "main")
+    (source / "app.py").write_text("import os\n\n\ndef calc(expr: str) -> int:\n    return eval(expr)\n")
+    git(source, "add", ".")
+    git(source, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "app")
+    with db.connection_context():
+        Repository.update(url=str(source)).where(Repository.id == acme["gadgets"].id).execute()
+    path = f"/api/v1/repositories/{acme['gadgets'].id}/quality"
+    assert client.post(path, headers=acme["owner"]).status_code == 202
+
+    def newest() -> dict[str, Any] | None:
+        items = client.get(path, headers=acme["owner"]).get_json()["items"]
+        return next((i for i in items if i["commit_sha"] != f"{acme['gadgets'].id:040d}"), None)  # not the fixture's
+
+    done = wait_for(newest, timeout=120, interval=0.3, what="the snapshot")
+    assert (done["status"], done["branch"], done["commit_sha"]) == ("done", "main", git(source, "rev-parse", "HEAD"))
+    # F401 (a smell, 5 min) and B307 eval (MEDIUM, 30 min)
+    assert (done["code_smells"], done["security_issues"], done["technical_debt_minutes"]) == (1, 1, 35), done
+    body = get(client, acme["owner"], repository_id=acme["gadgets"].id)
+    assert body["repositories_detail"][0]["commit_sha"] == done["commit_sha"]
