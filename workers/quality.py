@@ -4,6 +4,7 @@ analyses of one repository from overlapping (the work: `domain.quality.snapshots
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from dramatiq.middleware import Shutdown
 
@@ -14,6 +15,7 @@ from domain.builds import sandbox
 from domain.builds.checkout import CLONE_TIMEOUT
 from domain.quality import snapshots
 from models.repository import Repository
+from workers.jobs import one_at_a_time
 from workers.registry import actor
 
 log = logging.getLogger(__name__)
@@ -43,15 +45,13 @@ def analyse_repository(rt: Runtime, repository_id: int) -> None:
 
 
 @actor(queue_name="scheduled", max_retries=0, time_limit=60_000, scheduled_job=True, store_results=True)
-def analyse_repositories(rt: Runtime) -> dict[str, object]:
+def analyse_repositories(rt: Runtime) -> dict[str, Any]:
     """Send a code-quality analysis for every repository (one run at a time)."""
-    lock = rt.redis.lock("conveyor:lock:analyse_repositories", timeout=60, blocking=False)
-    if not lock.acquire():
-        return {"skipped": "another run is in progress"}
-    try:
+
+    def send_all() -> dict[str, Any]:
         ids = [row.id for row in Repository.select(Repository.id).order_by(Repository.id)]
         for repository_id in ids:
             analyse_repository.send(repository_id)
         return {"sent": len(ids)}
-    finally:
-        lock.release()
+
+    return one_at_a_time(rt, "analyse_repositories", 60, send_all)

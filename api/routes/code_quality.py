@@ -18,27 +18,9 @@ from api.schemas.polling import PollQueuedSchema
 from api.schemas.quality import CodeQualityArgsSchema, CodeQualitySchema, SnapshotListArgsSchema, SnapshotSchema
 from domain.quality.figures import code_quality, hours
 from models.quality import QualitySnapshot
-from models.repository import Repository
 from workers.quality import analyse_repository
 
 blp = Blueprint("code_quality", __name__, url_prefix="/api/v1", description="Code quality")
-
-
-def _repositories(args: dict[str, Any]) -> tuple[Any, int | None]:
-    """The repositories the arguments name (each id looked up as the user sees it: 404 when they cannot), and
-    the one organization they lie in, when they name one."""
-    repositories = org_scope.scoped(Repository.select(), Repository.organization)
-    organizations = set()
-    if "organization_id" in args:
-        organizations.add(org_scope.organization(args["organization_id"]).id)
-        repositories = repositories.where(Repository.organization == args["organization_id"])
-    if "team_id" in args:
-        organizations.add(org_scope.team(args["team_id"]).organization_id)
-        repositories = repositories.where(Repository.team == args["team_id"])
-    if "repository_id" in args:
-        organizations.add(org_scope.repository(args["repository_id"]).organization_id)
-        repositories = repositories.where(Repository.id == args["repository_id"])
-    return repositories, (next(iter(organizations)) if len(organizations) == 1 else None)
 
 
 @blp.route("/analytics/code-quality")
@@ -49,7 +31,8 @@ class CodeQuality(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """Test coverage, code smells, bugs, security issues, vulnerabilities and technical debt: each repository's
         last snapshot in the range, summed (coverage averaged), with each repository's figures"""
-        repositories, organization_id = _repositories(args)
+        repositories, organizations = org_scope.repositories(args)
+        organization_id = next(iter(organizations)) if len(organizations) == 1 else None
 
         def build() -> Any:
             return CodeQualitySchema().dump(code_quality(repositories, args["start_date"], args["end_date"]))

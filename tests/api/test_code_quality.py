@@ -18,6 +18,7 @@ from models.db import db
 from models.quality import QualitySnapshot
 from models.repository import Repository
 from models.user import User
+from tests.api.test_analyses import commit_repo
 from tests.api.test_organizations_and_teams import create_org, put_members, team_id
 from tests.conftest import git
 from tests.support.envelope import assert_envelope
@@ -185,12 +186,8 @@ def test_the_daily_job_sends_one_analysis_per_repository(client: FlaskClient, au
 @pytest.mark.slow
 def test_an_analysis_queued_now_is_run_by_a_worker_and_listed(
         client: FlaskClient, acme: dict[str, Any], worker: Any, tmp_path: Path) -> None:
-    source = tmp_path / "source"
-    source.mkdir()
-    git(source, "init", "--quiet", "--initial-branch", "main")
-    (source / "app.py").write_text("import os\n\n\ndef calc(expr: str) -> int:\n    return eval(expr)\n")
-    git(source, "add", ".")
-    git(source, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "app")
+    source = commit_repo(tmp_path / "source", {"app.py": "import os\n\n\ndef calc(expr: str) -> int:\n"
+                                                         "    return eval(expr)\n"})
     with db.connection_context():
         Repository.update(url=str(source)).where(Repository.id == acme["gadgets"].id).execute()
     path = f"/api/v1/repositories/{acme['gadgets'].id}/quality"
