@@ -152,6 +152,9 @@ def test_a_repositorys_snapshots_newest_first_with_why_one_failed(client: FlaskC
     assert (body["items"][1]["technical_debt_minutes"], body["items"][1]["technical_debt_hours"]) == (125, 2.08)
     done = client.get(path, headers=acme["owner"], query_string={"status": "done", "limit": 1}).get_json()
     assert (len(done["items"]), done["total"]) == (1, 2)
+    assert client.delete(f"/api/v1/repositories/{acme['widgets'].id}", headers=acme["owner"]).status_code == 204
+    with db.connection_context():  # a forgotten repository takes its snapshots along
+        assert QualitySnapshot.select().where(QualitySnapshot.repository == acme["widgets"].id).count() == 0
 
 
 def test_owners_queue_an_analysis_now_members_may_not(client: FlaskClient, auth: Any, acme: dict[str, Any],
