@@ -50,3 +50,19 @@ def developer(developer_id: int) -> Developer:
     if found is None:
         raise not_found("Developer", developer_id)
     return found
+
+
+def repositories(args: dict[str, Any]) -> tuple[Any, set[int]]:
+    """The repositories the user sees that `organization_id`, `team_id` (the team's) and `repository_id` in `args`
+    narrow to, each id looked up as the user sees it (404 when they cannot); and the organizations the ids lie in."""
+    query, organizations = scoped(Repository.select(), Repository.organization), set()
+    if "organization_id" in args:
+        organizations.add(organization(args["organization_id"]).id)
+        query = query.where(Repository.organization == args["organization_id"])
+    if "team_id" in args:
+        organizations.add(team(args["team_id"]).organization_id)
+        query = query.where(Repository.team == args["team_id"])
+    if "repository_id" in args:
+        organizations.add(repository(args["repository_id"]).organization_id)
+        query = query.where(Repository.id == args["repository_id"])
+    return query, organizations

@@ -26,6 +26,7 @@ from models.organization import Organization, OrganizationMember, Team
 from models.outbox import OutboxMessage
 from models.pipeline import CISource, Pipeline
 from models.project import Project
+from models.quality import QualitySnapshot
 from models.repository import Repository
 from models.session import RevokedSession
 from models.sprints import IssueChange, Sprint
@@ -142,6 +143,10 @@ def _sprints(migrator: SchemaMigrator) -> None:
         [IssueChange.issue, IssueChange.milestone_id, IssueChange.points, IssueChange.changed_at]).execute()
 
 
+def _quality(migrator: SchemaMigrator) -> None:
+    db.create_tables([QualitySnapshot], safe=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -160,6 +165,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(15, "pull requests' head commits", _pull_heads),
     Migration(16, "pull requests' cycles, rolled up", _cycles),
     Migration(17, "sprints, milestones' dates and issues' sprint history", _sprints),
+    Migration(18, "repositories' code-quality snapshots", _quality),
 )
 
 
@@ -201,9 +207,9 @@ def migrate() -> list[int]:
 
 def all_models() -> list[type[BaseModel]]:
     """Every table, dependents first, for tests that clean up between cases."""
-    return [CycleWatermark, PullRequestCycle, HookDelivery, IssueChange, Sprint, Issue, Milestone, Review,
-            PullRequest, Commit, Repository, IdentityChange, TeamMember, IdentityEmail, DeveloperIdentity, Developer,
-            Team,
+    return [QualitySnapshot, CycleWatermark, PullRequestCycle, HookDelivery, IssueChange, Sprint, Issue, Milestone,
+            Review, PullRequest, Commit, Repository, IdentityChange, TeamMember, IdentityEmail, DeveloperIdentity,
+            Developer, Team,
             OrganizationMember, Organization, Pipeline, CISource, ClusterPod, ClusterNode, Cluster, Alert, AlertRule,
             RollupWatermark, MetricRollup, MetricPoint, DeliveryAttempt, Delivery, WebhookEndpoint, Event, TaskLog,
             Task, Project, OutboxMessage, RevokedSession, User, SchemaVersion]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +31,17 @@ def reap_tasks(rt: Runtime) -> dict[str, int]:
     return {"reaped": reaped}
 
 
+def one_at_a_time(rt: Runtime, name: str, timeout: int, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`work()` under the job's Redis lock, or `skipped` while another run of it holds the lock."""
+    lock = rt.redis.lock(f"conveyor:lock:{name}", timeout=timeout, blocking=False)
+    if not lock.acquire():
+        return {"skipped": "another run is in progress"}
+    try:
+        return work()
+    finally:
+        lock.release()
+
+
 # Rollups outlive the raw points they were made from.
 ROLLUP_RETENTION = {"1m": timedelta(days=30), "1h": timedelta(days=400)}
 
@@ -37,13 +49,8 @@ ROLLUP_RETENTION = {"1m": timedelta(days=30), "1h": timedelta(days=400)}
 @actor(queue_name="scheduled", max_retries=0, time_limit=600_000, scheduled_job=True, store_results=True)
 def aggregate_metrics(rt: Runtime) -> dict[str, Any]:
     """Roll new and late raw points up into 1-minute and 1-hour buckets (one run at a time)."""
-    lock = rt.redis.lock("conveyor:lock:aggregate_metrics", timeout=600, blocking=False)
-    if not lock.acquire():
-        return {"skipped": "another run is in progress"}
-    try:
-        return rollups.aggregate(horizon=utc_naive() - timedelta(days=rt.settings.metrics_retention_days))
-    finally:
-        lock.release()
+    return one_at_a_time(rt, "aggregate_metrics", 600, lambda: rollups.aggregate(
+        horizon=utc_naive() - timedelta(days=rt.settings.metrics_retention_days)))
 
 
 @actor(queue_name="scheduled", max_retries=0, time_limit=600_000, scheduled_job=True, store_results=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from workers import engineering, jobs, polling
+from workers import engineering, jobs, polling, quality
 from workers.registry import Actor
 
 
@@ -49,6 +49,9 @@ JOBS: tuple[Job, ...] = (
         "Poll each repository whose own poll interval has passed, for commits, pull requests and reviews."),
     Job(engineering.roll_up_pull_requests, 60,
         "Measure the cycles of the pull requests that changed (and once a day all of them) for the analytics."),
+    Job(quality.analyse_repositories, 86400,
+        "Analyse each repository's default branch (ruff, radon, bandit, mypy, coverage) for the code-quality "
+        "figures (one message per repository)."),
 )
 
 

@@ -15,11 +15,11 @@ from core.runtime import Runtime
 from core.settings import Settings, load_settings
 from models.db import connect_database
 from models.secret import use_key_ring
-from workers import analyses, builds, diagnostics, engineering, jobs, polling, webhooks
+from workers import analyses, builds, diagnostics, engineering, jobs, polling, quality, webhooks
 from workers.broker import build_broker
 from workers.registry import actors_of
 
-ACTOR_MODULES = (jobs, diagnostics, builds, analyses, webhooks, polling, engineering)
+ACTOR_MODULES = (jobs, diagnostics, builds, analyses, webhooks, polling, engineering, quality)
 
 
 def configure(settings: Settings | None = None) -> Runtime:

@@ -86,17 +86,8 @@ def _dora(args: dict[str, Any]) -> dict[str, Any]:
 def _dora_of_repositories(args: dict[str, Any]) -> dict[str, Any]:
     """DORA over registered repositories (an organization's, a team's, or one): the deploys of the CI sources its
     members own for them, and lead time from each change's first commit (`domain.engineering.pull_analytics`)."""
-    repositories = Repository.select(Repository.id, Repository.organization, Repository.full_name)
-    organizations = set()
-    if "organization_id" in args:
-        organizations.add(org_scope.organization(args["organization_id"]).id)
-        repositories = repositories.where(Repository.organization == args["organization_id"])
-    if "team_id" in args:
-        organizations.add(org_scope.team(args["team_id"]).organization_id)
-        repositories = repositories.where(Repository.team == args["team_id"])
-    if "repository_id" in args:
-        organizations.add(org_scope.repository(args["repository_id"]).organization_id)
-        repositories = repositories.where(Repository.id == args["repository_id"])
+    repositories, organizations = org_scope.repositories(args)
+    repositories = repositories.select(Repository.id, Repository.organization, Repository.full_name)
     names = [r.full_name.lower() for r in repositories] if len(organizations) == 1 else []  # two: nothing in both
     query = pipelines_of(organizations, names)
     if "repository" in args:

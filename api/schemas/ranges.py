@@ -34,8 +34,12 @@ class RangeArgsSchema(StrictSchema):
 
     @ma.validates_schema
     def _range(self, data: dict[str, Any], **kwargs: Any) -> None:
-        start, end = data.get("start_date"), data.get("end_date")
-        if start is not None and end is not None and not start < end <= start + MAX_RANGE:
-            raise ma.ValidationError("end_date must be after start_date, and at most 731 days later.", "end_date")
-        if start is not None and not EARLIEST <= start <= LATEST:
-            raise ma.ValidationError(f"Between {EARLIEST.year} and {LATEST.year}.", "start_date")
+        check_range(data.get("start_date"), data.get("end_date"))
+
+
+def check_range(start: datetime | None, end: datetime | None) -> None:
+    """The end after the start and at most MAX_RANGE later, the start between EARLIEST and LATEST."""
+    if start is not None and end is not None and not start < end <= start + MAX_RANGE:
+        raise ma.ValidationError("end_date must be after start_date, and at most 731 days later.", "end_date")
+    if start is not None and not EARLIEST <= start <= LATEST:
+        raise ma.ValidationError(f"Between {EARLIEST.year} and {LATEST.year}.", "start_date")

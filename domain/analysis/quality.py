@@ -38,6 +38,7 @@ class QualityResult:
             },
             "radon": {
                 "average_maintainability_index": self.average_mi,
+                "complex_count": len(self.complex_blocks),
                 "complex_blocks": self.complex_blocks[:DETAIL_LIMIT],
                 "low_maintainability_files": self.low_mi_files[:DETAIL_LIMIT],
                 "errors": self.errors[:DETAIL_LIMIT],

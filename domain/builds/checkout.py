@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -135,16 +136,27 @@ def _git(args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> str
     return result.stdout.strip()
 
 
-def checkout(repo_url: str, ref: str, dest: Path, home: Path, policy: SourcePolicy,
-             timeout: float = CLONE_TIMEOUT, resolver: Resolver = system_resolver) -> str:
-    """Clone `ref` (a branch or tag shallowly, a commit in full) into `dest`; returns the commit id."""
+def checkout(repo_url: str, ref: str | None, dest: Path, home: Path, policy: SourcePolicy,
+             timeout: float = CLONE_TIMEOUT, resolver: Resolver = system_resolver,
+             extra_env: Mapping[str, str] | None = None) -> str:
+    """Clone `ref` (a branch or tag shallowly, a commit in full; None: the remote's default branch, shallowly)
+    into `dest`; returns the commit id. `extra_env` reaches git only (say, a credential header as
+    GIT_CONFIG_* variables, which keeps it out of the command line)."""
     source = check_source(repo_url, policy, resolver)
-    env = git_env(home, policy.allow_local)
+    env = {**git_env(home, policy.allow_local), **(extra_env or {})}
     url, pins = source_url(repo_url), source.pins()
-    if _COMMIT.fullmatch(ref):
+    if ref is not None and _COMMIT.fullmatch(ref):
         _git([*pins, "clone", "--quiet", "--no-checkout", "--", url, str(dest)], dest.parent, env, timeout)
         _git(["checkout", "--quiet", "--detach", ref], dest, env, timeout)
     else:
-        _git([*pins, "clone", "--quiet", "--depth", "1", "--branch", ref, "--", url, str(dest)], dest.parent, env,
-             timeout)
+        branch = [] if ref is None else ["--branch", ref]
+        _git([*pins, "clone", "--quiet", "--depth", "1", *branch, "--", url, str(dest)], dest.parent, env, timeout)
     return _git(["rev-parse", "HEAD"], dest, env, 30)
+
+
+def head_branch(dest: Path, home: Path) -> str | None:
+    """The branch a clone checked out (None: a detached head)."""
+    try:
+        return _git(["symbolic-ref", "--quiet", "--short", "HEAD"], dest, git_env(home), 30) or None
+    except CheckoutError:
+        return None

@@ -14,6 +14,7 @@ from models.alert import Alert
 from models.db import db, utc_naive
 from models.developer import Developer
 from models.pipeline import CISource, Pipeline
+from models.quality import QualitySnapshot
 
 PRIVATE = "private"  # the owner's (and admins'): anyone else gets 404, as if it did not exist
 SHARED = "shared"  # everyone reads it; only its creator or an admin changes it (403)
@@ -55,6 +56,7 @@ ROUTES: dict[str, tuple[str, str | None]] = {
     "/api/v1/repositories/<int:repository_id>/poll": (PRIVATE, "repository"),
     "/api/v1/repositories/<int:repository_id>/backfill": (PRIVATE, "repository"),
     "/api/v1/repositories/<int:repository_id>/issues": (PRIVATE, "repository"),
+    "/api/v1/repositories/<int:repository_id>/quality": (PRIVATE, "repository"),
     "/api/v1/repositories/<int:repository_id>/hooks/github": (SIGNED, "repository"),
     "/api/v1/repositories/<int:repository_id>/hooks/gitlab": (SIGNED, "repository"),
     "/api/v1/developers/<int:developer_id>": (PRIVATE, "developer"),
@@ -162,5 +164,7 @@ def _engineering(world: World, post: Any, tag: str) -> None:
         developer = Developer.create(organization=org["id"], name=f"{tag}-developer")
         pull = PullRequest.create(repository=repo["id"], number=1, title=f"{tag}-pull", state="open",
                                   developer=developer.id, opened_at=utc_naive())
+        # A code-quality snapshot: the analytics' per-repository figures name the repository
+        QualitySnapshot.create(repository=repo["id"], status="done", commit_sha="0" * 40, code_smells=1)
     world.values.update(organization=str(org["id"]), team=str(team["id"]), repository=str(repo["id"]),
                         developer=str(developer.id), pull_request=str(pull.id), sprint=sprint["sprint_id"])
