@@ -277,7 +277,14 @@ def only_local_requests(seen: Watch) -> None:
 def test_swagger_ui_renders_offline(page: Page, seen: Watch, shot: Callable[[str], None]) -> None:
     page.goto("/docs")
     expect(page.locator(".opblock").first).to_be_visible()
-    assert page.locator(".opblock").count() > 10
+    assert page.locator(".opblock").count() > 5
+    # A spec this long is drawn as it scrolls into view (Swagger UI virtualizes it): the last tag's operations too.
+    for _ in range(100):
+        if page.locator("#operations-tag-velocity").count():
+            break
+        page.mouse.wheel(0, 2000)
+    expect(page.locator("#operations-tag-velocity")).to_be_visible()
+    expect(page.locator("[id^=operations-velocity-]").first).to_be_visible()
     shot("swagger")
     only_local_requests(seen)
 
