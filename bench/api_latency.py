@@ -72,8 +72,9 @@ def parse(output: str) -> dict[str, Any]:
             "socket_errors": socket_errors, "errors": errors}
 
 
-def wrk(url: str, token: str, seconds: int) -> dict[str, Any]:
-    argv = ["wrk", f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
+def wrk(url: str, token: str, seconds: int, *options: str) -> dict[str, Any]:
+    """wrk's report on `url` (`options`: more of wrk's, such as a Lua script that varies the path)."""
+    argv = ["wrk", f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", *options,
             "-H", f"Authorization: Bearer {token}", url]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=False)
     if done.returncode != 0 or "Requests/sec" not in done.stdout:

@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench import api_latency, ingest, metrics, throughput, webhooks, ws_fanout  # noqa: E402
+from bench import api_latency, engineering, ingest, metrics, throughput, webhooks, ws_fanout  # noqa: E402
 
 
 def table(rows: list[dict]) -> str:  # type: ignore[type-arg]
@@ -55,8 +55,9 @@ def scale_table(r: dict) -> str:  # type: ignore[type-arg]
     return "\n".join(lines)
 
 
-def on_postgres(module: str, sizes: tuple[int, ...]) -> list[dict]:  # type: ignore[type-arg]
-    """A benchmark (`bench.metrics`, `bench.ingest`) again on a throwaway PostgreSQL, when its binaries are here."""
+def on_postgres(module: str, sizes: tuple[int | str, ...]) -> list[dict]:  # type: ignore[type-arg]
+    """A benchmark (`bench.metrics`, `bench.ingest`, `bench.engineering`) again on a throwaway PostgreSQL, when its
+    binaries are here; `sizes`: its command line's arguments."""
     if not list(Path("/usr/lib/postgresql").glob("*/bin/postgres")):
         print(f"{module}: no PostgreSQL binaries here; SQLite only", flush=True)
         return []
@@ -88,10 +89,13 @@ def main() -> None:
     metric_runs = [metrics.main(*sizes), *on_postgres("bench.metrics", sizes)]
     histories = (2_000, 100, 3) if smoke else (100_000, 10_000, 3)
     ingest_runs = [ingest.main(*histories), *on_postgres("bench.ingest", histories)]
+    # Issue 20's organization: SQLite at a tenth, PostgreSQL at full size (each module's default scale)
+    analytics = ("--smoke",) if smoke else ()
+    engineering_runs = [engineering.main(smoke=smoke), *on_postgres("bench.engineering", analytics)]
     results = {"machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
                "mode": "smoke" if smoke else "full", "api_latency": api, "throughput": jobs, "ws_fanout": fanout,
                "webhooks": hooks,
-               "metrics": metric_runs, "ingest": ingest_runs,
+               "metrics": metric_runs, "ingest": ingest_runs, "engineering": engineering_runs,
                "seconds": round(time.monotonic() - started, 1)}
     # A smoke run's figures are not results: they go beside them (and are not committed).
     stem = HERE / ("smoke-results" if smoke else "results")
@@ -129,7 +133,10 @@ def main() -> None:
         "commits alone, then pull requests with their detail and 3 reviews each, by 500 developers. The bare loop\n"
         "GETs the same pages and bulk-inserts plain rows (no indexes, no upsert). Targets: >= 2,000 commits/s,\n"
         ">= 0.5 x bare.\n\n"
-        f"{ingest.table(ingest_runs)}\n")
+        f"{ingest.table(ingest_runs)}\n\n"
+        "## Engineering analytics: an organization's year rolled up and served, against SQL over the raw rows\n\n"
+        f"{engineering.DESCRIPTION}\n\n"
+        f"{engineering.table(engineering_runs)}\n")
     print(stem.with_suffix(".md").read_text())
 
 

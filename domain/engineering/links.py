@@ -14,7 +14,7 @@ the CI provider reported for it; a deployment whose head time is unknown links n
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -87,6 +87,26 @@ def deployments(keys: Iterable[Key], repository_ids: dict[Key, int]) -> dict[Key
         head_time = times.get((repository_ids.get(key, 0), row.commit_sha)) or row.commit_timestamp
         found[key].append(Deployment(row.id, row.finished_at, row.commit_sha, head_time))
     return found
+
+
+Deployments = Callable[[Iterable[Key], dict[Key, int]], dict[Key, list[Deployment]]]  # `deployments`, or a memo
+
+
+class KeptDeployments:
+    """`deployments`, each repository's read once and kept: a rollup measures its pull requests in chunks that
+    name mostly the same repositories, and reading them all again for each chunk was two thirds of a full
+    rollup. A deploy run that arrives meanwhile is the next rollup's (its `updated_at` is after this one's start)."""
+
+    def __init__(self) -> None:
+        self.known: dict[Key, list[Deployment]] = {}
+
+    def __call__(self, keys: Iterable[Key], repository_ids: dict[Key, int]) -> dict[Key, list[Deployment]]:
+        keys = set(keys)
+        missing = keys - self.known.keys()
+        if missing:
+            found = deployments(missing, {key: repository_ids[key] for key in missing if key in repository_ids})
+            self.known.update({key: found.get(key, []) for key in missing})
+        return {key: self.known[key] for key in keys}
 
 
 def commit_times(repository_ids: Iterable[int], shas: list[str]) -> dict[tuple[int, str], datetime]:

@@ -20,11 +20,12 @@ from typing import Any
 from peewee import JOIN, fn
 
 from domain.engineering.cycle import STAGES
+from domain.engineering.links import Deployments, KeptDeployments
 from domain.engineering.pull_facts import Scope, fact, measured, pulls
 from models import bulk
 from models.activity import PullRequest
 from models.cycles import CycleWatermark, PullRequestCycle
-from models.db import db, tuples, utc_naive
+from models.db import db, id_list, tuples, utc_naive
 from models.developer import Developer
 from models.pipeline import Pipeline
 from models.repository import Repository
@@ -45,8 +46,9 @@ def roll_up(full: bool = False) -> dict[str, Any]:
     since = None if full or mark is None else mark.rolled_from - OVERLAP
     ids = sorted(_changed(since))
     organizations: set[int] = set()
+    shipped_by = KeptDeployments()
     for start in range(0, len(ids), CHUNK):
-        organizations |= _measure(ids[start:start + CHUNK])
+        organizations |= _measure(ids[start:start + CHUNK], shipped_by)
     (CycleWatermark.insert(name=NAME, rolled_from=started, full_at=started if since is None else None)
      .on_conflict(conflict_target=[CycleWatermark.name],
                   update={CycleWatermark.rolled_from: started,
@@ -89,10 +91,10 @@ def _deployable(since: datetime) -> set[int]:
     return found
 
 
-def _measure(ids: Iterable[int]) -> set[int]:
+def _measure(ids: Iterable[int], shipped_by: Deployments) -> set[int]:
     """Measure these pull requests and keep their cycles; the organizations they belong to."""
     ids = list(ids)
-    rows = measured(pulls(Scope(include_bots=True)).where(PullRequest.id << ids))
+    rows = measured(pulls(Scope(include_bots=True)).where(PullRequest.id << id_list(ids)), shipped_by)
     bots = {d.id for d in Developer.select(Developer.id).where(
         Developer.id << [p.developer_id for p, _ in rows if p.developer_id], Developer.is_bot == True)}  # noqa: E712
     now = utc_naive()
