@@ -147,6 +147,10 @@ def _quality(migrator: SchemaMigrator) -> None:
     db.create_tables([QualitySnapshot], safe=True)
 
 
+def _pipeline_commits(migrator: SchemaMigrator) -> None:
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "pipeline_commit_sha" ON "pipeline" ("commit_sha")')
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -166,6 +170,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(16, "pull requests' cycles, rolled up", _cycles),
     Migration(17, "sprints, milestones' dates and issues' sprint history", _sprints),
     Migration(18, "repositories' code-quality snapshots", _quality),
+    Migration(19, "pipelines by commit (a pull request's CI runs)", _pipeline_commits),
 )
 
 

@@ -66,4 +66,6 @@ class Pipeline(BaseModel):
     updated_at = peewee.DateTimeField(default=utc_naive)
 
     class Meta:
-        indexes = ((("source", "external_id"), True), (("is_deploy", "finished_at"), False))
+        # commit_sha: a pull request's CI runs are those on its head commit (domain.engineering.links)
+        indexes = ((("source", "external_id"), True), (("is_deploy", "finished_at"), False),
+                   (("commit_sha",), False))

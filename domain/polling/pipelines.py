@@ -21,6 +21,7 @@ import peewee
 
 from core.runtime import Runtime
 from core.settings import Settings
+from domain import cache_views
 from domain.events import Emitted, emit, publish
 from domain.polling.github import HEADERS, GitHub
 from domain.polling.gitlab import GitLab
@@ -28,7 +29,8 @@ from domain.polling.http import Api, PollError
 from domain.polling.kubernetes import clip
 from domain.polling.observed import observed
 from domain.polling.providers import MAX_PAGES, PER_PAGE, Provider, RateLimited, Run, duration
-from models.db import db, utc_naive
+from models.db import db, tuples, utc_naive
+from models.organization import OrganizationMember
 from models.pipeline import FINISHED, CISource, Pipeline
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,17 @@ def _poll(rt: Runtime, source: CISource) -> dict[str, Any]:
         error = f"unreadable answer: {type(exc).__name__}"
         _record(source, "error", error)
         return {**result, "status": "error", "error": error}
+    if result.get("runs"):
+        _drop_figures(rt, source)
     return {**result, "status": "ok"}
+
+
+def _drop_figures(rt: Runtime, source: CISource) -> None:
+    """New runs change the DORA figures of the organizations whose member owns the source (cached 5 minutes)."""
+    member_of = OrganizationMember.select(OrganizationMember.organization).where(
+        OrganizationMember.user == source.owner_id)
+    for (organization_id,) in tuples(member_of):
+        cache_views.organization_changed(rt.redis, organization_id)
 
 
 def _record(source: CISource, status: str, error: str | None, **fields: Any) -> None:

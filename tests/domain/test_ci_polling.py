@@ -328,3 +328,27 @@ def test_a_gitlab_deploy_stage_that_did_not_run_is_no_deployment(runtime: Runtim
     patched = client.patch(f"/api/v1/ci/sources/{source}", headers=user, json={"deploy_workflow": "build"})
     assert patched.status_code == 200
     assert runs(client, user)["501"]["is_deploy"] is True  # its build stage ran
+
+
+def test_new_runs_drop_the_cached_dora_figures_of_the_owners_organizations(
+        runtime: Runtime, client: FlaskClient, auth: Any, github: FakeGitHub) -> None:
+    """An organization's DORA answer is cached for its members; a poll that records runs of a member's source drops
+    it, so the next answer counts the new deploy at once rather than after the cache's 5 minutes."""
+    owner = auth("user", "olivia")
+    org = client.post("/api/v1/organizations", headers=owner, json={"name": "Octo"}).get_json()["id"]
+    assert client.post("/api/v1/repositories", headers=owner, json={
+        "organization_id": org, "provider": "github", "url": f"https://github.com/{REPO}"}).status_code == 201
+    source = add_source(client, owner, github, deploy_workflow="deploy.yml")
+    query = {"organization_id": org, "start_date": "2026-01-01", "end_date": "2026-01-31"}
+
+    def deployments() -> int:
+        response = client.get("/api/v1/analytics/dora-metrics", headers=owner, query_string=query)
+        assert response.status_code == 200, response.get_json()
+        return int(response.get_json()["deployment_frequency"]["deployments"])
+
+    assert poll(runtime, source)["status"] == "ok"
+    assert deployments() == 0  # cached now
+    github.runs[REPO].insert(0, github_run(3, name="Deploy", path=".github/workflows/deploy.yml",
+                                           created_at="2026-01-02T10:00:00Z"))
+    assert poll(runtime, source)["runs"] >= 1
+    assert deployments() == 1
