@@ -44,9 +44,43 @@ def connect_database(url: str) -> peewee.Database:
         )
     else:
         raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+    if isinstance(database, peewee.SqliteDatabase):
+        database.register_aggregate(PercentileCont, "percentile_cont", 2)
     database.execute_sql = _counted(database.execute_sql)
     db.initialize(database)
     return database
+
+
+class PercentileCont:
+    """`percentile_cont(value, fraction)` for SQLite, which has none: PostgreSQL's ordered-set aggregate
+    (`percentile_cont(fraction) WITHIN GROUP (ORDER BY value)`, `models.db.percentile_of`), interpolating
+    between the closest ranks; nulls left out, null over none."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.fraction = 0.5
+
+    def step(self, value: float | None, fraction: float) -> None:
+        if value is not None:
+            self.values.append(value)
+        self.fraction = fraction
+
+    def finalize(self) -> float | None:
+        if not self.values:
+            return None
+        ordered = sorted(self.values)
+        position = self.fraction * (len(ordered) - 1)
+        low, high = int(position), min(int(position) + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def percentile_of(column: Any, fraction: float) -> Any:
+    """SQL for the `fraction` percentile of `column` over a query's rows (interpolated, as `percentile_cont`)."""
+    if is_postgres():
+        order = peewee.EnclosedNodeList([peewee.NodeList((peewee.SQL("ORDER BY"), column))])
+        return peewee.NodeList((peewee.fn.percentile_cont(fraction), peewee.SQL("WITHIN GROUP"), order))
+    # not coerced: peewee would read the result as the column's type (an integer column's 1.25 as 1)
+    return peewee.fn.percentile_cont(column, fraction).coerce(False)
 
 
 class QueryStats:

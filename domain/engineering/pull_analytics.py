@@ -8,17 +8,21 @@ for, and bots' reviews never pick a pull request up. Every percentile interpolat
 (`domain.rollups.percentile`, as the metric rollups do)."""
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from domain.dora import _next, period_starts, trend
+from domain.engineering import pull_sql
 from domain.engineering.cycle import STAGES
-from domain.engineering.pull_facts import Facts, Scope, measured, pulls, rolled_facts
+from domain.engineering.pull_facts import Facts, Scope, measured, pulls
+from domain.engineering.pull_sql import QUANTILES
 from domain.rollups import percentile
 from models.activity import PullRequest
+from models.cycles import PullRequestCycle as C
+from models.db import tuples
 
-QUANTILES = (("p50", 0.5), ("p75", 0.75), ("p90", 0.9))
 HOUR = 3600.0
 LEAD_LOOKBACK = timedelta(days=90)
 
@@ -34,57 +38,100 @@ def spread(seconds: Iterable[float | None], unit: float = HOUR, empty: float | N
 
 
 def cycle_time(scope: Scope, start: datetime, end: datetime, granularity: str,
-               facts: Facts = rolled_facts) -> dict[str, Any]:
+               facts: Facts | None = None) -> dict[str, Any]:
     """Seed 002's cycle time over the pull requests merged in [start, end): the mean total and each stage's mean
-    (hours), the total's percentiles, a series per period, and the trend against the period before."""
-    current = facts(scope, "merged", start, end)
-    before = facts(scope, "merged", start - (end - start), start)
-    empty = None if current else 0.0  # no pull requests: zeros; a stage none went through: null
-    total = spread((f.seconds["cycle"] for f in current), empty=empty)
-    previous = spread(f.seconds["cycle"] for f in before)["mean"]
+    (hours), the total's percentiles, a series per period, and the trend against the period before. Computed by
+    the database over the rollup (`pull_sql`), or, given `facts`, from those (the brute force of the tests)."""
+    figures = _cycle_in_sql(scope, start, end) if facts is None else _cycle_of_facts(facts, scope, start, end)
+    total, previous, points = figures["total"], figures["previous"], figures["points"]
+    times = [at for at, _ in points]
     series = []
     for begin in period_starts(start, end, granularity):
-        finish = _next(begin, granularity)
-        inside = [f.seconds["cycle"] for f in current if f.merged_at and begin <= f.merged_at < finish]
-        figures = spread(inside)
+        inside = [cycle for _, cycle in points[bisect_left(times, begin):bisect_left(times, _next(begin, granularity))]]
+        period = spread(inside)
         series.append({"period_start": begin, "pull_requests": len(inside),
-                       "total_cycle_time_hours": figures["mean"], "p50": figures["p50"]})
+                       "total_cycle_time_hours": period["mean"], "p50": period["p50"]})
     return {
         "start_date": start, "end_date": end, "granularity": granularity,
         "total_cycle_time_hours": total["mean"],
-        "breakdown": {f"{stage}_hours": spread((f.seconds[stage] for f in current), empty=empty)["mean"]
-                      for stage in STAGES},
+        "breakdown": {f"{stage}_hours": figures["stages"][stage] for stage in STAGES},
         "percentiles": {name: total[name] for name, _ in QUANTILES},
-        "pull_requests": len(current), "deployed": sum(f.deployed_at is not None for f in current),
+        "pull_requests": figures["count"], "deployed": figures["deployed"],
         "previous": previous, "trend": trend(total["mean"], previous), "series": series,
     }
 
 
-def change_lead_hours(scope: Scope, start: datetime, end: datetime, facts: Facts = rolled_facts) -> list[float]:
+def _cycle_of_facts(facts: Facts, scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
+    current = facts(scope, "merged", start, end)
+    empty = None if current else 0.0  # no pull requests: zeros; a stage none went through: null
+    return {"count": len(current), "deployed": sum(f.deployed_at is not None for f in current),
+            "total": spread((f.seconds["cycle"] for f in current), empty=empty),
+            "stages": {stage: spread((f.seconds[stage] for f in current), empty=empty)["mean"] for stage in STAGES},
+            "previous": spread(f.seconds["cycle"] for f in facts(scope, "merged", start - (end - start), start))[
+                "mean"],
+            "points": sorted(((f.merged_at, f.seconds["cycle"]) for f in current if f.merged_at),
+                             key=lambda point: point[0])}
+
+
+def _cycle_in_sql(scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
+    merged = pull_sql.merged_figures(scope, start, end, STAGES)
+    empty = None if merged["count"] else 0.0
+    previous = pull_sql.mean_cycle(scope, start - (end - start), start)
+    return {"count": merged["count"], "deployed": merged["deployed"],
+            "total": pull_sql.spread_of(merged["cycle"], HOUR, empty),
+            "stages": {stage: empty if mean is None else round(mean / HOUR, 2)
+                       for stage, mean in merged["stages"].items()},
+            "previous": None if previous is None else round(previous / HOUR, 2),
+            "points": pull_sql.merged_points(scope, start, end, C.merged_at, C.cycle)}
+
+
+def change_lead_hours(scope: Scope, start: datetime, end: datetime, facts: Facts | None = None) -> list[float]:
     """DORA's lead time for changes, change by change: for each pull request deployed in [start, end), the hours
     from its start (first commit, or opening) to the deployment that shipped it. Pull requests merged up to
-    LEAD_LOOKBACK before the range are looked at: a change merged longer before it shipped is not counted."""
+    LEAD_LOOKBACK before the range are looked at: a change merged longer before it shipped is not counted.
+    From the rollup's rows (only their cycles read), or from `facts` (as cycle_time)."""
+    if facts is None:
+        shipped = pull_sql.rolled(scope, "merged", start - LEAD_LOOKBACK, end, C.cycle).where(
+            C.deployed_at >= start, C.deployed_at < end, C.cycle.is_null(False))
+        return [cycle / HOUR for (cycle,) in tuples(shipped)]
     return [f.seconds["cycle"] / HOUR for f in facts(scope, "merged", start - LEAD_LOOKBACK, end)
             if f.deployed_at is not None and start <= f.deployed_at < end and f.seconds["cycle"] is not None]
 
 
-def pull_request_metrics(scope: Scope, start: datetime, end: datetime, facts: Facts = rolled_facts) -> dict[str, Any]:
+def pull_request_metrics(scope: Scope, start: datetime, end: datetime, facts: Facts | None = None) -> dict[str, Any]:
     """Time to merge and pickup (hours), review depth (reviews and comments by others), size (lines), each with
-    mean and percentiles; and the merge rate."""
-    merged = facts(scope, "merged", start, end)
-    opened = facts(scope, "opened", start, end)
-    ended = [f.state for f in facts(scope, "ended", start, end)]
-    empty = None if merged or opened or ended else 0.0  # no pull requests: zeros; a figure none has: null
+    mean and percentiles; and the merge rate. By the database over the rollup, or from `facts` (as cycle_time)."""
+    figures = _metrics_in_sql(scope, start, end) if facts is None else _metrics_of_facts(facts, scope, start, end)
+    merged, closed = figures["ended"]
+    empty = None if figures["merged"] or figures["opened"] or closed else 0.0  # none: zeros; a figure none has: null
     return {
         "start_date": start, "end_date": end,
-        "time_to_merge_hours": spread((_between(f.opened_at, f.merged_at) for f in merged), empty=empty),
-        "pickup_hours": spread((f.seconds["pickup"] for f in opened), empty=empty),
-        "review_depth": spread((float(f.review_depth) for f in opened), unit=1.0, empty=empty),
-        "size_lines": spread((None if f.size is None else float(f.size) for f in opened), unit=1.0, empty=empty),
-        "merge_rate": {"merged": ended.count("merged"), "closed": len(ended),
-                       "rate": round(ended.count("merged") / len(ended), 4) if ended else empty},
-        "opened": len(opened), "merged": len(merged),
+        "time_to_merge_hours": spread((_between(opened, done) for opened, done in figures["to_merge"]), empty=empty),
+        **{name: figures[name](empty) for name in ("pickup_hours", "review_depth", "size_lines")},
+        "merge_rate": {"merged": merged, "closed": closed, "rate": round(merged / closed, 4) if closed else empty},
+        "opened": figures["opened"], "merged": figures["merged"],
     }
+
+
+def _metrics_of_facts(facts: Facts, scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
+    merged, opened = facts(scope, "merged", start, end), facts(scope, "opened", start, end)
+    ended = [f.state for f in facts(scope, "ended", start, end)]
+    return {"merged": len(merged), "opened": len(opened), "ended": (ended.count("merged"), len(ended)),
+            "to_merge": [(f.opened_at, f.merged_at) for f in merged],
+            "pickup_hours": lambda empty: spread((f.seconds["pickup"] for f in opened), empty=empty),
+            "review_depth": lambda empty: spread((float(f.review_depth) for f in opened), unit=1.0, empty=empty),
+            "size_lines": lambda empty: spread((None if f.size is None else float(f.size) for f in opened),
+                                               unit=1.0, empty=empty)}
+
+
+def _metrics_in_sql(scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
+    to_merge = pull_sql.merged_points(scope, start, end, C.opened_at, C.merged_at)
+    opened = pull_sql.opened_figures(scope, start, end)
+    return {"merged": len(to_merge), "opened": opened["count"], "ended": pull_sql.ended_counts(scope, start, end),
+            "to_merge": to_merge,
+            "pickup_hours": lambda empty: pull_sql.spread_of(opened["pickup"], HOUR, empty),
+            "review_depth": lambda empty: pull_sql.spread_of(opened["review_depth"], 1.0, empty),
+            "size_lines": lambda empty: pull_sql.spread_of(opened["size"], 1.0, empty)}
 
 
 def _between(earlier: datetime | None, later: datetime | None) -> float | None:

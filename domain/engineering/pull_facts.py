@@ -1,6 +1,6 @@
-"""The pull requests of a scope, measured (`domain.engineering.cycle`), as the facts the figures are made of:
-measured now from the raw rows (`measured_facts`, the brute force), or read from the scheduler's rollup
-(`rolled_facts`, what the API answers from; `domain.engineering.rollup` keeps it)."""
+"""The pull requests of a scope, measured (`domain.engineering.cycle`), as the facts the figures are made of,
+measured now from the raw rows (`measured_facts`): what the scheduler's rollup keeps (`domain.engineering.rollup`)
+and the brute force the figures the database computes over it (`domain.engineering.pull_sql`) are held to."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -11,10 +11,9 @@ from typing import Any
 
 from peewee import JOIN, fn
 
-from domain.engineering.cycle import STAGES, Cycle, Reviewed, measure
+from domain.engineering.cycle import Cycle, Reviewed, measure
 from domain.engineering.links import Deployments, ci_runs, deployed_with, deployments, key_of
 from models.activity import Commit, PullRequest, Review
-from models.cycles import PullRequestCycle
 from models.db import tuples
 from models.developer import Developer, TeamMember
 from models.repository import Repository
@@ -128,23 +127,3 @@ def measured_facts(scope: Scope, moment: str, start: datetime, end: datetime) ->
         field = fn.COALESCE(PullRequest.merged_at, PullRequest.closed_at)
         query = query.where(PullRequest.state != "open")
     return [fact(p, c) for p, c in measured(query.where(field >= start, field < end))]
-
-
-def rolled_facts(scope: Scope, moment: str, start: datetime, end: datetime) -> list[Fact]:
-    """The facts from the rollup's rows (`domain.engineering.rollup`)."""
-    field = {"merged": PullRequestCycle.merged_at, "opened": PullRequestCycle.opened_at,
-             "ended": PullRequestCycle.ended_at}[moment]
-    timed = (*STAGES, "cycle")
-    c = PullRequestCycle
-    # Read as tuples of the columns used: a model a row (twenty fields set one by one) was most of an uncached
-    # answer over an organization's 18,000 pull requests (bench/engineering.py).
-    query = c.select(c.state, c.opened_at, c.merged_at, c.ended_at, c.deployed_at, *(getattr(c, n) for n in timed),
-                     c.review_depth, c.size).where(field >= start, field < end)
-    query = narrowed(query, scope, c.organization_id, c.repository_id, c.developer_id)
-    if not scope.include_bots:
-        query = query.where(c.is_bot == False)  # noqa: E712
-    return [Fact(state=state, opened_at=opened, merged_at=merged, ended_at=ended, deployed_at=deployed,
-                 seconds=dict(zip(timed, rest[:-2], strict=True)), review_depth=rest[-2], size=rest[-1])
-            for state, opened, merged, ended, deployed, *rest in tuples(query)]
-
-
