@@ -109,7 +109,8 @@ ENDPOINTS = (
              brute=lambda ids, s, e, _: engineering_sql.pull_requests("organization", ids.organization_id, s, e)),
     Endpoint("timeline", f"{ANALYTICS}/pull-requests/{{pull}}/timeline", cached=False, ranged=False,
              figures=_timeline, brute=lambda ids, s, e, pull: engineering_sql.timeline(pull)),
-    Endpoint("DORA (organization)", f"{ANALYTICS}/dora-metrics?organization_id={{organization}}", figures=_dora, brute=lambda ids, s, e, _: engineering_sql.dora("organization", ids.organization_id, s, e)),
+    Endpoint("DORA (organization)", f"{ANALYTICS}/dora-metrics?organization_id={{organization}}", figures=_dora,
+             brute=lambda ids, s, e, _: engineering_sql.dora("organization", ids.organization_id, s, e)),
     Endpoint("DORA (team)", f"{ANALYTICS}/dora-metrics?team_id={{team}}", figures=_dora,
              brute=lambda ids, s, e, _: engineering_sql.dora("team", ids.team_id, s, e)),
     # When they exist, one line each (timed, not checked until a brute force is written for them):
