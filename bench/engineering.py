@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from bench import api_latency, engineering_sql  # noqa: E402
 from bench.engineering_data import END, Loaded, Sizes, load  # noqa: E402
 from bench.engineering_load import Load, with_range  # noqa: E402
+from bench.engineering_plans import SPRINTS, sprint_start  # noqa: E402
 from core.embedded_redis import ensure_embedded_redis, stop_embedded_redis  # noqa: E402
 
 SMOKE_SCALE = 0.005
@@ -75,6 +76,7 @@ class Endpoint:
     ranged: bool = True
     figures: Figures | None = None
     brute: Brute | None = None
+    varying: tuple[int, ...] = ()  # what fills {pull} (default: merged pull requests' ids)
 
 
 def _cycle(a: dict[str, Any]) -> dict[str, Any]:
@@ -98,6 +100,20 @@ def _dora(a: dict[str, Any]) -> dict[str, Any]:
             "lead_time_samples": lead["samples"], "lead_time_median_hours": lead["median_hours"]}
 
 
+LAST_SPRINT = f"Sprint {SPRINTS}"  # bench.engineering_plans: every sprint has ended by now
+LAST_SPRINT_DAYS = (sprint_start(SPRINTS - 1), sprint_start(SPRINTS))
+
+
+def _last_sprint(a: dict[str, Any]) -> dict[str, Any]:
+    last = next(sprint for sprint in a["sprints"] if sprint["name"] == LAST_SPRINT)
+    return {"planned_points": last["planned_points"], "completed_points": last["completed_points"]}
+
+
+def _quality(a: dict[str, Any]) -> dict[str, Any]:
+    return {name: a[name] for name in ("repositories", "code_smells", "bugs", "security_issues", "vulnerabilities",
+                                       "technical_debt_hours", "test_coverage")}
+
+
 ANALYTICS = "/api/v1/analytics"
 ENDPOINTS = (
     Endpoint("cycle time (organization)", f"{ANALYTICS}/cycle-time?organization_id={{organization}}", figures=_cycle,
@@ -113,9 +129,12 @@ ENDPOINTS = (
              brute=lambda ids, s, e, _: engineering_sql.dora("organization", ids.organization_id, s, e)),
     Endpoint("DORA (team)", f"{ANALYTICS}/dora-metrics?team_id={{team}}", figures=_dora,
              brute=lambda ids, s, e, _: engineering_sql.dora("team", ids.team_id, s, e)),
-    # When they exist, one line each (timed, not checked until a brute force is written for them):
-    # Endpoint("velocity (organization)", f"{ANALYTICS}/velocity?organization_id={{organization}}"),
-    # Endpoint("code quality (organization)", f"{ANALYTICS}/code-quality?organization_id={{organization}}"),
+    # Uncached: another sprint_count each request (another cache key; from 26 on, every sprint the data has).
+    Endpoint("velocity (team)", f"{ANALYTICS}/velocity?team_id={{team}}&sprint_count={{pull}}", ranged=False,
+             varying=tuple(range(6, 53)), figures=_last_sprint,
+             brute=lambda ids, s, e, _: engineering_sql.velocity(ids.team_id, LAST_SPRINT, *LAST_SPRINT_DAYS)),
+    Endpoint("code quality (organization)", f"{ANALYTICS}/code-quality?organization_id={{organization}}",
+             figures=_quality, brute=lambda ids, s, e, _: engineering_sql.code_quality(ids.organization_id, s, e)),
 )
 
 
@@ -238,17 +257,18 @@ def endpoints(env: dict[str, str], var: Path, loaded: Loaded, smoke: bool) -> di
                               timeout=30).json()["access_token"]
         load = Load(base, token, seconds, warmup)
         for endpoint in ENDPOINTS:
+            ids = list(endpoint.varying) or pulls
             path = endpoint.path.format(organization=loaded.organization_id, team=loaded.team_id, pull="{pull}")
             fixed = with_range(path, END - RANGE, END) if endpoint.ranged else path
             print(f"engineering: {endpoint.label} ...", flush=True)
             with requests.Session() as session:  # closed: a kept-alive connection holds gunicorn's shutdown
                 session.headers["Authorization"] = f"Bearer {token}"
-                checked = check(endpoint, session, base + fixed, loaded, pulls, repeat)
+                checked = check(endpoint, session, base + fixed, loaded, ids, repeat)
             print(f"  checked against SQL: {json.dumps(checked, default=str)}", flush=True)
             measured: dict[str, Any] = {"path": path, "cached_by_route": endpoint.cached, "check": checked}
             measured["uncached"] = load.varying_range(path, END - RANGE, END) if endpoint.ranged else \
-                load.varying_id(path, pulls)
-            measured["cached"] = load.fixed(fixed) if endpoint.cached else None
+                load.varying_id(path, ids)
+            measured["cached"] = load.fixed(fixed.replace("{pull}", str(ids[0]))) if endpoint.cached else None
             measured["meets_target"] = verdict(measured)
             sql_ms = measured["check"].get("sql_ms")
             measured["ratio_to_sql"] = round(measured["check"]["alone_ms"] / sql_ms, 2) if sql_ms else None

@@ -193,6 +193,7 @@ def repository_name(repo: int) -> str:
 def load(sizes: Sizes, member_id: int) -> Loaded:
     """Store the history of `sizes` into an empty database, in one transaction; `member_id` (a user) joins the
     organization and owns its CI sources."""
+    from bench import engineering_plans
     from models.db import db, is_postgres
     from models.organization import Organization
 
@@ -209,9 +210,12 @@ def load(sizes: Sizes, member_id: int) -> Loaded:
         for part in history.filler():
             _store({"commits": part})
         _store({"runs": history.deploys()})
+        planned = engineering_plans.plans(sizes, sizes.pulls / FULL["pulls"])
+        engineering_plans.store(planned)
+        history.counts.update(issues=len(planned["issues"]), quality_snapshots=len(planned["snapshots"]))
     if is_postgres():  # ids were given: move the sequences past them; and the planner's statistics, as autovacuum
         for table in ("organization", "team", "developer", "developer_identity", "repository", "ci_source", "commit",
-                      "pull_request", "review", "pipeline"):
+                      "pull_request", "review", "pipeline", "milestone", "issue", "issue_change", "quality_snapshot"):
             db.execute_sql(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "  # noqa: S608
                            f'(SELECT MAX(id) FROM "{table}"))')
         db.execute_sql("ANALYZE")

@@ -150,3 +150,42 @@ WHERE m.organization_id = (SELECT MIN(r.organization_id) FROM repository r WHERE
 
 def _round(value: Any) -> float | None:
     return None if value is None else round(float(value), 2)
+
+
+# Each issue's change in force at a moment: its latest recorded change at or before it.
+_IN_FORCE = """(SELECT c.milestone_id FROM issue_change c WHERE c.issue_id = i.id AND c.changed_at <= {at}
+   ORDER BY c.changed_at DESC, c.id DESC LIMIT 1)"""
+_POINTS = """(SELECT COALESCE(c.points, 0) FROM issue_change c WHERE c.issue_id = i.id AND c.changed_at <= {at}
+   ORDER BY c.changed_at DESC, c.id DESC LIMIT 1)"""
+
+
+def velocity(team_id: int, title: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """One sprint of a team (its repositories' milestones titled `title`, first day `start`, last day before `end`):
+    the points of the open issues in it at the end of its first day, and of those closed inside it while in it."""
+    milestones = "SELECT m.id FROM milestone m JOIN repository r ON r.id = m.repository_id " \
+                 "WHERE r.team_id = ? AND LOWER(m.title) = LOWER(?)"
+    issues = "FROM issue i JOIN repository r ON r.id = i.repository_id WHERE r.team_id = ?"
+    planned = f"""SELECT COALESCE(SUM({_POINTS.format(at="?")}), 0) {issues}
+  AND (i.closed_at IS NULL OR i.closed_at >= ?) AND {_IN_FORCE.format(at="?")} IN ({milestones})"""
+    completed = f"""SELECT COALESCE(SUM({_POINTS.format(at="i.closed_at")}), 0) {issues}
+  AND i.closed_at >= ? AND i.closed_at < ? AND {_IN_FORCE.format(at="i.closed_at")} IN ({milestones})"""
+    snapshot = start + timedelta(days=1)
+    (planned_points,) = _one(planned, [snapshot, team_id, snapshot, snapshot, team_id, title])
+    (completed_points,) = _one(completed, [team_id, start, end, team_id, title])
+    return {"planned_points": int(planned_points), "completed_points": int(completed_points)}
+
+
+def code_quality(organization_id: int, start: datetime, end: datetime) -> dict[str, Any]:
+    """Each repository's last done snapshot analysed in the range, summed (the coverage averaged over those with
+    one), over the organization's repositories."""
+    sql = """SELECT COUNT(*), SUM(s.code_smells), SUM(s.bugs), SUM(s.security_issues), SUM(s.vulnerabilities),
+       SUM(s.technical_debt_minutes), AVG(s.test_coverage)
+FROM quality_snapshot s JOIN repository r ON r.id = s.repository_id
+WHERE r.organization_id = ? AND s.status = 'done' AND s.analysed_at >= ? AND s.analysed_at < ?
+  AND s.id = (SELECT MAX(t.id) FROM quality_snapshot t WHERE t.repository_id = s.repository_id
+              AND t.status = 'done' AND t.analysed_at >= ? AND t.analysed_at < ?)"""
+    count, smells, bugs, security, vulnerable, minutes, coverage = _one(sql, [organization_id, start, end, start, end])
+    return {"repositories": count, "code_smells": int(smells or 0), "bugs": int(bugs or 0),
+            "security_issues": int(security or 0), "vulnerabilities": int(vulnerable or 0),
+            "technical_debt_hours": _round((minutes or 0) / 60),
+            "test_coverage": None if coverage is None else round(float(coverage), 1)}
