@@ -36,9 +36,10 @@ class Deploy:
 
 def deploys(query: Any, start: datetime, end: datetime) -> list[Deploy]:
     """Finished (successful or failed) deploy runs of `query`'s pipelines, by finish time."""
-    rows = query.where(Pipeline.is_deploy == True, Pipeline.status.in_(("success", "failed")),  # noqa: E712
-                       Pipeline.finished_at >= start, Pipeline.finished_at < end).order_by(Pipeline.finished_at)
-    return [Deploy(row.source.id, row.status, row.finished_at, row.commit_timestamp) for row in rows]
+    rows = query.select(Pipeline.source, Pipeline.status, Pipeline.finished_at, Pipeline.commit_timestamp).where(
+        Pipeline.is_deploy == True, Pipeline.status.in_(("success", "failed")),  # noqa: E712
+        Pipeline.finished_at >= start, Pipeline.finished_at < end).order_by(Pipeline.finished_at)
+    return [Deploy(*row) for row in tuples(rows)]  # the columns only: a model a run was most of the time
 
 
 def period_starts(start: datetime, end: datetime, granularity: str) -> list[datetime]:
@@ -65,7 +66,7 @@ def _hours(delta: timedelta) -> float:
     return delta.total_seconds() / 3600
 
 
-def _spread(values: Iterable[float]) -> dict[str, Any]:
+def hours_spread(values: Iterable[float]) -> dict[str, Any]:
     ordered = sorted(values)
     if not ordered:
         return {"median_hours": None, "p90_hours": None, "samples": 0}
@@ -104,7 +105,8 @@ def _deploy_history(query: Any, sources: set[int]) -> dict[int, tuple[list[datet
     return history
 
 
-LeadTimes = Callable[[datetime, datetime], list[float]]
+# Each change's lead time in hours, or their spread already computed (median_hours, p90_hours, samples)
+LeadTimes = Callable[[datetime, datetime], list[float] | dict[str, Any]]
 
 
 def measure(query: Any, start: datetime, end: datetime, granularity: str,
@@ -117,13 +119,14 @@ def measure(query: Any, start: datetime, end: datetime, granularity: str,
     restored, unrestored = restore_hours(query, runs)
     leads = lead_times(start, end) if lead_times is not None else [
         _hours(run.finished_at - run.commit_timestamp) for run in good if run.commit_timestamp is not None]
+    lead = leads if isinstance(leads, dict) else hours_spread(leads)
     return {
         "deployment_frequency": {"value": round(len(good) / max(len(periods), 1), 2),
                                  "unit": PERIODS[granularity][0], "deployments": len(good)},
-        "lead_time_for_changes": _spread(leads),
+        "lead_time_for_changes": lead,
         "change_failure_rate": {"percentage": round(100 * (len(runs) - len(good)) / len(runs), 1) if runs else None,
                                 "failed": len(runs) - len(good), "total": len(runs)},
-        "time_to_restore": {**_spread(restored), "unrestored": unrestored},
+        "time_to_restore": {**hours_spread(restored), "unrestored": unrestored},
         "series": _series(runs, periods, granularity),
     }
 

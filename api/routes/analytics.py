@@ -19,7 +19,7 @@ from api.schemas.common import UtcDateTime, row_id
 from api.schemas.ranges import RangeArgsSchema
 from domain.dora import PERIODS, dora
 from domain.engineering.links import pipelines_of
-from domain.engineering.pull_analytics import Scope, change_lead_hours
+from domain.engineering.pull_analytics import Scope, change_lead_spread
 from models.pipeline import CISource, Pipeline
 from models.repository import Repository
 
@@ -98,7 +98,7 @@ def _dora_of_repositories(args: dict[str, Any]) -> Response:
 
     def build() -> Any:
         return DoraSchema().dump(dora(query, args["start_date"], args["end_date"], args["granularity"],
-                                      lead_times=lambda start, end: change_lead_hours(scope, start, end)))
+                                      lead_times=lambda start, end: change_lead_spread(scope, start, end)))
 
     if len(organizations) != 1:
         return fresh_response(build)

@@ -21,7 +21,7 @@ from domain.engineering.pull_sql import QUANTILES
 from domain.rollups import percentile
 from models.activity import PullRequest
 from models.cycles import PullRequestCycle as C
-from models.db import tuples
+from models.db import raw_tuples
 
 HOUR = 3600.0
 LEAD_LOOKBACK = timedelta(days=90)
@@ -42,47 +42,55 @@ def cycle_time(scope: Scope, start: datetime, end: datetime, granularity: str,
     """Seed 002's cycle time over the pull requests merged in [start, end): the mean total and each stage's mean
     (hours), the total's percentiles, a series per period, and the trend against the period before. Computed by
     the database over the rollup (`pull_sql`), or, given `facts`, from those (the brute force of the tests)."""
-    figures = _cycle_in_sql(scope, start, end) if facts is None else _cycle_of_facts(facts, scope, start, end)
-    total, previous, points = figures["total"], figures["previous"], figures["points"]
-    times = [at for at, _ in points]
-    series = []
-    for begin in period_starts(start, end, granularity):
-        inside = [cycle for _, cycle in points[bisect_left(times, begin):bisect_left(times, _next(begin, granularity))]]
-        period = spread(inside)
-        series.append({"period_start": begin, "pull_requests": len(inside),
-                       "total_cycle_time_hours": period["mean"], "p50": period["p50"]})
+    periods = period_starts(start, end, granularity)
+    figures = _cycle_in_sql(scope, start, end, periods) if facts is None else \
+        _cycle_of_facts(facts, scope, start, end, [_next(begin, granularity) for begin in periods])
+    total, previous = figures["total"], figures["previous"]
     return {
         "start_date": start, "end_date": end, "granularity": granularity,
         "total_cycle_time_hours": total["mean"],
         "breakdown": {f"{stage}_hours": figures["stages"][stage] for stage in STAGES},
         "percentiles": {name: total[name] for name, _ in QUANTILES},
         "pull_requests": figures["count"], "deployed": figures["deployed"],
-        "previous": previous, "trend": trend(total["mean"], previous), "series": series,
+        "previous": previous, "trend": trend(total["mean"], previous),
+        "series": [{"period_start": begin, "pull_requests": count, "total_cycle_time_hours": mean, "p50": p50}
+                   for begin, (count, mean, p50) in zip(periods, figures["series"], strict=True)],
     }
 
 
-def _cycle_of_facts(facts: Facts, scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
+def _cycle_of_facts(facts: Facts, scope: Scope, start: datetime, end: datetime,
+                    period_ends: list[datetime]) -> dict[str, Any]:
     current = facts(scope, "merged", start, end)
     empty = None if current else 0.0  # no pull requests: zeros; a stage none went through: null
+    points = sorted(((f.merged_at, f.seconds["cycle"]) for f in current if f.merged_at), key=lambda p: p[0])
+    times, series, first = [at for at, _ in points], [], 0
+    for period_end in period_ends:
+        last = bisect_left(times, period_end)
+        inside = spread(cycle for _, cycle in points[first:last])
+        series.append((last - first, inside["mean"], inside["p50"]))
+        first = last
     return {"count": len(current), "deployed": sum(f.deployed_at is not None for f in current),
             "total": spread((f.seconds["cycle"] for f in current), empty=empty),
             "stages": {stage: spread((f.seconds[stage] for f in current), empty=empty)["mean"] for stage in STAGES},
             "previous": spread(f.seconds["cycle"] for f in facts(scope, "merged", start - (end - start), start))[
-                "mean"],
-            "points": sorted(((f.merged_at, f.seconds["cycle"]) for f in current if f.merged_at),
-                             key=lambda point: point[0])}
+                "mean"], "series": series}
 
 
-def _cycle_in_sql(scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
+def _cycle_in_sql(scope: Scope, start: datetime, end: datetime, periods: list[datetime]) -> dict[str, Any]:
     merged = pull_sql.merged_figures(scope, start, end, STAGES)
     empty = None if merged["count"] else 0.0
     previous = pull_sql.mean_cycle(scope, start - (end - start), start)
+    found = pull_sql.merged_series(scope, start, end, periods[1:])
     return {"count": merged["count"], "deployed": merged["deployed"],
             "total": pull_sql.spread_of(merged["cycle"], HOUR, empty),
-            "stages": {stage: empty if mean is None else round(mean / HOUR, 2)
-                       for stage, mean in merged["stages"].items()},
-            "previous": None if previous is None else round(previous / HOUR, 2),
-            "points": pull_sql.merged_points(scope, start, end, C.merged_at, C.cycle)}
+            "stages": {stage: _in_hours(mean, empty) for stage, mean in merged["stages"].items()},
+            "previous": _in_hours(previous, None),
+            "series": [(count, _in_hours(mean, None), _in_hours(p50, None))
+                       for count, mean, p50 in (found.get(i, (0, None, None)) for i in range(len(periods)))]}
+
+
+def _in_hours(seconds: float | None, empty: float | None) -> float | None:
+    return empty if seconds is None else round(float(seconds) / HOUR, 2)
 
 
 def change_lead_hours(scope: Scope, start: datetime, end: datetime, facts: Facts | None = None) -> list[float]:
@@ -93,9 +101,15 @@ def change_lead_hours(scope: Scope, start: datetime, end: datetime, facts: Facts
     if facts is None:
         shipped = pull_sql.rolled(scope, "merged", start - LEAD_LOOKBACK, end, C.cycle).where(
             C.deployed_at >= start, C.deployed_at < end, C.cycle.is_null(False))
-        return [cycle / HOUR for (cycle,) in tuples(shipped)]
+        return [cycle / HOUR for (cycle,) in raw_tuples(shipped)]
     return [f.seconds["cycle"] / HOUR for f in facts(scope, "merged", start - LEAD_LOOKBACK, end)
             if f.deployed_at is not None and start <= f.deployed_at < end and f.seconds["cycle"] is not None]
+
+
+def change_lead_spread(scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
+    """`change_lead_hours`' median, p90 and count, computed by the database (what DORA shows of them)."""
+    median, p90, samples = pull_sql.lead_figures(scope, start, end, LEAD_LOOKBACK)
+    return {"median_hours": _in_hours(median, None), "p90_hours": _in_hours(p90, None), "samples": samples}
 
 
 def pull_request_metrics(scope: Scope, start: datetime, end: datetime, facts: Facts | None = None) -> dict[str, Any]:
@@ -106,8 +120,8 @@ def pull_request_metrics(scope: Scope, start: datetime, end: datetime, facts: Fa
     empty = None if figures["merged"] or figures["opened"] or closed else 0.0  # none: zeros; a figure none has: null
     return {
         "start_date": start, "end_date": end,
-        "time_to_merge_hours": spread((_between(opened, done) for opened, done in figures["to_merge"]), empty=empty),
-        **{name: figures[name](empty) for name in ("pickup_hours", "review_depth", "size_lines")},
+        **{name: figures[name](empty) for name in ("time_to_merge_hours", "pickup_hours", "review_depth",
+                                                    "size_lines")},
         "merge_rate": {"merged": merged, "closed": closed, "rate": round(merged / closed, 4) if closed else empty},
         "opened": figures["opened"], "merged": figures["merged"],
     }
@@ -117,7 +131,8 @@ def _metrics_of_facts(facts: Facts, scope: Scope, start: datetime, end: datetime
     merged, opened = facts(scope, "merged", start, end), facts(scope, "opened", start, end)
     ended = [f.state for f in facts(scope, "ended", start, end)]
     return {"merged": len(merged), "opened": len(opened), "ended": (ended.count("merged"), len(ended)),
-            "to_merge": [(f.opened_at, f.merged_at) for f in merged],
+            "time_to_merge_hours": lambda empty: spread((_between(f.opened_at, f.merged_at) for f in merged),
+                                                        empty=empty),
             "pickup_hours": lambda empty: spread((f.seconds["pickup"] for f in opened), empty=empty),
             "review_depth": lambda empty: spread((float(f.review_depth) for f in opened), unit=1.0, empty=empty),
             "size_lines": lambda empty: spread((None if f.size is None else float(f.size) for f in opened),
@@ -125,10 +140,10 @@ def _metrics_of_facts(facts: Facts, scope: Scope, start: datetime, end: datetime
 
 
 def _metrics_in_sql(scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
-    to_merge = pull_sql.merged_points(scope, start, end, C.opened_at, C.merged_at)
+    merged, to_merge = pull_sql.to_merge_figures(scope, start, end)
     opened = pull_sql.opened_figures(scope, start, end)
-    return {"merged": len(to_merge), "opened": opened["count"], "ended": pull_sql.ended_counts(scope, start, end),
-            "to_merge": to_merge,
+    return {"merged": merged, "opened": opened["count"], "ended": pull_sql.ended_counts(scope, start, end),
+            "time_to_merge_hours": lambda empty: pull_sql.spread_of(to_merge, HOUR, empty),
             "pickup_hours": lambda empty: pull_sql.spread_of(opened["pickup"], HOUR, empty),
             "review_depth": lambda empty: pull_sql.spread_of(opened["review_depth"], 1.0, empty),
             "size_lines": lambda empty: pull_sql.spread_of(opened["size"], 1.0, empty)}

@@ -5,14 +5,14 @@ force the tests hold these to)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from peewee import Case, fn
+from peewee import SQL, Case, Value, fn
 
 from domain.engineering.pull_facts import Scope, narrowed
 from models.cycles import PullRequestCycle as C
-from models.db import percentile_of, tuples
+from models.db import percentile_of, raw_tuples, seconds_between, tuples
 
 QUANTILES = (("p50", 0.5), ("p75", 0.75), ("p90", 0.9))
 MOMENTS = {"merged": C.merged_at, "opened": C.opened_at, "ended": C.ended_at}
@@ -46,6 +46,13 @@ def first_row(query: Any) -> tuple[Any, ...]:
     return rows[0]
 
 
+def to_merge_figures(scope: Scope, start: datetime, end: datetime) -> tuple[int, list[Any]]:
+    """How many pull requests were merged in the range, and the spread of the seconds from opening to merge."""
+    count, *rest = first_row(rolled(scope, "merged", start, end, fn.COUNT(C.pull_request),
+                                    *spread_columns(seconds_between(C.opened_at, C.merged_at))))
+    return count, rest
+
+
 def merged_figures(scope: Scope, start: datetime, end: datetime, stages: Iterable[str]) -> dict[str, Any]:
     """Over the pull requests merged in the range: how many, how many deployed, the cycle's spread (seconds) and
     each stage's mean (seconds; None when none went through it)."""
@@ -62,9 +69,15 @@ def mean_cycle(scope: Scope, start: datetime, end: datetime) -> float | None:
     return None if value is None else float(value)
 
 
-def merged_points(scope: Scope, start: datetime, end: datetime, *columns: Any) -> list[tuple[Any, ...]]:
-    """`columns` of each pull request merged in the range, by merge."""
-    return tuples(rolled(scope, "merged", start, end, *columns).order_by(C.merged_at))
+def merged_series(scope: Scope, start: datetime, end: datetime,
+                  boundaries: list[datetime]) -> dict[int, tuple[int, float | None, float | None]]:
+    """Over the pull requests merged in the range, per period (the periods' starts after the first are
+    `boundaries`): how many, the mean and the p50 cycle (seconds), by the period's index; none there: absent."""
+    period = Case(None, [(C.merged_at < boundary, index) for index, boundary in enumerate(boundaries)],
+                  len(boundaries)) if boundaries else Value(0)  # one period: a CASE needs a WHEN
+    query = rolled(scope, "merged", start, end, period, fn.COUNT(C.pull_request), fn.AVG(C.cycle).coerce(False),
+                   percentile_of(C.cycle, 0.5)).group_by(SQL("1"))  # by position: the CASE's parameters differ
+    return {index: (count, mean, p50) for index, count, mean, p50 in raw_tuples(query)}
 
 
 def opened_figures(scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
@@ -80,3 +93,12 @@ def ended_counts(scope: Scope, start: datetime, end: datetime) -> tuple[int, int
     merged, closed = first_row(rolled(scope, "ended", start, end,
                                       fn.SUM(Case(None, [(C.state == "merged", 1)], 0)), fn.COUNT(C.pull_request)))
     return int(merged or 0), int(closed or 0)
+
+
+def lead_figures(scope: Scope, start: datetime, end: datetime, lookback: timedelta) -> tuple[Any, Any, int]:
+    """DORA's lead times by the database: the median and p90 cycle (seconds) of the pull requests merged from
+    `lookback` before the range and deployed inside it, and how many."""
+    median, p90, count = first_row(
+        rolled(scope, "merged", start - lookback, end, percentile_of(C.cycle, 0.5), percentile_of(C.cycle, 0.9),
+               fn.COUNT(C.cycle)).where(C.deployed_at >= start, C.deployed_at < end, C.cycle.is_null(False)))
+    return median, p90, count

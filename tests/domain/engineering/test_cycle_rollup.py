@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
+from domain.dora import hours_spread
 from domain.engineering import identities
 from domain.engineering.ingest import ingest
-from domain.engineering.pull_analytics import change_lead_hours, cycle_time, pull_request_metrics
-from domain.engineering.pull_facts import Scope
+from domain.engineering.pull_analytics import change_lead_hours, change_lead_spread, cycle_time, pull_request_metrics
+from domain.engineering.pull_facts import Scope, measured_facts
 from domain.engineering.records import Activity, CommitRecord, Person, PullRecord, ReviewRecord
 from domain.engineering.rollup import full_due, roll_up
 from models.activity import Commit, PullRequest, Review
@@ -301,6 +302,15 @@ def check(history: History) -> None:
             if want["depth_p50"] is None:
                 got["depth_p50"] = None
             assert same(got, want), (scope, got, want)
+            chosen = Scope(**scope)
+            for granularity in ("daily", "weekly"):  # every figure, the series too: SQL over the rollup as Python
+                by_sql, by_python = (cycle_time(chosen, START, END, granularity, facts=facts)
+                                     for facts in (None, measured_facts))
+                assert same(by_sql, by_python), (scope, granularity)
+            assert same(pull_request_metrics(chosen, START, END),
+                        pull_request_metrics(chosen, START, END, facts=measured_facts)), scope
+            assert same(change_lead_spread(chosen, START, END),
+                        hours_spread(change_lead_hours(chosen, START, END, facts=measured_facts))), scope
     age()
 
 
