@@ -89,14 +89,14 @@ def _dora_of_repositories(args: dict[str, Any]) -> Response:
     """DORA over registered repositories (an organization's, a team's, or one): the deploys of the CI sources its
     members own for them, and lead time from each change's first commit (`domain.engineering.pull_analytics`)."""
     repositories, organizations = org_scope.repositories(args)
-    repositories = repositories.select(Repository.id, Repository.organization, Repository.full_name)
-    names = [r.full_name.lower() for r in repositories] if len(organizations) == 1 else []  # two: nothing in both
-    query = pipelines_of(organizations, names)
-    if "repository" in args:
-        query = query.where(Pipeline.repository == args["repository"])
-    scope = Scope(organization_id=next(iter(organizations)), repositories=repositories.select(Repository.id))
 
-    def build() -> Any:
+    def build() -> Any:  # all of it only when the cache has no answer
+        chosen = repositories.select(Repository.id, Repository.organization, Repository.full_name)
+        names = [r.full_name.lower() for r in chosen] if len(organizations) == 1 else []  # two: nothing in both
+        query = pipelines_of(organizations, names)
+        if "repository" in args:
+            query = query.where(Pipeline.repository == args["repository"])
+        scope = Scope(organization_id=next(iter(organizations)), repositories=chosen.select(Repository.id))
         return DoraSchema().dump(dora(query, args["start_date"], args["end_date"], args["granularity"],
                                       lead_times=lambda start, end: change_lead_spread(scope, start, end)))
 
