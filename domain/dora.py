@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.rollups import percentile
+from core.stats import percentile
 from models.db import tuples
 from models.pipeline import Pipeline
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import peewee
 
+from core.stats import percentile
 from models.db import db, is_postgres
 from models.metric import RESOLUTIONS, MetricPoint, MetricRollup, RollupWatermark
 
@@ -24,13 +25,6 @@ WATERMARK = "rollups"
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 # SQLite keeps timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff': a bucket is a prefix of that text.
 SQLITE_PREFIX = {"1m": (16, ":00"), "1h": (13, ":00:00")}
-
-
-def percentile(ordered: list[float], q: float) -> float:
-    """`percentile_cont(q)` of sorted values: interpolate linearly between the closest ranks."""
-    position = q * (len(ordered) - 1)
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def bucket_of(resolution: str) -> Any:

@@ -12,6 +12,8 @@ from typing import Any
 import peewee
 from playhouse import db_url
 
+from core.stats import percentile
+
 db = peewee.DatabaseProxy()
 
 SQLITE_PRAGMAS = {
@@ -66,12 +68,7 @@ class PercentileCont:
         self.fraction = fraction
 
     def finalize(self) -> float | None:
-        if not self.values:
-            return None
-        ordered = sorted(self.values)
-        position = self.fraction * (len(ordered) - 1)
-        low, high = int(position), min(int(position) + 1, len(ordered) - 1)
-        return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+        return percentile(sorted(self.values), self.fraction) if self.values else None
 
 
 def percentile_of(column: Any, fraction: float) -> Any:

@@ -5,7 +5,7 @@ A pull request counts in a range by the moment its figure is about: cycle time a
 merged; pickup, review depth and size by when it was opened; the merge rate over those closed (merged or not) in
 the range. Ranges are half-open (start inclusive, end exclusive). Bots' pull requests are left out unless asked
 for, and bots' reviews never pick a pull request up. Every percentile interpolates between the closest ranks
-(`domain.rollups.percentile`, as the metric rollups do)."""
+(`core.stats.percentile`, as the metric rollups do)."""
 from __future__ import annotations
 
 from bisect import bisect_left
@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.stats import percentile
 from domain.dora import _next, period_starts, trend
 from domain.engineering import pull_sql
 from domain.engineering.cycle import STAGES
 from domain.engineering.pull_facts import Facts, Scope, measured, pulls
 from domain.engineering.pull_sql import QUANTILES
-from domain.rollups import percentile
 from models.activity import PullRequest
 from models.cycles import PullRequestCycle as C
 from models.db import raw_tuples

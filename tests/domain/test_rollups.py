@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from core.stats import percentile
 from domain import rollups
 from models.db import db
 from models.metric import RollupWatermark
@@ -116,7 +117,7 @@ def test_prune_removes_what_is_past_retention(client: FlaskClient, auth: Any) ->
 def test_percentile_is_linear_interpolation_between_ranks(size: int) -> None:
     values = sorted(random.Random(size).uniform(-50, 50) for _ in range(size))
     cuts = statistics.quantiles(values, n=100, method="inclusive") if size > 1 else [values[0]] * 99
-    assert [rollups.percentile(values, q) for q in (0.5, 0.95, 0.99)] == pytest.approx([cuts[49], cuts[94], cuts[98]])
+    assert [percentile(values, q) for q in (0.5, 0.95, 0.99)] == pytest.approx([cuts[49], cuts[94], cuts[98]])
 
 
 @pytest.mark.slow
