@@ -12,6 +12,7 @@ from domain import cache_views
 from domain.engineering import poller, receiver, rollup
 from domain.polling.due import claim_due, poll_lock
 from models.repository import Repository
+from workers.jobs import one_at_a_time
 from workers.registry import actor
 
 log = logging.getLogger(__name__)
@@ -53,13 +54,11 @@ def poll_repositories(rt: Runtime) -> dict[str, int]:
 def roll_up_pull_requests(rt: Runtime) -> dict[str, object]:
     """Measure the cycles of the pull requests that changed since the last run (one run at a time); what it
     measured drops the organizations' cached figures."""
-    lock = rt.redis.lock("conveyor:lock:roll_up_pull_requests", timeout=600, blocking=False)
-    if not lock.acquire():
-        return {"skipped": "another run is in progress"}
-    try:
+
+    def measure() -> dict[str, object]:
         outcome = rollup.roll_up(full=rollup.full_due())
         for organization_id in outcome.pop("organizations"):
             cache_views.organization_changed(rt.redis, organization_id)
         return outcome
-    finally:
-        lock.release()
+
+    return one_at_a_time(rt, "roll_up_pull_requests", 600, measure)

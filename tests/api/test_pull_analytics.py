@@ -143,3 +143,16 @@ def test_dora_by_organization_team_or_repository_is_checked_like_the_rest(
     for field in ("organization_id", "team_id", "repository_id"):
         response = client.get(dora, headers=acme["owner"], query_string={**RANGE, field: "0"})
         assert field in assert_envelope(response, 422, "VALIDATION_ERROR")["error"]["details"]
+
+
+def test_one_rollup_runs_at_a_time(runtime: Any, acme: dict[str, Any]) -> None:
+    """A second run while one holds the job's lock (another scheduler tick, another worker) does nothing."""
+    held = runtime.redis.lock("conveyor:lock:roll_up_pull_requests", timeout=60)
+    assert held.acquire(blocking=False)
+    try:
+        with db.connection_context():
+            assert roll_up_pull_requests.fn(runtime) == {"skipped": "another run is in progress"}
+    finally:
+        held.release()
+    with db.connection_context():
+        assert "skipped" not in roll_up_pull_requests.fn(runtime)
