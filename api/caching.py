@@ -26,6 +26,15 @@ def fresh_response(build: Callable[[], Any]) -> Response:
     return Response(cache.dumps(build()), mimetype="application/json")
 
 
+def figures_response(view: str, organization_id: int | None, args: dict[str, Any],
+                     build: Callable[[], Any]) -> Response:
+    """An engineering figure (`view`): one organization's is shared by its members and cached (`engineering_figures`,
+    keyed by the view and the arguments); across organizations (`organization_id` None), computed each time."""
+    if organization_id is None:
+        return fresh_response(build)
+    return cached_organization_response("engineering_figures", organization_id, {**args, "view": view}, build)
+
+
 def cached_response(entry: str, query: dict[str, Any] | None, build: Callable[[], Any]) -> Response:
     """The caller's view of `entry`, from the cache when it is there (per user: never another user's)."""
     user = current_user()

@@ -13,7 +13,7 @@ from flask.views import MethodView
 from api import org_scope
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
-from api.caching import cached_organization_response, fresh_response
+from api.caching import figures_response
 from api.deprecation import deprecated
 from api.schemas.common import UtcDateTime, row_id
 from api.schemas.ranges import RangeArgsSchema
@@ -100,11 +100,8 @@ def _dora_of_repositories(args: dict[str, Any]) -> Response:
         return DoraSchema().dump(dora(query, args["start_date"], args["end_date"], args["granularity"],
                                       lead_times=lambda start, end: change_lead_spread(scope, start, end)))
 
-    if len(organizations) != 1:
-        return fresh_response(build)
     # One organization's figures are its members' (cached 5 min; new runs, pull requests and writes drop them).
-    return cached_organization_response("engineering_figures", next(iter(organizations)), {**args, "view": "dora"},
-                                        build)
+    return figures_response("dora", next(iter(organizations)) if len(organizations) == 1 else None, args, build)
 
 
 @blp.route("/dora-metrics")

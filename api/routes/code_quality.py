@@ -12,7 +12,7 @@ from flask.views import MethodView
 from api import org_scope
 from api.auth.guard import auth_required
 from api.blueprint import Blueprint
-from api.caching import cached_organization_response, fresh_response
+from api.caching import figures_response
 from api.schemas.common import page, page_of
 from api.schemas.polling import PollQueuedSchema
 from api.schemas.quality import CodeQualityArgsSchema, CodeQualitySchema, SnapshotListArgsSchema, SnapshotSchema
@@ -37,10 +37,7 @@ class CodeQuality(MethodView):
         def build() -> Any:
             return CodeQualitySchema().dump(code_quality(repositories, args["start_date"], args["end_date"]))
 
-        if organization_id is None:
-            return fresh_response(build)
-        return cached_organization_response("engineering_figures", organization_id,
-                                            {**args, "view": "code-quality"}, build)
+        return figures_response("code-quality", organization_id, args, build)
 
 
 @blp.route("/repositories/<int:repository_id>/quality")

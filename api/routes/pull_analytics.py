@@ -12,7 +12,7 @@ from flask.views import MethodView
 from api import org_scope
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
-from api.caching import cached_organization_response, fresh_response
+from api.caching import figures_response
 from api.errors import not_found
 from api.schemas.pull_analytics import (
     CycleTimeArgsSchema,
@@ -51,10 +51,7 @@ def _answer(view: str, args: dict[str, Any], build: Callable[[Scope], Any]) -> R
     arguments: the entry holds the developers list's figures too); across organizations (or ids of two), read
     each time."""
     scope, organization_id = _scope(args)
-    if organization_id is None:
-        return fresh_response(lambda: build(scope))
-    return cached_organization_response("engineering_figures", organization_id, {**args, "view": view},
-                                        lambda: build(scope))
+    return figures_response(view, organization_id, args, lambda: build(scope))
 
 
 @blp.route("/cycle-time")

@@ -11,7 +11,7 @@ from flask.views import MethodView
 from api import org_scope
 from api.auth.guard import auth_required
 from api.blueprint import Blueprint
-from api.caching import cached_organization_response
+from api.caching import figures_response
 from api.errors import ApiError, not_found
 from api.schemas.velocity import SprintCreateSchema, SprintListSchema, SprintSchema, VelocityArgsSchema, VelocitySchema
 from api.services import services
@@ -32,8 +32,8 @@ class Velocity(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """A team's last sprints: planned and completed points, completion rate, average velocity and its trend"""
         team = org_scope.team(args["team_id"])
-        return cached_organization_response("engineering_figures", team.organization_id, {**args, "view": "velocity"},
-                                            lambda: VelocitySchema().dump(velocity(team.id, args["sprint_count"])))
+        return figures_response("velocity", team.organization_id, args,
+                                lambda: VelocitySchema().dump(velocity(team.id, args["sprint_count"])))
 
 
 def _sprint(team: Team, sprint_id: str) -> Sprint:
