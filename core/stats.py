@@ -1,6 +1,6 @@
 """Percentiles as PostgreSQL's `percentile_cont` computes them, for the places that compute them in Python (the
-metric rollups on SQLite, the analytics' brute force) and for SQLite's aggregate of the same name
-(`models.db.PercentileCont`)."""
+metric rollups on SQLite, the analytics' brute force) and for SQLite's `percentiles_cont` aggregate
+(`models.db.PercentilesCont`)."""
 from __future__ import annotations
 
 import math

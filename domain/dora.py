@@ -12,34 +12,42 @@ Each metric's trend compares it with the same metric over the period of equal le
 """
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from peewee import SQL, fn
+
 from core.stats import percentile
-from models.db import tuples
+from models.db import percentiles_of, percentiles_read, period_index, raw_tuples, seconds_between, seconds_from
 from models.pipeline import Pipeline
 
+DEPLOY_OUTCOMES = ("success", "failed")  # the deploys that count; cancelled and unfinished runs do not
 PERIODS = {"daily": ("per_day", 1), "weekly": ("per_week", 7), "monthly": ("per_month", None)}
 STABLE_WITHIN = 0.05  # a relative change this small is "stable"
 
 
-@dataclass(frozen=True)
-class Deploy:
-    source_id: int
-    status: str
-    finished_at: datetime
-    commit_timestamp: datetime | None
+def outcomes(query: Any, start: datetime, end: datetime, periods: list[datetime]) -> dict[tuple[int, str], int]:
+    """How many successful and failed deploy runs of `query`'s pipelines finished in each period of the range (by
+    the period's index and the status), counted by the database."""
+    rows = query.select(period_index(Pipeline.finished_at, periods[1:]), Pipeline.status, fn.COUNT(SQL("*"))).where(
+        Pipeline.is_deploy == True, Pipeline.status.in_(DEPLOY_OUTCOMES),  # noqa: E712
+        Pipeline.finished_at >= start, Pipeline.finished_at < end).group_by(SQL("1"), Pipeline.status)
+    return {(index, status): count for index, status, count in raw_tuples(rows)}
 
 
-def deploys(query: Any, start: datetime, end: datetime) -> list[Deploy]:
-    """Finished (successful or failed) deploy runs of `query`'s pipelines, by finish time."""
-    rows = query.select(Pipeline.source, Pipeline.status, Pipeline.finished_at, Pipeline.commit_timestamp).where(
-        Pipeline.is_deploy == True, Pipeline.status.in_(("success", "failed")),  # noqa: E712
-        Pipeline.finished_at >= start, Pipeline.finished_at < end).order_by(Pipeline.finished_at)
-    return [Deploy(*row) for row in tuples(rows)]  # the columns only: a model a run was most of the time
+def commit_leads(query: Any, start: datetime, end: datetime) -> dict[str, Any]:
+    """Lead time from each successful deploy's head commit to its finish (median, p90, how many), in hours."""
+    seconds = seconds_from(Pipeline.commit_timestamp, Pipeline.finished_at)
+    quantiles, samples = raw_tuples(query.select(percentiles_of(seconds, (0.5, 0.9)), fn.COUNT(seconds)).where(
+        Pipeline.is_deploy == True, Pipeline.status == "success",  # noqa: E712
+        Pipeline.finished_at >= start, Pipeline.finished_at < end))[0]
+    median, p90 = percentiles_read(quantiles, 2)
+    return {"median_hours": _in_hours(median), "p90_hours": _in_hours(p90), "samples": samples}
+
+
+def _in_hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 2)
 
 
 def period_starts(start: datetime, end: datetime, granularity: str) -> list[datetime]:
@@ -74,35 +82,29 @@ def hours_spread(values: Iterable[float]) -> dict[str, Any]:
             "samples": len(ordered)}
 
 
-def restore_hours(query: Any, runs: list[Deploy]) -> tuple[list[float], int]:
-    """Hours from each failing streak's first failed deploy (in `runs`) to the next successful deploy."""
-    failed = [run for run in runs if run.status == "failed"]
-    history = _deploy_history(query, {run.source_id for run in failed}) if failed else {}
-    hours, unrestored = [], 0
-    for run in failed:
-        times, statuses = history[run.source_id]
-        if statuses[:bisect_left(times, run.finished_at)][-1:] == ["failed"]:
-            continue  # not the first failure of its streak
-        after = bisect_right(times, run.finished_at)
-        fixed = next((times[i] for i in range(after, len(times)) if statuses[i] == "success"), None)
-        if fixed is None:
-            unrestored += 1
-        else:
-            hours.append(_hours(fixed - run.finished_at))
-    return hours, unrestored
+def restore_hours(query: Any, start: datetime, end: datetime) -> tuple[list[float], int]:
+    """Hours from each failing streak's first failed deploy in [start, end) to the next successful deploy of its
+    source (at any time after), and how many such streaks are not restored yet. For each failed deploy in the range
+    the database looks up the deploy of its source just before it and the first success after it (an index lookup
+    each: reading each failing source's whole history was most of an organization's answer)."""
+    before_run, next_run = Pipeline.alias("before_run"), Pipeline.alias("next_run")
+    before = before_run.select(before_run.status).where(
+        _same_source(before_run), before_run.status.in_(DEPLOY_OUTCOMES),
+        before_run.finished_at < Pipeline.finished_at).order_by(before_run.finished_at.desc()).limit(1)
+    fixed = next_run.select(seconds_between(Pipeline.finished_at, next_run.finished_at)).where(
+        _same_source(next_run), next_run.status == "success", next_run.finished_at > Pipeline.finished_at,
+    ).order_by(next_run.finished_at).limit(1)
+    streaks = query.select(fixed).where(
+        Pipeline.is_deploy == True, Pipeline.status == "failed",  # noqa: E712
+        Pipeline.finished_at >= start, Pipeline.finished_at < end, fn.COALESCE(before, "") != "failed")
+    seconds = [value for (value,) in raw_tuples(streaks)]
+    return [float(value) / 3600 for value in seconds if value is not None], seconds.count(None)
 
 
-def _deploy_history(query: Any, sources: set[int]) -> dict[int, tuple[list[datetime], list[str]]]:
-    """Every finished deploy run of these sources (in `query`'s scope), by finish: their times and statuses, read
-    at once (a query per failed deploy was most of an organization's answer)."""
-    rows = query.select(Pipeline.source, Pipeline.finished_at, Pipeline.status).where(
-        Pipeline.source << sorted(sources), Pipeline.is_deploy == True,  # noqa: E712
-        Pipeline.status.in_(("success", "failed")), Pipeline.finished_at.is_null(False)).order_by(Pipeline.finished_at)
-    history: dict[int, tuple[list[datetime], list[str]]] = {source: ([], []) for source in sources}
-    for source, finished_at, status in tuples(rows):
-        history[source][0].append(finished_at)
-        history[source][1].append(status)
-    return history
+def _same_source(run: Any) -> Any:
+    """`run` (an alias of Pipeline) is a deploy of the same source (so of the same repository: a source's is fixed)
+    as the deploy being looked at."""
+    return (run.source == Pipeline.source) & (run.is_deploy == True)  # noqa: E712
 
 
 # Each change's lead time in hours, or their spread already computed (median_hours, p90_hours, samples)
@@ -113,32 +115,21 @@ def measure(query: Any, start: datetime, end: datetime, granularity: str,
             lead_times: LeadTimes | None = None) -> dict[str, Any]:
     """The four metrics over [start, end). Lead time is each deploy's, from its head commit, unless `lead_times`
     gives the hours of each change deployed in the range (from its first commit: `domain.engineering`)."""
-    runs = deploys(query, start, end)
-    good = [run for run in runs if run.status == "success"]
     periods = period_starts(start, end, granularity)
-    restored, unrestored = restore_hours(query, runs)
-    leads = lead_times(start, end) if lead_times is not None else [
-        _hours(run.finished_at - run.commit_timestamp) for run in good if run.commit_timestamp is not None]
-    lead = leads if isinstance(leads, dict) else hours_spread(leads)
+    counted = outcomes(query, start, end, periods)
+    good, failed = (sum(n for (_, status), n in counted.items() if status == wanted) for wanted in DEPLOY_OUTCOMES)
+    restored, unrestored = restore_hours(query, start, end)
+    leads = lead_times(start, end) if lead_times is not None else commit_leads(query, start, end)
     return {
-        "deployment_frequency": {"value": round(len(good) / max(len(periods), 1), 2),
-                                 "unit": PERIODS[granularity][0], "deployments": len(good)},
-        "lead_time_for_changes": lead,
-        "change_failure_rate": {"percentage": round(100 * (len(runs) - len(good)) / len(runs), 1) if runs else None,
-                                "failed": len(runs) - len(good), "total": len(runs)},
+        "deployment_frequency": {"value": round(good / max(len(periods), 1), 2),
+                                 "unit": PERIODS[granularity][0], "deployments": good},
+        "lead_time_for_changes": leads if isinstance(leads, dict) else hours_spread(leads),
+        "change_failure_rate": {"percentage": round(100 * failed / (good + failed), 1) if good + failed else None,
+                                "failed": failed, "total": good + failed},
         "time_to_restore": {**hours_spread(restored), "unrestored": unrestored},
-        "series": _series(runs, periods, granularity),
+        "series": [{"period_start": begin, "deployments": counted.get((index, "success"), 0),
+                    "failed_deployments": counted.get((index, "failed"), 0)} for index, begin in enumerate(periods)],
     }
-
-
-def _series(runs: list[Deploy], periods: list[datetime], granularity: str) -> list[dict[str, Any]]:
-    series = []
-    for begin in periods:
-        end = _next(begin, granularity)
-        inside = [run for run in runs if begin <= run.finished_at < end]
-        series.append({"period_start": begin, "deployments": sum(run.status == "success" for run in inside),
-                       "failed_deployments": sum(run.status == "failed" for run in inside)})
-    return series
 
 
 KEYS = {"deployment_frequency": "value", "lead_time_for_changes": "median_hours",

@@ -33,11 +33,21 @@ class PullRequestCycle(BaseModel):
     cycle = peewee.FloatField(null=True)
     review_depth = peewee.IntegerField(default=0)
     size = peewee.IntegerField(null=True)
+    to_merge = peewee.FloatField(null=True)  # seconds from opening to merge
     rolled_at = peewee.DateTimeField(default=utc_naive)
 
-    class Meta:
-        indexes = ((("organization_id", "merged_at"), False), (("organization_id", "opened_at"), False),
-                   (("organization_id", "ended_at"), False))
+    # Indexed by organization and each moment a figure counts by, each index holding the columns its figures
+    # read (COVERING, made by migration 20): an organization's figures then read the index alone.
+
+
+# The columns each moment's figures read, beside the organization and the moment (`domain.engineering.pull_sql`)
+COVERING = {
+    "merged_at": ("is_bot", "repository_id", "developer_id", "opened_at", "deployed_at", "coding", "pickup", "review",
+                  "testing", "deployment", "cycle", "to_merge"),
+    "opened_at": ("is_bot", "repository_id", "developer_id", "pickup", "review_depth", "size"),
+    "ended_at": ("is_bot", "repository_id", "developer_id", "state"),
+    "deployed_at": ("is_bot", "repository_id", "developer_id", "merged_at", "cycle"),  # DORA's lead times
+}
 
 
 class CycleWatermark(BaseModel):

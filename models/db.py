@@ -47,37 +47,50 @@ def connect_database(url: str) -> peewee.Database:
     else:
         raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
     if isinstance(database, peewee.SqliteDatabase):
-        database.register_aggregate(PercentileCont, "percentile_cont", 2)
+        database.register_aggregate(PercentilesCont, "percentiles_cont", 2)
     database.execute_sql = _counted(database.execute_sql)
     db.initialize(database)
     return database
 
 
-class PercentileCont:
-    """`percentile_cont(value, fraction)` for SQLite, which has none: PostgreSQL's ordered-set aggregate
-    (`percentile_cont(fraction) WITHIN GROUP (ORDER BY value)`, `models.db.percentile_of`), interpolating
-    between the closest ranks; nulls left out, null over none."""
+class PercentilesCont:
+    """`percentiles_cont(value, fractions)` for SQLite, which has no `percentile_cont`: PostgreSQL's ordered-set
+    aggregate over an array of fractions (`percentile_cont(ARRAY[...]) WITHIN GROUP (ORDER BY value)`, one sort
+    for them all), interpolating between the closest ranks; nulls left out, null over none. `fractions` is their
+    JSON list, and so is the answer (`percentiles_read` reads either database's)."""
 
     def __init__(self) -> None:
         self.values: list[float] = []
-        self.fraction = 0.5
+        self.fractions = "[]"
 
-    def step(self, value: float | None, fraction: float) -> None:
+    def step(self, value: float | None, fractions: str) -> None:
         if value is not None:
             self.values.append(value)
-        self.fraction = fraction
+        self.fractions = fractions
 
-    def finalize(self) -> float | None:
-        return percentile(sorted(self.values), self.fraction) if self.values else None
+    def finalize(self) -> str | None:
+        if not self.values:
+            return None
+        ordered = sorted(self.values)
+        return json.dumps([percentile(ordered, q) for q in json.loads(self.fractions)])
 
 
-def percentile_of(column: Any, fraction: float) -> Any:
-    """SQL for the `fraction` percentile of `column` over a query's rows (interpolated, as `percentile_cont`)."""
+def percentiles_of(column: Any, fractions: tuple[float, ...]) -> Any:
+    """SQL for the `fractions` percentiles of `column` over a query's rows (interpolated, as `percentile_cont`),
+    in one sort; read back by `percentiles_read`."""
     if is_postgres():
+        array = peewee.NodeList((peewee.Value(list(map(float, fractions)), unpack=False), peewee.SQL("::float8[]")),
+                                glue="")
         order = peewee.EnclosedNodeList([peewee.NodeList((peewee.SQL("ORDER BY"), column))])
-        return peewee.NodeList((peewee.fn.percentile_cont(fraction), peewee.SQL("WITHIN GROUP"), order))
-    # not coerced: peewee would read the result as the column's type (an integer column's 1.25 as 1)
-    return peewee.fn.percentile_cont(column, fraction).coerce(False)
+        return peewee.NodeList((peewee.fn.percentile_cont(array), peewee.SQL("WITHIN GROUP"), order))
+    return peewee.fn.percentiles_cont(column, json.dumps(list(map(float, fractions)))).coerce(False)
+
+
+def percentiles_read(value: Any, count: int) -> list[float | None]:
+    """`percentiles_of`'s value as it was read (PostgreSQL's array, SQLite's JSON), `count` Nones over no rows."""
+    if value is None:
+        return [None] * count
+    return [float(v) for v in (json.loads(value) if isinstance(value, str) else value)]
 
 
 class QueryStats:
@@ -133,14 +146,27 @@ def raw_tuples(query: Any) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in db.execute(query).fetchall()]
 
 
-def seconds_between(earlier: Any, later: Any) -> Any:
-    """SQL for the seconds from `earlier` to `later` (two timestamp columns), 0 when `later` is earlier; null when
-    either is."""
-    seconds: Any
+def period_index(column: Any, boundaries: list[datetime]) -> Any:
+    """SQL for the index of the period `column` falls in, the periods' starts after the first being `boundaries`
+    (a CASE; with none, 0: a CASE needs a WHEN). Group by its position (`GROUP BY 1`): its parameters differ
+    between the select list and a GROUP BY written out."""
+    if not boundaries:
+        return peewee.Value(0)
+    return peewee.Case(None, [(column < boundary, index) for index, boundary in enumerate(boundaries)],
+                       len(boundaries))
+
+
+def seconds_from(earlier: Any, later: Any) -> Any:
+    """SQL for the seconds from `earlier` to `later` (two timestamp columns), negative when `later` is earlier;
+    null when either is."""
     if is_postgres():
-        seconds = peewee.fn.EXTRACT(peewee.NodeList((peewee.SQL("EPOCH FROM"), later - earlier)))
-    else:
-        seconds = (peewee.fn.julianday(later) - peewee.fn.julianday(earlier)) * 86400.0
+        return peewee.fn.EXTRACT(peewee.NodeList((peewee.SQL("EPOCH FROM"), later - earlier)))
+    return (peewee.fn.julianday(later) - peewee.fn.julianday(earlier)) * 86400.0
+
+
+def seconds_between(earlier: Any, later: Any) -> Any:
+    """`seconds_from`, 0 when `later` is earlier."""
+    seconds = seconds_from(earlier, later)
     return peewee.Case(None, [(seconds < 0, 0.0)], seconds)
 
 

@@ -66,6 +66,7 @@ class Pipeline(BaseModel):
     updated_at = peewee.DateTimeField(default=utc_naive)
 
     class Meta:
-        # commit_sha: a pull request's CI runs are those on its head commit (domain.engineering.links)
+        # commit_sha: a pull request's CI runs are those on its head commit (domain.engineering.links);
+        # source, is_deploy, finished_at: the deploys around a failed one (domain.dora.restore_hours)
         indexes = ((("source", "external_id"), True), (("is_deploy", "finished_at"), False),
-                   (("commit_sha",), False))
+                   (("commit_sha",), False), (("source", "is_deploy", "finished_at"), False))

@@ -30,9 +30,8 @@ blp = Blueprint("pull_analytics", __name__, url_prefix="/api/v1/analytics",
                 description="Cycle time and pull request metrics")
 
 
-def _scope(args: dict[str, Any]) -> tuple[Scope, int | None]:
-    """The scope the arguments name, each id looked up as the user sees it (404 when they cannot), and the one
-    organization it lies in, when it names one."""
+def _organizations(args: dict[str, Any]) -> set[int]:
+    """The organizations of the ids the arguments name, each looked up as the user sees it (404 when they cannot)."""
     organizations = {org_scope.organization(args["organization_id"]).id} if "organization_id" in args else set()
     if "team_id" in args:
         organizations.add(org_scope.team(args["team_id"]).organization_id)
@@ -40,18 +39,25 @@ def _scope(args: dict[str, Any]) -> tuple[Scope, int | None]:
         organizations.add(org_scope.repository(args["repository_id"]).organization_id)
     if "developer_id" in args:
         organizations.add(org_scope.developer(args["developer_id"]).organization_id)
-    scope = Scope(organizations=visible_ids(current_user()), organization_id=args.get("organization_id"),
-                  team_id=args.get("team_id"), repository_id=args.get("repository_id"),
-                  developer_id=args.get("developer_id"), include_bots=args["include_bots"])
-    return scope, (next(iter(organizations)) if len(organizations) == 1 else None)
+    return organizations
+
+
+def _scope(args: dict[str, Any], organizations: set[int]) -> Scope:
+    """The scope the arguments name. A team, repository or developer lies in one organization: naming it lets the
+    database read that organization's index rather than every row."""
+    only = next(iter(organizations)) if len(organizations) == 1 else args.get("organization_id")
+    return Scope(organizations=visible_ids(current_user()), organization_id=only, team_id=args.get("team_id"),
+                 repository_id=args.get("repository_id"), developer_id=args.get("developer_id"),
+                 include_bots=args["include_bots"])
 
 
 def _answer(view: str, args: dict[str, Any], build: Callable[[Scope], Any]) -> Response:
     """One organization's figures are shared by its members and cached 5 minutes (under the view's name and the
     arguments: the entry holds the developers list's figures too); across organizations (or ids of two), read
-    each time."""
-    scope, organization_id = _scope(args)
-    return figures_response(view, organization_id, args, lambda: build(scope))
+    each time. The scope is made only when there is no cached answer."""
+    organizations = _organizations(args)
+    return figures_response(view, next(iter(organizations)) if len(organizations) == 1 else None, args,
+                            lambda: build(_scope(args, organizations)))
 
 
 @blp.route("/cycle-time")

@@ -61,7 +61,8 @@ class Cycle:
     seconds: dict[str, float | None]  # each of STAGES, and "cycle"
 
 
-def _between(earlier: datetime | None, later: datetime | None) -> float | None:
+def between(earlier: datetime | None, later: datetime | None) -> float | None:
+    """Seconds from `earlier` to `later`, 0 when `later` is earlier; None when either is unknown."""
     if earlier is None or later is None:
         return None
     return max((later - earlier).total_seconds(), 0.0)
@@ -84,14 +85,14 @@ def measure(pull: Any, reviews: list[Reviewed], runs: list[Run], deployed: Deplo
         deployed = None  # only a merged pull request goes out, and not before it was merged
     end = deployed.finished_at if deployed else merged
     seconds = {
-        "coding": _between(pull.first_commit_at, opened) if pull.first_commit_at is not None else None,
-        "pickup": _between(opened, first_at) if first_at is not None and (merged is None or first_at <= merged)
+        "coding": between(pull.first_commit_at, opened) if pull.first_commit_at is not None else None,
+        "pickup": between(opened, first_at) if first_at is not None and (merged is None or first_at <= merged)
         else None,
-        "review": _between(first_at, merged) if first_at is not None and merged is not None and first_at <= merged
+        "review": between(first_at, merged) if first_at is not None and merged is not None and first_at <= merged
         else None,
         "testing": (span[1] - span[0]).total_seconds() if span else None,
-        "deployment": _between(merged, deployed.finished_at) if deployed else None,
-        "cycle": _between(start, end) if merged is not None else None,
+        "deployment": between(merged, deployed.finished_at) if deployed else None,
+        "cycle": between(start, end) if merged is not None else None,
     }
     size = None if pull.additions is None and pull.deletions is None else (pull.additions or 0) + (pull.deletions or 0)
     return Cycle(start=start, first_review_at=first_at, reviewer_id=first.developer_id if first else None,

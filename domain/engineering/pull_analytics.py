@@ -78,8 +78,8 @@ def _cycle_of_facts(facts: Facts, scope: Scope, start: datetime, end: datetime,
 
 def _cycle_in_sql(scope: Scope, start: datetime, end: datetime, periods: list[datetime]) -> dict[str, Any]:
     merged = pull_sql.merged_figures(scope, start, end, STAGES)
-    empty = None if merged["count"] else 0.0
     previous = pull_sql.mean_cycle(scope, start - (end - start), start)
+    empty = None if merged["count"] else 0.0
     found = pull_sql.merged_series(scope, start, end, periods[1:])
     return {"count": merged["count"], "deployed": merged["deployed"],
             "total": pull_sql.spread_of(merged["cycle"], HOUR, empty),
@@ -131,8 +131,7 @@ def _metrics_of_facts(facts: Facts, scope: Scope, start: datetime, end: datetime
     merged, opened = facts(scope, "merged", start, end), facts(scope, "opened", start, end)
     ended = [f.state for f in facts(scope, "ended", start, end)]
     return {"merged": len(merged), "opened": len(opened), "ended": (ended.count("merged"), len(ended)),
-            "time_to_merge_hours": lambda empty: spread((_between(f.opened_at, f.merged_at) for f in merged),
-                                                        empty=empty),
+            "time_to_merge_hours": lambda empty: spread((f.to_merge for f in merged), empty=empty),
             "pickup_hours": lambda empty: spread((f.seconds["pickup"] for f in opened), empty=empty),
             "review_depth": lambda empty: spread((float(f.review_depth) for f in opened), unit=1.0, empty=empty),
             "size_lines": lambda empty: spread((None if f.size is None else float(f.size) for f in opened),
@@ -147,10 +146,6 @@ def _metrics_in_sql(scope: Scope, start: datetime, end: datetime) -> dict[str, A
             "pickup_hours": lambda empty: pull_sql.spread_of(opened["pickup"], HOUR, empty),
             "review_depth": lambda empty: pull_sql.spread_of(opened["review_depth"], 1.0, empty),
             "size_lines": lambda empty: pull_sql.spread_of(opened["size"], 1.0, empty)}
-
-
-def _between(earlier: datetime | None, later: datetime | None) -> float | None:
-    return None if earlier is None or later is None else max((later - earlier).total_seconds(), 0.0)
 
 
 def timeline(pull_id: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from peewee import JOIN, fn
 
-from domain.engineering.cycle import Cycle, Reviewed, measure
+from domain.engineering.cycle import Cycle, Reviewed, between, measure
 from domain.engineering.links import Deployments, ci_runs, deployed_with, deployments, key_of
 from models.activity import Commit, PullRequest, Review
 from models.db import tuples
@@ -107,6 +107,11 @@ class Fact:
     seconds: dict[str, float | None]  # each of STAGES, and "cycle"
     review_depth: int
     size: int | None
+
+    @property
+    def to_merge(self) -> float | None:
+        """Seconds from opening to merge (kept by the rollup beside the stages)."""
+        return between(self.opened_at, self.merged_at)
 
 
 Facts = Callable[[Scope, str, datetime, datetime], list[Fact]]  # (scope, "merged" | "opened" | "ended", start, end)

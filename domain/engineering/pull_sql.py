@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from peewee import SQL, Case, Value, fn
+from peewee import SQL, Case, fn
 
 from domain.engineering.pull_facts import Scope, narrowed
 from models.cycles import PullRequestCycle as C
-from models.db import percentile_of, raw_tuples, seconds_between, tuples
+from models.db import percentiles_of, percentiles_read, period_index, raw_tuples, tuples
 
 QUANTILES = (("p50", 0.5), ("p75", 0.75), ("p90", 0.9))
+FRACTIONS = tuple(q for _, q in QUANTILES)
 MOMENTS = {"merged": C.merged_at, "opened": C.opened_at, "ended": C.ended_at}
 
 
@@ -27,18 +28,19 @@ def rolled(scope: Scope, moment: str, start: datetime, end: datetime, *columns: 
 
 
 def spread_columns(column: Any) -> list[Any]:
-    """Mean, the QUANTILES and how many known: the columns `spread_of` reads back."""
-    return [fn.AVG(column).coerce(False), *(percentile_of(column, q) for _, q in QUANTILES), fn.COUNT(column)]
+    """Mean, the QUANTILES (one column: one sort) and how many known: the columns `spread_of` reads back."""
+    return [fn.AVG(column).coerce(False), percentiles_of(column, FRACTIONS), fn.COUNT(column)]
 
 
 def spread_of(values: Iterable[Any], unit: float, empty: float | None) -> dict[str, Any]:
     """A spread (as `pull_analytics.spread`) from the `spread_columns` read back, in `unit`s."""
-    mean, *quantiles, samples = values
+    mean, quantiles, samples = values
     if not samples:
         return {"mean": empty, **{name: empty for name, _ in QUANTILES}, "samples": 0}
     # float(): PostgreSQL averages an integer column (review depth, size) as a numeric (a Decimal here)
-    return {"mean": round(float(mean) / unit, 2), **{name: round(float(q) / unit, 2) for (name, _), q in
-                                                     zip(QUANTILES, quantiles, strict=True)}, "samples": samples}
+    return {"mean": round(float(mean) / unit, 2),
+            **{name: empty if q is None else round(q / unit, 2) for (name, _), q in
+               zip(QUANTILES, percentiles_read(quantiles, len(QUANTILES)), strict=True)}, "samples": samples}
 
 
 def first_row(query: Any) -> tuple[Any, ...]:
@@ -48,8 +50,8 @@ def first_row(query: Any) -> tuple[Any, ...]:
 
 def to_merge_figures(scope: Scope, start: datetime, end: datetime) -> tuple[int, list[Any]]:
     """How many pull requests were merged in the range, and the spread of the seconds from opening to merge."""
-    count, *rest = first_row(rolled(scope, "merged", start, end, fn.COUNT(C.pull_request),
-                                    *spread_columns(seconds_between(C.opened_at, C.merged_at))))
+    count, *rest = first_row(rolled(scope, "merged", start, end, fn.COUNT(SQL("*")),
+                                    *spread_columns(C.to_merge)))
     return count, rest
 
 
@@ -57,14 +59,16 @@ def merged_figures(scope: Scope, start: datetime, end: datetime, stages: Iterabl
     """Over the pull requests merged in the range: how many, how many deployed, the cycle's spread (seconds) and
     each stage's mean (seconds; None when none went through it)."""
     stages = list(stages)
-    row = first_row(rolled(scope, "merged", start, end, fn.COUNT(C.pull_request), fn.COUNT(C.deployed_at),
+    row = first_row(rolled(scope, "merged", start, end, fn.COUNT(SQL("*")), fn.COUNT(C.deployed_at),
                            *spread_columns(C.cycle), *(fn.AVG(getattr(C, s)) for s in stages)))
     count, deployed, *rest = row
-    return {"count": count, "deployed": deployed, "cycle": rest[:5], "stages": dict(zip(stages, rest[5:],
+    return {"count": count, "deployed": deployed, "cycle": rest[:3], "stages": dict(zip(stages, rest[3:],
                                                                                         strict=True))}
 
 
 def mean_cycle(scope: Scope, start: datetime, end: datetime) -> float | None:
+    """The mean cycle (seconds) of the pull requests merged in the range (a FILTER over the range before, in the
+    statement of `merged_figures`, made it slower than two statements on PostgreSQL)."""
     value = first_row(rolled(scope, "merged", start, end, fn.AVG(C.cycle)))[0]
     return None if value is None else float(value)
 
@@ -73,32 +77,31 @@ def merged_series(scope: Scope, start: datetime, end: datetime,
                   boundaries: list[datetime]) -> dict[int, tuple[int, float | None, float | None]]:
     """Over the pull requests merged in the range, per period (the periods' starts after the first are
     `boundaries`): how many, the mean and the p50 cycle (seconds), by the period's index; none there: absent."""
-    period = Case(None, [(C.merged_at < boundary, index) for index, boundary in enumerate(boundaries)],
-                  len(boundaries)) if boundaries else Value(0)  # one period: a CASE needs a WHEN
-    query = rolled(scope, "merged", start, end, period, fn.COUNT(C.pull_request), fn.AVG(C.cycle).coerce(False),
-                   percentile_of(C.cycle, 0.5)).group_by(SQL("1"))  # by position: the CASE's parameters differ
-    return {index: (count, mean, p50) for index, count, mean, p50 in raw_tuples(query)}
+    query = rolled(scope, "merged", start, end, period_index(C.merged_at, boundaries), fn.COUNT(SQL("*")),
+                   fn.AVG(C.cycle).coerce(False), percentiles_of(C.cycle, (0.5,))).group_by(SQL("1"))
+    return {index: (count, mean, percentiles_read(p50, 1)[0]) for index, count, mean, p50 in raw_tuples(query)}
 
 
 def opened_figures(scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
     """Over the pull requests opened in the range: how many, and the spreads of pickup, review depth and size."""
-    count, *rest = first_row(rolled(scope, "opened", start, end, fn.COUNT(C.pull_request),
+    count, *rest = first_row(rolled(scope, "opened", start, end, fn.COUNT(SQL("*")),
                                     *spread_columns(C.pickup), *spread_columns(C.review_depth),
                                     *spread_columns(C.size)))
-    return {"count": count, "pickup": rest[0:5], "review_depth": rest[5:10], "size": rest[10:15]}
+    return {"count": count, "pickup": rest[0:3], "review_depth": rest[3:6], "size": rest[6:9]}
 
 
 def ended_counts(scope: Scope, start: datetime, end: datetime) -> tuple[int, int]:
     """(merged, closed) of the pull requests closed, merged or not, in the range."""
     merged, closed = first_row(rolled(scope, "ended", start, end,
-                                      fn.SUM(Case(None, [(C.state == "merged", 1)], 0)), fn.COUNT(C.pull_request)))
+                                      fn.SUM(Case(None, [(C.state == "merged", 1)], 0)), fn.COUNT(SQL("*"))))
     return int(merged or 0), int(closed or 0)
 
 
 def lead_figures(scope: Scope, start: datetime, end: datetime, lookback: timedelta) -> tuple[Any, Any, int]:
     """DORA's lead times by the database: the median and p90 cycle (seconds) of the pull requests merged from
     `lookback` before the range and deployed inside it, and how many."""
-    median, p90, count = first_row(
-        rolled(scope, "merged", start - lookback, end, percentile_of(C.cycle, 0.5), percentile_of(C.cycle, 0.9),
-               fn.COUNT(C.cycle)).where(C.deployed_at >= start, C.deployed_at < end, C.cycle.is_null(False)))
+    quantiles, count = first_row(
+        rolled(scope, "merged", start - lookback, end, percentiles_of(C.cycle, (0.5, 0.9)), fn.COUNT(C.cycle))
+        .where(C.deployed_at >= start, C.deployed_at < end, C.cycle.is_null(False)))
+    median, p90 = percentiles_read(quantiles, 2)
     return median, p90, count

@@ -35,7 +35,7 @@ OVERLAP = timedelta(minutes=2)
 FULL_EVERY = timedelta(days=1)
 CHUNK = 500  # pull requests measured together
 COLUMNS = ("pull_request", "repository_id", "organization_id", "developer_id", "is_bot", "state", "opened_at",
-           "merged_at", "ended_at", "deployed_at", *STAGES, "cycle", "review_depth", "size", "rolled_at")
+           "merged_at", "ended_at", "deployed_at", *STAGES, "cycle", "review_depth", "size", "to_merge", "rolled_at")
 
 
 def roll_up(full: bool = False) -> dict[str, Any]:
@@ -103,7 +103,7 @@ def _measure(ids: Iterable[int], shipped_by: Deployments) -> set[int]:
         f = fact(pull, cycle)
         values.append((pull.id, pull.repository_id, pull.organization_id, pull.developer_id, pull.developer_id in bots,
                        f.state, f.opened_at, f.merged_at, f.ended_at, f.deployed_at,
-                       *(f.seconds[stage] for stage in (*STAGES, "cycle")), f.review_depth, f.size, now))
+                       *(f.seconds[stage] for stage in (*STAGES, "cycle")), f.review_depth, f.size, f.to_merge, now))
     kept = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in (PullRequestCycle._meta.fields[c].column_name
                                                                    for c in COLUMNS[1:]))
     with db.atomic():

@@ -90,3 +90,38 @@ def test_issues_stored_before_sprint_history_are_in_their_sprint_since_opened(ap
     with db.connection_context():
         assert [(c.issue_id, c.milestone_id, c.points, c.changed_at) for c in IssueChange.select()] == [
             (planned.id, milestone.id, 3, datetime(2026, 3, 1))]
+
+
+def test_cycles_rolled_before_keep_their_time_to_merge_and_the_indexes_cover_the_figures(app: object) -> None:
+    """Migration 20: a rolled-up cycle stored before it gets its time to merge (what the pull request metrics read
+    now), and the cycles' indexes by organization and moment are the covering ones, the narrow ones gone."""
+    from datetime import datetime
+
+    from models.activity import PullRequest
+    from models.cycles import COVERING, PullRequestCycle
+    from models.organization import Organization
+    from models.repository import Repository
+
+    with db.connection_context():
+        org = Organization.create(name="Old")
+        repo = Repository.create(organization=org, name="r", url="https://github.com/o/r", full_name="o/r",
+                                 provider="github", api_url="https://api.github.com", hook_secret="s")
+        times = {"opened_at": datetime(2026, 3, 1, 9), "merged_at": datetime(2026, 3, 2, 10, 30)}
+        merged = PullRequest.create(repository=repo, number=1, title="a", state="merged", **times)
+        still_open = PullRequest.create(repository=repo, number=2, title="b", state="open",
+                                        opened_at=times["opened_at"])
+        for pull in (merged, still_open):
+            PullRequestCycle.create(pull_request=pull, repository_id=repo.id, organization_id=org.id, state=pull.state,
+                                    opened_at=pull.opened_at, merged_at=pull.merged_at)
+        for moment in COVERING:
+            db.execute_sql(f'DROP INDEX IF EXISTS "pull_request_cycle_{moment}_covering"')
+        db.execute_sql('CREATE INDEX "pull_request_cycle_organization_id_merged_at" ON "pull_request_cycle" '
+                       '("organization_id", "merged_at")')
+        SchemaVersion.delete().where(SchemaVersion.version == 20).execute()
+    assert migrate() == [20]
+    with db.connection_context():
+        kept = {c.pull_request_id: c.to_merge for c in PullRequestCycle.select()}
+        assert kept[still_open.id] is None and abs(kept[merged.id] - 25.5 * 3600) < 0.01
+        names = {index.name for index in db.get_indexes("pull_request_cycle")}
+        assert {f"pull_request_cycle_{moment}_covering" for moment in COVERING} <= names
+        assert "pull_request_cycle_organization_id_merged_at" not in names
