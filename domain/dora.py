@@ -27,13 +27,15 @@ PERIODS = {"daily": ("per_day", 1), "weekly": ("per_week", 7), "monthly": ("per_
 STABLE_WITHIN = 0.05  # a relative change this small is "stable"
 
 
-def outcomes(query: Any, start: datetime, end: datetime, periods: list[datetime]) -> dict[tuple[int, str], int]:
+def outcomes(query: Any, start: datetime, end: datetime, periods: list[datetime],
+             granularity: str) -> dict[tuple[int, str], int]:
     """How many successful and failed deploy runs of `query`'s pipelines finished in each period of the range (by
     the period's index and the status), counted by the database."""
-    rows = query.select(period_index(Pipeline.finished_at, periods[1:]), Pipeline.status, fn.COUNT(SQL("*"))).where(
+    period = period_index(Pipeline.finished_at, periods, step(granularity))
+    rows = query.select(period, Pipeline.status, fn.COUNT(SQL("*"))).where(
         Pipeline.is_deploy == True, Pipeline.status.in_(DEPLOY_OUTCOMES),  # noqa: E712
         Pipeline.finished_at >= start, Pipeline.finished_at < end).group_by(SQL("1"), Pipeline.status)
-    return {(index, status): count for index, status, count in raw_tuples(rows)}
+    return {(int(index), status): count for index, status, count in raw_tuples(rows)}
 
 
 def commit_leads(query: Any, start: datetime, end: datetime) -> dict[str, Any]:
@@ -62,6 +64,12 @@ def period_starts(start: datetime, end: datetime, granularity: str) -> list[date
         starts.append(day)
         day = _next(day, granularity)
     return starts
+
+
+def step(granularity: str) -> timedelta | None:
+    """How long each period of the granularity is (None: months, which differ)."""
+    days = PERIODS[granularity][1]
+    return None if days is None else timedelta(days=days)
 
 
 def _next(day: datetime, granularity: str) -> datetime:
@@ -116,7 +124,7 @@ def measure(query: Any, start: datetime, end: datetime, granularity: str,
     """The four metrics over [start, end). Lead time is each deploy's, from its head commit, unless `lead_times`
     gives the hours of each change deployed in the range (from its first commit: `domain.engineering`)."""
     periods = period_starts(start, end, granularity)
-    counted = outcomes(query, start, end, periods)
+    counted = outcomes(query, start, end, periods, granularity)
     good, failed = (sum(n for (_, status), n in counted.items() if status == wanted) for wanted in DEPLOY_OUTCOMES)
     restored, unrestored = restore_hours(query, start, end)
     leads = lead_times(start, end) if lead_times is not None else commit_leads(query, start, end)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import peewee
@@ -135,6 +135,18 @@ def id_list(ids: list[int]) -> peewee.SQL:
     return peewee.SQL("(" + ",".join(str(int(i)) for i in ids) + ")") if ids else peewee.SQL("(NULL)")
 
 
+def one_of(column: Any, values: Iterable[str]) -> Any:
+    """SQL for `column IN values` with the values as one parameter (PostgreSQL's `= ANY(array)`, SQLite's
+    `json_each`): an organization's hundreds of repository names, compiled by peewee one by one in each statement,
+    were most of the Python time of its DORA answer."""
+    listed = sorted(set(values))
+    if is_postgres():
+        # converter: peewee would otherwise hand the list to the column's own (a text column's str())
+        return column == peewee.fn.ANY(peewee.Value(listed, converter=list, unpack=False))
+    return column << peewee.NodeList((peewee.SQL("(SELECT value FROM json_each("), peewee.Value(json.dumps(listed)),
+                                      peewee.SQL("))")), glue="")
+
+
 def tuples(query: Any) -> list[tuple[Any, ...]]:
     """A query's rows as tuples (typed: peewee's own `tuples()` is not)."""
     return list(query.tuples())
@@ -146,14 +158,23 @@ def raw_tuples(query: Any) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in db.execute(query).fetchall()]
 
 
-def period_index(column: Any, boundaries: list[datetime]) -> Any:
-    """SQL for the index of the period `column` falls in, the periods' starts after the first being `boundaries`
-    (a CASE; with none, 0: a CASE needs a WHEN). Group by its position (`GROUP BY 1`): its parameters differ
-    between the select list and a GROUP BY written out."""
-    if not boundaries:
+def period_index(column: Any, periods: list[datetime], step: timedelta | None) -> Any:
+    """SQL for the index of the period `column` falls in, the periods starting at `periods` (the last open-ended).
+    Periods all `step` long (days, weeks; starting at midnight, as `domain.dora.period_starts` makes them) are
+    counted from the first one's start: a short expression, where a CASE of a WHEN per period (months; a year of
+    days was 365) cost its compiling and each row's comparisons. Group by its position (`GROUP BY 1`): its
+    parameters differ between the select list and a GROUP BY written out."""
+    if len(periods) < 2:
         return peewee.Value(0)
-    return peewee.Case(None, [(column < boundary, index) for index, boundary in enumerate(boundaries)],
-                       len(boundaries))
+    if step is None:
+        return peewee.Case(None, [(column < boundary, index) for index, boundary in enumerate(periods[1:])],
+                           len(periods) - 1)
+    if is_postgres():
+        return peewee.fn.FLOOR(seconds_from(peewee.Value(periods[0]), column) / int(step.total_seconds()))
+    # days from the date's text (periods start at midnight): SQLite's time functions round to the millisecond, so
+    # the last microsecond of a day would fall in the next one
+    days = peewee.fn.julianday(peewee.fn.substr(column, 1, 10)) - peewee.fn.julianday(periods[0].date().isoformat())
+    return peewee.fn.CAST(peewee.NodeList((days, peewee.SQL("AS INTEGER")))) / step.days
 
 
 def seconds_from(earlier: Any, later: Any) -> Any:

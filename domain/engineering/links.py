@@ -23,7 +23,7 @@ from peewee import fn
 
 from domain.engineering.cycle import Deployed, Run
 from models.activity import Commit
-from models.db import tuples
+from models.db import one_of, tuples
 from models.organization import OrganizationMember
 from models.pipeline import CISource, Pipeline
 
@@ -47,7 +47,7 @@ def pipelines_of(organizations: Iterable[int], names: Iterable[str]) -> Any:
     (lower-cased `owner/name`), each with its source and the organization it counts for."""
     return (Pipeline.select(Pipeline, CISource, OrganizationMember.organization.alias("organization_id"))
             .join(CISource).join(OrganizationMember, on=(OrganizationMember.user == CISource.owner))
-            .where(fn.LOWER(Pipeline.repository) << sorted(set(names)),
+            .where(one_of(fn.LOWER(Pipeline.repository), names),
                    OrganizationMember.organization << sorted(set(organizations))))
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.stats import percentile
-from domain.dora import _next, period_starts, trend
+from domain.dora import _next, period_starts, step, trend
 from domain.engineering import pull_sql
 from domain.engineering.cycle import STAGES
 from domain.engineering.pull_facts import Facts, Scope, measured, pulls
@@ -43,7 +43,7 @@ def cycle_time(scope: Scope, start: datetime, end: datetime, granularity: str,
     (hours), the total's percentiles, a series per period, and the trend against the period before. Computed by
     the database over the rollup (`pull_sql`), or, given `facts`, from those (the brute force of the tests)."""
     periods = period_starts(start, end, granularity)
-    figures = _cycle_in_sql(scope, start, end, periods) if facts is None else \
+    figures = _cycle_in_sql(scope, start, end, periods, step(granularity)) if facts is None else \
         _cycle_of_facts(facts, scope, start, end, [_next(begin, granularity) for begin in periods])
     total, previous = figures["total"], figures["previous"]
     return {
@@ -76,11 +76,12 @@ def _cycle_of_facts(facts: Facts, scope: Scope, start: datetime, end: datetime,
                 "mean"], "series": series}
 
 
-def _cycle_in_sql(scope: Scope, start: datetime, end: datetime, periods: list[datetime]) -> dict[str, Any]:
+def _cycle_in_sql(scope: Scope, start: datetime, end: datetime, periods: list[datetime],
+                  length: timedelta | None) -> dict[str, Any]:
     merged = pull_sql.merged_figures(scope, start, end, STAGES)
     previous = pull_sql.mean_cycle(scope, start - (end - start), start)
     empty = None if merged["count"] else 0.0
-    found = pull_sql.merged_series(scope, start, end, periods[1:])
+    found = pull_sql.merged_series(scope, start, end, periods, length)
     return {"count": merged["count"], "deployed": merged["deployed"],
             "total": pull_sql.spread_of(merged["cycle"], HOUR, empty),
             "stages": {stage: _in_hours(mean, empty) for stage, mean in merged["stages"].items()},

@@ -73,13 +73,13 @@ def mean_cycle(scope: Scope, start: datetime, end: datetime) -> float | None:
     return None if value is None else float(value)
 
 
-def merged_series(scope: Scope, start: datetime, end: datetime,
-                  boundaries: list[datetime]) -> dict[int, tuple[int, float | None, float | None]]:
-    """Over the pull requests merged in the range, per period (the periods' starts after the first are
-    `boundaries`): how many, the mean and the p50 cycle (seconds), by the period's index; none there: absent."""
-    query = rolled(scope, "merged", start, end, period_index(C.merged_at, boundaries), fn.COUNT(SQL("*")),
+def merged_series(scope: Scope, start: datetime, end: datetime, periods: list[datetime],
+                  step: timedelta | None) -> dict[int, tuple[int, float | None, float | None]]:
+    """Over the pull requests merged in the range, per period (starting at `periods`, each `step` long or months):
+    how many, the mean and the p50 cycle (seconds), by the period's index; none there: absent."""
+    query = rolled(scope, "merged", start, end, period_index(C.merged_at, periods, step), fn.COUNT(SQL("*")),
                    fn.AVG(C.cycle).coerce(False), percentiles_of(C.cycle, (0.5,))).group_by(SQL("1"))
-    return {index: (count, mean, percentiles_read(p50, 1)[0]) for index, count, mean, p50 in raw_tuples(query)}
+    return {int(index): (count, mean, percentiles_read(p50, 1)[0]) for index, count, mean, p50 in raw_tuples(query)}
 
 
 def opened_figures(scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
