@@ -11,7 +11,7 @@ from api.blueprint import Blueprint
 from api.errors import ApiError, invalid, not_found
 from api.rate_tiers import tier_names, user_tiers
 from api.schemas.common import ListArgsSchema, page, page_of
-from api.schemas.users import UserCreateSchema, UserSchema, UserUpdateSchema
+from api.schemas.users import ProfileUpdateSchema, UserCreateSchema, UserSchema, UserUpdateSchema
 from api.services import services
 from core import cache
 from core.settings import STANDARD_TIER
@@ -50,6 +50,21 @@ def _keeps_an_admin(user: User, changes: dict[str, Any]) -> bool:
     return len(list(admins.for_update() if is_postgres() else admins)) > 1
 
 
+def _email_change(user: User, body: dict[str, Any]) -> None:
+    """A new email must be nobody else's (409) and, on an account with a password, come with that password:
+    missing 422, wrong 403 (not 401, which would say the token is bad)."""
+    email = body.get("email")
+    if "email" not in body or (email or "").lower() == (user.email or "").lower():
+        return
+    if user.has_password:
+        if "current_password" not in body:
+            raise invalid("current_password", "Required to change the email of an account with a password.")
+        if not user.check_password(body["current_password"]):
+            raise ApiError(403, "The current password is wrong")
+    if email is not None and User.by_email(email).where(User.id != user.id).exists():
+        raise ApiError(409, "Another account has this email")
+
+
 @blp.route("/me")
 class Me(MethodView):
     @auth_required()
@@ -57,6 +72,21 @@ class Me(MethodView):
     def get(self) -> User:
         """The user behind the token"""
         return current_user()
+
+    @auth_required()
+    @blp.arguments(ProfileUpdateSchema)
+    @blp.response(200, UserSchema)
+    def put(self, body: dict[str, Any]) -> User:
+        """Change your name or email (an account with a password confirms a new email with it)"""
+        with db.atomic():
+            user = _get(current_user().id)
+            _email_change(user, body)
+            body.pop("current_password", None)
+            for field, value in body.items():
+                setattr(user, field, value)
+            user.updated_at = utc_naive()
+            user.save()
+        return user
 
 
 @blp.route("")
