@@ -58,10 +58,10 @@ class GitHubOAuth:
         self.config, self.resolver = config, resolver
 
     def authorization_url(self, state: str, code_verifier: str, redirect_uri: str) -> str:
-        client = OAuth2Session(self.config.client_id, scope=SCOPE, redirect_uri=redirect_uri,
-                               code_challenge_method="S256")
-        url, _ = client.create_authorization_url(f"{self.config.oauth_url}/login/oauth/authorize", state=state,
-                                                 code_verifier=code_verifier, allow_signup="true")
+        with OAuth2Session(self.config.client_id, scope=SCOPE, redirect_uri=redirect_uri,
+                           code_challenge_method="S256") as client:  # builds a URL; connects nowhere
+            url, _ = client.create_authorization_url(f"{self.config.oauth_url}/login/oauth/authorize", state=state,
+                                                     code_verifier=code_verifier, allow_signup="true")
         return str(url)
 
     def profile(self, code: str, code_verifier: str, redirect_uri: str) -> GitHubProfile:
