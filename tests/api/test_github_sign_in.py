@@ -18,7 +18,7 @@ from models.organization import Organization
 from models.user import User
 from tests.conftest import PASSWORD, create_user, login
 from tests.support.envelope import assert_envelope
-from tests.support.fake_github_oauth import FakeGitHubOAuth, s256
+from tests.support.fake_github_oauth import CLIENT_SECRET, FakeGitHubOAuth, s256
 from tests.support.github_sign_in import (
     APP_REDIRECT,
     CALLBACK,
@@ -276,3 +276,11 @@ def test_without_a_client_every_github_route_answers_404(make_app: Any, auth: An
     headers = {"Authorization": f"Bearer {login(client, 'u1')['access_token']}"} if create_user("u1") else {}
     assert_envelope(client.post(LINK, json={"redirect_uri": REDIRECT}, headers=headers), 404, "NOT_FOUND")
     assert_envelope(client.delete(LINK, headers=headers), 404, "NOT_FOUND")
+
+
+def test_the_system_status_shows_the_github_settings_but_not_the_secret(client: FlaskClient, auth: Any) -> None:
+    response = client.get("/api/v1/admin/system/status", headers=auth("admin"))
+    assert response.status_code == 200, response.get_json()
+    shown = response.get_json()["settings"]["github"]
+    assert shown["enabled"] is True and shown["redirect_uris"] == [REDIRECT, APP_REDIRECT]
+    assert "client_secret" not in shown and CLIENT_SECRET not in response.get_data(as_text=True)
