@@ -6,6 +6,8 @@ token too, so nobody can attach their GitHub account to someone else's session (
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask.views import MethodView
@@ -58,6 +60,15 @@ def _profile(config: GitHubSignIn, flow: flows.Flow, code: str) -> GitHubProfile
         raise ApiError(502, f"GitHub answered unexpectedly: {exc}") from None
 
 
+@contextmanager
+def account_errors() -> Iterator[None]:
+    """A sign-in, link or unlink the accounts refuse, as the envelope with the status they name."""
+    try:
+        yield
+    except accounts.AccountRefused as exc:
+        raise ApiError(exc.status, exc.message) from None
+
+
 def _signed_in(user: User) -> dict[str, Any]:
     return {**issue_pair(services().tokens, user), "user": user}
 
@@ -87,12 +98,10 @@ class GitHubCallback(MethodView):
             if user.id != flow.user_id:
                 raise ApiError(403, "This link was started by another user")
         profile = _profile(config, flow, args["code"])
-        try:
+        with account_errors():
             if flow.user_id is not None:
                 return _signed_in(accounts.link(flow.user_id, profile))
             return _signed_in(accounts.sign_in(profile, config.default_role))
-        except accounts.AccountRefused as exc:
-            raise ApiError(exc.status, exc.message) from None
 
 
 @blp.route("/link")
@@ -109,7 +118,5 @@ class GitHubLink(MethodView):
     def delete(self) -> User:
         """Unlink your GitHub account (an account without a password cannot: it could not sign in again)"""
         _config()
-        try:
+        with account_errors():
             return accounts.unlink(current_user())
-        except accounts.AccountRefused as exc:
-            raise ApiError(exc.status, exc.message) from None

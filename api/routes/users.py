@@ -10,12 +10,14 @@ from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.errors import ApiError, invalid, not_found
 from api.rate_tiers import tier_names, user_tiers
+from api.routes.github_auth import account_errors
 from api.schemas.common import ListArgsSchema, page, page_of
 from api.schemas.users import ProfileUpdateSchema, UserCreateSchema, UserSchema, UserUpdateSchema
 from api.services import services
 from core import cache
 from core.settings import STANDARD_TIER
 from domain import cache_views
+from domain.github_sign_in import accounts
 from models.db import db, is_postgres, utc_naive
 from models.user import User, new_stamp
 
@@ -157,3 +159,13 @@ class UserItem(MethodView):
         # What went with the user (their webhooks and rules; their rules' alerts lose their rule) was in cached
         # views that others see too: the admins' lists, every list of rule alerts.
         cache_views.changed(services().redis, tuple(cache.ENTRIES), None)
+
+
+@blp.route("/<int:user_id>/github")
+class UserGitHub(MethodView):
+    @auth_required("admin")
+    @blp.response(200, UserSchema)
+    def delete(self, user_id: int) -> User:
+        """Unlink a user's GitHub account (admin), also one without a password: give it one afterwards"""
+        with account_errors():
+            return accounts.unlink(_get(user_id), admin_id=current_user().id)

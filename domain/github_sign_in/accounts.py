@@ -29,10 +29,11 @@ class AccountRefused(Exception):
         self.status, self.message = status, message
 
 
-def record_audit(action: str, user: User, github: GitHubProfile | None) -> None:
+def record_audit(action: str, user: User, github: GitHubProfile | None, actor_id: int | None = None) -> None:
     """THE AUDIT CALL SITE of GitHub sign-ins (`github.sign_in`, `github.sign_up`), links (`github.link`) and
-    unlinks (`github.unlink`): called inside the transaction of the change it records. The audit recorder of
-    issue 21 fills this in; until then it records nothing."""
+    unlinks (`github.unlink`): called inside the transaction of the change it records. `actor_id` is who did it
+    when not `user` themselves (an admin's unlink). The audit recorder of issue 21 fills this in; until then
+    it records nothing."""
 
 
 def sign_in(profile: GitHubProfile, default_role: str) -> User:
@@ -87,17 +88,18 @@ def link(user_id: int, profile: GitHubProfile) -> User:
         raise AccountRefused(409, "This GitHub account is linked to another user") from None
 
 
-def unlink(user: User) -> User:
-    """Remove the user's GitHub link (and their developers' link to them). An account without a password
-    keeps it: unlinked, nobody could sign in to it again."""
+def unlink(user: User, admin_id: int | None = None) -> User:
+    """Remove the user's GitHub link (and their developers' link to them). The user cannot when the account
+    has no password (unlinked, nobody could sign in to it again); an admin (`admin_id`) can, e.g. for a
+    GitHub account that was lost or taken over, and gives the account a password afterwards."""
     if user.github_id is None:
         raise AccountRefused(409, "This account is not linked to a GitHub account")
-    if not user.has_password:
+    if not user.has_password and admin_id is None:
         raise AccountRefused(409, "This account signs in with GitHub only: an admin must give it a password "
                                   "before GitHub can be unlinked")
     with db.atomic():
         Developer.update(user=None).where(Developer.user == user.id).execute()
-        record_audit("github.unlink", user, None)
+        record_audit("github.unlink", user, None, admin_id)
         user.github_id = user.login = None
         user.updated_at = utc_naive()
         user.save()

@@ -284,3 +284,17 @@ def test_the_system_status_shows_the_github_settings_but_not_the_secret(client: 
     shown = response.get_json()["settings"]["github"]
     assert shown["enabled"] is True and shown["redirect_uris"] == [REDIRECT, APP_REDIRECT]
     assert "client_secret" not in shown and CLIENT_SECRET not in response.get_data(as_text=True)
+
+
+def test_an_admin_unlinks_even_an_account_without_a_password(
+        client: FlaskClient, github: FakeGitHubOAuth, auth: Any) -> None:
+    body = sign_in(client, github, "octocat").get_json()
+    path = f"/api/v1/users/{body['user']['id']}/github"
+    assert_envelope(client.delete(path, headers=bearer(body)), 403, "FORBIDDEN")
+    admin = auth("admin")
+    response = client.delete(path, headers=admin)
+    assert response.status_code == 200 and response.get_json()["login"] is None
+    assert the_user(id=body["user"]["id"]).github_id is None
+    assert_envelope(client.delete(path, headers=admin), 409, "CONFLICT")
+    assert_envelope(client.delete("/api/v1/users/999999/github", headers=admin), 404, "NOT_FOUND")
+    assert_envelope(sign_in(client, github, "octocat"), 409, "CONFLICT")  # its email is the old account's
