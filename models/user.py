@@ -13,8 +13,7 @@ from core.roles import ROLES
 from models.db import BaseModel, db, is_postgres, utc_naive
 from models.session import RevokedSession
 
-__all__ = ["ROLES", "User", "hash_password", "new_stamp", "verify_password"]
-
+__all__ = ["ROLES", "UNUSABLE_PASSWORD", "User", "hash_password", "new_stamp", "verify_password"]
 
 
 @functools.cache

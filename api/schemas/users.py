@@ -57,4 +57,3 @@ class ProfileUpdateSchema(StrictSchema):
     email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
     current_password = ma.fields.String(load_only=True, validate=ma.validate.Length(min=1, max=256), metadata={
         "description": "Required to change the email of an account that has a password"})
-
