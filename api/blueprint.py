@@ -44,6 +44,8 @@ class JsonBodyParser(FlaskParser):
     def load_json(self, req: Any, schema: Any) -> Any:
         data = super().load_json(req, schema)
         if data is core.missing:
+            if getattr(schema, "BODY_OPTIONAL", False):  # e.g. a refresh token sent as the Bearer token
+                return {}
             raise ApiError(400, "A JSON request body is required (Content-Type: application/json)")
         return _without_nul(data)
 

@@ -5,7 +5,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from dotenv import dotenv_values
 
 from core.cache import ENTRIES
 from core.crypto import valid_key
+from core.roles import ROLES
 
 ENVIRONMENTS = ("development", "test", "production")
 _TRUE = {"true", "1", "yes", "on"}
@@ -29,6 +30,29 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 class ConfigError(ValueError):
     """A configuration value is missing or malformed; the process must not start."""
+
+
+@dataclass(frozen=True)
+class GitHubSignIn:
+    """Sign in with GitHub (docs/github-sign-in.md): off unless both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET
+    are set. GitHub Enterprise Server is GITHUB_OAUTH_URL and GITHUB_API_URL pointed at it."""
+
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    oauth_url: str = "https://github.com"
+    api_url: str = "https://api.github.com"
+    redirect_uris: tuple[str, ...] = ()
+    default_role: str = "user"
+    allow_private: bool = False  # OAUTH_ALLOW_PRIVATE: a GitHub Enterprise (or a test's fake) on a private address
+    timeout_seconds: int = 10
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+    def public(self) -> dict[str, Any]:
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "client_secret"}
+        return {**shown, "enabled": self.enabled}
 
 
 @dataclass(frozen=True)
@@ -79,6 +103,7 @@ class Settings:
     access_log: bool
     api_info: dict[str, Any]
     bot_logins: tuple[str, ...]
+    github: GitHubSignIn
 
     @property
     def production(self) -> bool:
@@ -88,6 +113,7 @@ class Settings:
         """Settings safe to show an operator: secrets and credentials left out."""
         hidden = {"secret_key", "encryption_keys", "admin_password", "database_url", "redis_url"}
         shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
+        shown["github"] = self.github.public()
         shown["var_dir"] = str(self.var_dir)
         shown["workspace_dir"] = str(self.workspace_dir) if self.workspace_dir else None
         return shown
@@ -296,6 +322,41 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         api_info=api_info(r),
         bot_logins=tuple(login.strip().lower() for login in (r.text("BOT_LOGINS", DEFAULT_BOT_LOGINS) or "").split(",")
                          if login.strip()),
+        github=github_sign_in(r, production),
+    )
+
+
+def parse_url(name: str, raw: str, *, production: bool = False) -> str:
+    """An absolute http(s) URL without credentials or fragment; https only in production (but for localhost)."""
+    match = re.fullmatch(r"(https?)://([^/@\s?#]+)(/[^\s#]*)?", raw)
+    local = match is not None and re.fullmatch(r"(localhost|127\.0\.0\.1|\[::1\])(:\d+)?", match.group(2)) is not None
+    if not match or (production and match.group(1) != "https" and not local):
+        kind = "an https" if production else "an http(s)"
+        raise ConfigError(f"{name} must be {kind} URL without credentials or fragment, got {raw!r}")
+    return raw
+
+
+def github_sign_in(r: _Reader, production: bool) -> GitHubSignIn:
+    """GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET (both or neither), GITHUB_OAUTH_URL, GITHUB_API_URL,
+    OAUTH_REDIRECT_URIS (comma-separated; the only places a sign-in may return to), OAUTH_DEFAULT_ROLE,
+    OAUTH_ALLOW_PRIVATE and GITHUB_TIMEOUT_SECONDS."""
+    client_id, client_secret = r.text("GITHUB_CLIENT_ID"), r.text("GITHUB_CLIENT_SECRET")
+    if bool(client_id) != bool(client_secret):
+        raise ConfigError("GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET must be set together")
+    uris = tuple(parse_url("OAUTH_REDIRECT_URIS", uri.strip(), production=production)
+                 for uri in (r.text("OAUTH_REDIRECT_URIS") or "").split(",") if uri.strip())
+    if client_id and not uris:
+        raise ConfigError("OAUTH_REDIRECT_URIS must name at least one URL when GITHUB_CLIENT_ID is set")
+    return GitHubSignIn(
+        client_id=client_id, client_secret=client_secret,
+        oauth_url=parse_url("GITHUB_OAUTH_URL", r.text("GITHUB_OAUTH_URL", "https://github.com") or "",
+                            production=production).rstrip("/"),
+        api_url=parse_url("GITHUB_API_URL", r.text("GITHUB_API_URL", "https://api.github.com") or "",
+                          production=production).rstrip("/"),
+        redirect_uris=uris,
+        default_role=r.choice("OAUTH_DEFAULT_ROLE", "user", ROLES, str.lower),
+        allow_private=r.flag("OAUTH_ALLOW_PRIVATE", False),
+        timeout_seconds=r.number("GITHUB_TIMEOUT_SECONDS", 10, 1, 60),
     )
 
 

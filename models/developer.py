@@ -18,6 +18,7 @@ IDENTITY_PROVIDERS = ("github", "gitlab", "git")  # git: an author seen only by 
 
 class Developer(BaseModel):
     organization_id: int
+    user_id: int | None
     identities: Any  # backref: DeveloperIdentity
     id = peewee.AutoField()
     organization = peewee.ForeignKeyField(Organization, backref="developers", on_delete="CASCADE")
@@ -26,6 +27,9 @@ class Developer(BaseModel):
     is_bot = peewee.BooleanField(default=False)
     created_at = peewee.DateTimeField(default=utc_naive)
     updated_at = peewee.DateTimeField(default=utc_naive)
+    # The Conveyor user this developer is: set when someone signs in with (or links) the GitHub account of
+    # one of the developer's identities (domain.github_sign_in.accounts), cleared when they unlink it.
+    user = peewee.ForeignKeyField(User, null=True, backref="developers", on_delete="SET NULL")
 
 
 class DeveloperIdentity(BaseModel):

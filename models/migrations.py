@@ -173,6 +173,17 @@ def _analytics_indexes(migrator: SchemaMigrator) -> None:
                        f"({key}){included}")
 
 
+def _github_sign_in(migrator: SchemaMigrator) -> None:
+    for name in ("name", "login"):
+        add_column(migrator, "user", name, peewee.CharField(max_length=255, null=True))
+    add_column(migrator, "user", "avatar_url", peewee.CharField(max_length=1024, null=True))
+    add_column(migrator, "user", "github_id", peewee.BigIntegerField(null=True))
+    db.execute_sql('CREATE UNIQUE INDEX IF NOT EXISTS "user_github_id" ON "user" ("github_id")')
+    add_column(migrator, "developer", "user_id",
+               peewee.ForeignKeyField(User, field=User.id, null=True, on_delete="SET NULL"))
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "developer_user_id" ON "developer" ("user_id")')
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -195,6 +206,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(19, "pipelines by commit (a pull request's CI runs)", _pipeline_commits),
     Migration(20, "analytics: covering indexes of rolled-up cycles, pipelines by source and finish",
               _analytics_indexes),
+    Migration(21, "GitHub sign-in: users' profiles and GitHub accounts, developers' users", _github_sign_in),
 )
 
 

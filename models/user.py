@@ -9,10 +9,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from werkzeug.security import check_password_hash
 
+from core.roles import ROLES
 from models.db import BaseModel, db, is_postgres, utc_naive
 from models.session import RevokedSession
 
-ROLES = ("admin", "user", "viewer")
+__all__ = ["ROLES", "UNUSABLE_PASSWORD", "User", "hash_password", "new_stamp", "verify_password"]
 
 
 @functools.cache
@@ -52,6 +53,10 @@ def _session_sql(database: int, postgres: bool) -> str:
     return str(sql)
 
 
+# Django's mark for "no password": no hash of ours starts with it, so nothing verifies against it.
+UNUSABLE_PASSWORD = "!"  # noqa: S105 (a marker, not a password)
+
+
 def new_stamp() -> str:
     return uuid.uuid4().hex
 
@@ -70,18 +75,47 @@ class User(BaseModel):
     rate_limit_tier = peewee.CharField(max_length=32, null=True)
     created_at = peewee.DateTimeField(default=utc_naive)
     updated_at = peewee.DateTimeField(default=utc_naive)
+    # The profile, and the GitHub account the user signs in with (docs/github-sign-in.md): GitHub's numeric id
+    # is the link (a login can be renamed and then taken by someone else); `login` is the name it had last.
+    name = peewee.CharField(max_length=255, null=True)
+    avatar_url = peewee.CharField(max_length=1024, null=True)
+    login = peewee.CharField(max_length=255, null=True)
+    github_id = peewee.BigIntegerField(null=True, unique=True)
 
     def set_password(self, password: str) -> None:
         self.password_hash = hash_password(password)
         self.token_stamp = new_stamp()
 
+    def set_unusable_password(self) -> None:
+        """An account that signs in with GitHub only: no password matches this hash."""
+        self.password_hash = UNUSABLE_PASSWORD + uuid.uuid4().hex
+
+    @property
+    def has_password(self) -> bool:
+        return not self.password_hash.startswith(UNUSABLE_PASSWORD)
+
     def check_password(self, password: str) -> bool:
-        return verify_password(self.password_hash, password)
+        return self.has_password and verify_password(self.password_hash, password)
+
+    @classmethod
+    def by_email(cls, email: str) -> peewee.ModelSelect[User]:
+        """The users with this email, compared without regard to case."""
+        return cls.select().where(peewee.fn.LOWER(cls.email) == email.strip().lower())
+
+    @classmethod
+    def by_name_or_email(cls, name: str) -> User | None:
+        """The user whose username this is, else (for a name with `@`) the one user with this email."""
+        user: User | None = cls.get_or_none(cls.username == name)
+        if user is None and "@" in name:
+            found = list(cls.by_email(name).limit(2))
+            user = found[0] if len(found) == 1 else None
+        return user
 
     @classmethod
     def authenticate(cls, username: str, password: str) -> User | None:
-        user = cls.get_or_none(cls.username == username)
-        if user is None:
+        """The active user with this username (or email) and password, else None, at the same cost."""
+        user = cls.by_name_or_email(username)
+        if user is None or not user.has_password:
             verify_password(_dummy_hash(), password)
             return None
         if not user.check_password(password) or not user.is_active:

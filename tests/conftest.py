@@ -173,13 +173,14 @@ def api_server(base_env: dict[str, str], tmp_path: Path, app: Flask, request: py
 
 
 @contextmanager
-def serving_api(env: dict[str, str], log: IO[Any]) -> Iterator[str]:
-    """gunicorn serving the API with `env`, on a free port, until it is ready; yields its base URL."""
+def serving_api(env: dict[str, str], log: IO[Any], port: int | None = None) -> Iterator[str]:
+    """gunicorn serving the API with `env`, on `port` (a free one by default), until it is ready; yields its
+    base URL."""
     import requests
 
     from tests.support.processes import BIN, free_port, running, wait_for
 
-    port = free_port()
+    port = port or free_port()
     argv = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--threads", "64",
             "--graceful-timeout", "5", "--no-control-socket", "api:create_app()"]
     base = f"http://127.0.0.1:{port}"

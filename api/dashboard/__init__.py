@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, make_response, render_template, request
 
 from api.routes.health import VERSION
+from api.services import services
 
 blp = Blueprint("ui", __name__, template_folder="templates", static_folder="static",
                 static_url_path="/ui/static")
@@ -72,6 +74,21 @@ def service_index() -> dict[str, str]:
 
 for _page in PAGES:
     blp.add_url_rule(_page.path, _page.name, _view(_page), methods=["GET"])
+
+
+@blp.context_processor
+def _github_sign_in() -> dict[str, str | None]:
+    """The "Sign in with GitHub" button shows when GitHub sign-in is configured and one of OAUTH_REDIRECT_URIS
+    is this dashboard's (same host, the path `/`): GitHub sends the browser back there, signed in."""
+    return {"github_redirect_uri": github_redirect_uri()}
+
+
+def github_redirect_uri() -> str | None:
+    config = services().settings.github
+    if not config.enabled:
+        return None
+    return next((uri for uri in config.redirect_uris
+                 if urlsplit(uri).netloc == request.host and urlsplit(uri).path in ("", "/")), None)
 
 
 @blp.after_request

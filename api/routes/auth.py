@@ -6,10 +6,10 @@ from typing import Any
 from flask import g
 from flask.views import MethodView
 
-from api.auth.guard import auth_required
+from api.auth.guard import auth_required, bearer_token
 from api.auth.tokens import access_token, decode, issue_pair, revoke_session, token_user
 from api.blueprint import Blueprint
-from api.errors import ApiError
+from api.errors import ApiError, invalid
 from api.schemas.auth import AccessTokenSchema, LoginSchema, RefreshSchema, TokenPairSchema
 from api.services import services
 from models.user import User
@@ -22,8 +22,8 @@ class Login(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenPairSchema)
     def post(self, body: dict[str, str]) -> dict[str, Any]:
-        """Exchange a username and password for an access and a refresh token"""
-        user = User.authenticate(body["username"], body["password"])
+        """Exchange a username (or email) and password for an access and a refresh token"""
+        user = User.authenticate(body.get("username") or body["email"], body["password"])
         if user is None:
             raise ApiError(401, "Invalid username or password")
         return issue_pair(services().tokens, user)
@@ -31,12 +31,15 @@ class Login(MethodView):
 
 @blp.route("/refresh")
 class Refresh(MethodView):
-    @blp.arguments(RefreshSchema)
+    @blp.arguments(RefreshSchema, required=False)
     @blp.response(200, AccessTokenSchema)
     def post(self, body: dict[str, str]) -> dict[str, Any]:
-        """Get a new access token with a refresh token"""
+        """Get a new access token with a refresh token (in the body, or as the Bearer token)"""
         svc = services()
-        claims = decode(svc.tokens, body["refresh_token"], "refresh")
+        token = body.get("refresh_token") or bearer_token()
+        if token is None:
+            raise invalid("refresh_token", "Send the refresh token in the body or as `Authorization: Bearer`.")
+        claims = decode(svc.tokens, token, "refresh")
         user = token_user(claims)
         return {"access_token": access_token(svc.tokens, user, claims["sid"]),
                 "token_type": "bearer", "expires_in": svc.tokens.access_ttl}

@@ -10,12 +10,14 @@ from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.errors import ApiError, invalid, not_found
 from api.rate_tiers import tier_names, user_tiers
+from api.routes.github_auth import account_errors
 from api.schemas.common import ListArgsSchema, page, page_of
-from api.schemas.users import UserCreateSchema, UserSchema, UserUpdateSchema
+from api.schemas.users import ProfileUpdateSchema, UserCreateSchema, UserSchema, UserUpdateSchema
 from api.services import services
 from core import cache
 from core.settings import STANDARD_TIER
 from domain import cache_views
+from domain.github_sign_in import accounts
 from models.db import db, is_postgres, utc_naive
 from models.user import User, new_stamp
 
@@ -50,6 +52,21 @@ def _keeps_an_admin(user: User, changes: dict[str, Any]) -> bool:
     return len(list(admins.for_update() if is_postgres() else admins)) > 1
 
 
+def _email_change(user: User, body: dict[str, Any]) -> None:
+    """A new email must be nobody else's (409) and, on an account with a password, come with that password:
+    missing 422, wrong 403 (not 401, which would say the token is bad)."""
+    email = body.get("email")
+    if "email" not in body or (email or "").lower() == (user.email or "").lower():
+        return
+    if user.has_password:
+        if "current_password" not in body:
+            raise invalid("current_password", "Required to change the email of an account with a password.")
+        if not user.check_password(body["current_password"]):
+            raise ApiError(403, "The current password is wrong")
+    if email is not None and User.by_email(email).where(User.id != user.id).exists():
+        raise ApiError(409, "Another account has this email")
+
+
 @blp.route("/me")
 class Me(MethodView):
     @auth_required()
@@ -57,6 +74,21 @@ class Me(MethodView):
     def get(self) -> User:
         """The user behind the token"""
         return current_user()
+
+    @auth_required()
+    @blp.arguments(ProfileUpdateSchema)
+    @blp.response(200, UserSchema)
+    def put(self, body: dict[str, Any]) -> User:
+        """Change your name or email (an account with a password confirms a new email with it)"""
+        with db.atomic():
+            user = _get(current_user().id)
+            _email_change(user, body)
+            body.pop("current_password", None)
+            for field, value in body.items():
+                setattr(user, field, value)
+            user.updated_at = utc_naive()
+            user.save()
+        return user
 
 
 @blp.route("")
@@ -127,3 +159,13 @@ class UserItem(MethodView):
         # What went with the user (their webhooks and rules; their rules' alerts lose their rule) was in cached
         # views that others see too: the admins' lists, every list of rule alerts.
         cache_views.changed(services().redis, tuple(cache.ENTRIES), None)
+
+
+@blp.route("/<int:user_id>/github")
+class UserGitHub(MethodView):
+    @auth_required("admin")
+    @blp.response(200, UserSchema)
+    def delete(self, user_id: int) -> User:
+        """Unlink a user's GitHub account (admin), also one without a password: give it one afterwards"""
+        with account_errors():
+            return accounts.unlink(_get(user_id), admin_id=current_user().id)

@@ -22,7 +22,12 @@ class UserSchema(ma.Schema):
     is_active = ma.fields.Boolean()
     rate_limit_tier = ma.fields.Method("get_rate_limit_tier", metadata={
         "description": "The user's rate-limit tier: `standard` (RATE_LIMIT_USER) or one of RATE_LIMIT_TIERS"})
+    name = ma.fields.String(allow_none=True)
+    avatar_url = ma.fields.String(allow_none=True)
+    login = ma.fields.String(allow_none=True, metadata={"description": "The linked GitHub account's login"})
+    has_password = ma.fields.Boolean(metadata={"description": "False for an account that signs in with GitHub only"})
     created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
     def get_permissions(self, user: object) -> list[str]:
         return permissions_for(getattr(user, "role", ""))
@@ -45,3 +50,10 @@ class UserUpdateSchema(StrictSchema):
     email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
     is_active = ma.fields.Boolean()
     rate_limit_tier = ma.fields.String(validate=TIER)
+
+
+class ProfileUpdateSchema(StrictSchema):
+    name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=255))
+    email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
+    current_password = ma.fields.String(load_only=True, validate=ma.validate.Length(min=1, max=256), metadata={
+        "description": "Required to change the email of an account that has a password"})

@@ -1,6 +1,8 @@
 """Schema creation and migration: idempotent, versioned, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import pytest
+
 from models.db import db
 from models.migrations import MIGRATIONS, SchemaVersion, current_version, migrate
 
@@ -41,6 +43,7 @@ def test_a_version_1_database_gains_the_columns_added_since(tmp_path, database_u
         with db.connection_context():
             old = User.get(User.username == "old")
             assert len(old.token_stamp) == 32 and old.rate_limit_tier is None
+            assert (old.name, old.login, old.avatar_url, old.github_id, old.has_password) == (None,) * 4 + (True,)
     finally:
         database.close()
         connect_database(database_url)  # put the suite's database back on the proxy
@@ -125,3 +128,31 @@ def test_cycles_rolled_before_keep_their_time_to_merge_and_the_indexes_cover_the
         names = {index.name for index in db.get_indexes("pull_request_cycle")}
         assert {f"pull_request_cycle_{moment}_covering" for moment in COVERING} <= names
         assert "pull_request_cycle_organization_id_merged_at" not in names
+
+
+def test_the_github_sign_in_migration_adds_its_columns_to_tables_made_before(tmp_path, database_url) -> None:  # type: ignore[no-untyped-def]
+    """Migration 21 on a user and a developer table without its columns: added, the GitHub id unique, and the
+    developer's user a foreign key that a deleted user's developers lose."""
+    import peewee
+    from playhouse.migrate import SqliteMigrator
+
+    from models.db import connect_database
+    from models.migrations import _github_sign_in
+
+    database = connect_database(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        with db.connection_context():
+            db.execute_sql('CREATE TABLE "user" (id INTEGER PRIMARY KEY, username VARCHAR(64) NOT NULL)')
+            db.execute_sql('CREATE TABLE "developer" (id INTEGER PRIMARY KEY, name VARCHAR(255) NOT NULL)')
+            with db.atomic():
+                _github_sign_in(SqliteMigrator(db.obj))
+            assert {"name", "login", "avatar_url", "github_id"} <= {c.name for c in db.get_columns("user")}
+            assert [fk.dest_table for fk in db.get_foreign_keys("developer")] == ["user"]
+            db.execute_sql('INSERT INTO "user" (id, username, github_id) VALUES (1, \'a\', 7)')
+            with pytest.raises(peewee.IntegrityError), db.atomic():
+                db.execute_sql('INSERT INTO "user" (id, username, github_id) VALUES (2, \'b\', 7)')
+            with db.atomic():
+                _github_sign_in(SqliteMigrator(db.obj))  # again: nothing to add, nothing fails
+    finally:
+        database.close()
+        connect_database(database_url)

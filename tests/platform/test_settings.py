@@ -130,3 +130,40 @@ def test_worker_exits_on_bad_config(tmp_path: Path) -> None:
                             env={"PATH": "/usr/bin:/bin", "VAR_DIR": str(tmp_path), "WORKER_THREADS": "many"})
     assert result.returncode != 0
     assert "WORKER_THREADS must be a whole number" in result.stderr
+
+
+GITHUB_APP = {"GITHUB_CLIENT_ID": "Iv1.abc", "GITHUB_CLIENT_SECRET": "s3cret-value-0123",
+              "OAUTH_REDIRECT_URIS": "https://ci.example.com/, https://ci.example.com/app/oauth"}
+
+
+def test_github_sign_in_is_off_unless_its_client_is_set(tmp_path: Path) -> None:
+    assert settings_from(tmp_path).github.enabled is False
+    github = settings_from(tmp_path, **GITHUB_APP, GITHUB_OAUTH_URL="https://ghe.example.com/",
+                           GITHUB_API_URL="https://ghe.example.com/api/v3").github
+    assert github.enabled and github.default_role == "user" and github.allow_private is False
+    assert github.redirect_uris == ("https://ci.example.com/", "https://ci.example.com/app/oauth")
+    assert (github.oauth_url, github.api_url) == ("https://ghe.example.com", "https://ghe.example.com/api/v3")
+    shown = settings_from(tmp_path, **GITHUB_APP).public()
+    assert "s3cret-value-0123" not in repr(shown) and "s3cret-value-0123" not in repr(settings_from(tmp_path,
+                                                                                                    **GITHUB_APP))
+
+
+@pytest.mark.parametrize("overrides", [
+    {"GITHUB_CLIENT_SECRET": ""}, {"GITHUB_CLIENT_ID": ""}, {"OAUTH_REDIRECT_URIS": ""},
+    {"OAUTH_REDIRECT_URIS": "ci.example.com/callback"}, {"OAUTH_REDIRECT_URIS": "https://u:p@ci.example.com/"},
+    {"OAUTH_REDIRECT_URIS": "https://ci.example.com/#frag"}, {"GITHUB_OAUTH_URL": "ftp://github.com"},
+    {"GITHUB_API_URL": "not a url"}, {"OAUTH_DEFAULT_ROLE": "root"}, {"OAUTH_ALLOW_PRIVATE": "sure"},
+    {"GITHUB_TIMEOUT_SECONDS": "0"},
+])
+def test_bad_github_sign_in_settings_refuse_to_start(tmp_path: Path, overrides: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        settings_from(tmp_path, **{**GITHUB_APP, **overrides})
+
+
+def test_production_wants_https_for_github_but_for_localhost(tmp_path: Path) -> None:
+    production = {"CONVEYOR_ENV": "production", "SECRET_KEY": "k" * 40, "DATABASE_URL": "postgresql://db/x",
+                  "REDIS_URL": "redis://r:6379/0", **GITHUB_APP}
+    with pytest.raises(ConfigError):
+        settings_from(tmp_path, **{**production, "OAUTH_REDIRECT_URIS": "http://ci.example.com/"})
+    uris = settings_from(tmp_path, **{**production, "OAUTH_REDIRECT_URIS": "http://localhost:8000/"}).github.redirect_uris
+    assert uris == ("http://localhost:8000/",)

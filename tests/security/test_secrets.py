@@ -201,3 +201,49 @@ def test_another_users_task_socket_closes_4404(
         opcode, data = stranger.recv_data(control_frame=True)
         stranger.close()
         assert opcode == websocket.ABNF.OPCODE_CLOSE and struct.unpack("!H", data[:2])[0] == 4404, rule
+
+
+def test_no_github_sign_in_secret_reaches_a_log_or_a_response(
+        base_env: dict[str, str], app: Flask, tmp_path: Path) -> None:
+    """GitHub's client secret, the access tokens GitHub issues, the PKCE verifiers and the codes: sign-ins,
+    a link, a refused code and a failing GitHub, with the API under gunicorn at DEBUG; then every read."""
+    from tests.support.fake_github_oauth import CLIENT_SECRET, FakeGitHubOAuth
+    from tests.support.github_sign_in import APP_REDIRECT, CALLBACK, LINK, REDIRECT, START, approve, github_settings
+
+    create_user("root", "admin")
+    create_user("alice", password=ALICE_PASSWORD)
+    with FakeGitHubOAuth([REDIRECT, APP_REDIRECT]) as github, (tmp_path / "api.log").open("w") as log, \
+            serving_api({**base_env, "LOG_LEVEL": "DEBUG", **github_settings(github)}, log) as base:
+        github.add_account("octocat", 583231, "The Octocat", "octocat@example.com")
+        github.add_account("alice-gh", 583232, "Alice", "alice@github.example")
+
+        def came_back(login: str, session: Session, path: str = START) -> dict[str, str]:
+            github.approving = login
+            started = session.call("POST" if path == LINK else "GET", path, 200, params={"redirect_uri": REDIRECT},
+                                   json={"redirect_uri": REDIRECT} if path == LINK else None)
+            return approve(started.json()["auth_url"])
+
+        codes = [came_back("octocat", Session(base)) for _ in range(2)]
+        signed = Session(base).call("GET", CALLBACK, 200, params=codes[0]).json()
+        Session(base).call("GET", CALLBACK, 401, params={**codes[1], "code": "a-wrong-code"})
+        alice = Session(base, log_in(base, "alice", ALICE_PASSWORD)["access_token"])
+        codes.append(came_back("alice-gh", alice, LINK))
+        alice.call("GET", CALLBACK, 200, params=codes[-1])
+        github.token_status = 500
+        codes.append(came_back("octocat", Session(base)))
+        Session(base).call("GET", CALLBACK, 502, params=codes[-1])
+        verifiers = [r.form["code_verifier"] for r in github.requests if r.path == "/login/oauth/access_token"]
+        secrets = {"the client secret": CLIENT_SECRET, "octocat's refresh token": signed["refresh_token"],
+                   **{f"GitHub's token {n}": token for n, token in enumerate(github.issued_tokens())},
+                   **{f"PKCE verifier {n}": verifier for n, verifier in enumerate(verifiers)},
+                   **{f"code {n}": came["code"] for n, came in enumerate(codes)}}
+        assert len(github.issued_tokens()) == 2 and len(verifiers) == 4
+        admin = Session(base, log_in(base, "root", PASSWORD)["access_token"])
+        reads = [rule.rule for rule, method in api_routes(app) if method == "GET" and not rule.arguments
+                 and not rule.rule.startswith("/api/v1/analytics/dora")]
+        answers = " ".join(who.call("GET", path).text for path in reads for who in (alice, admin))
+    text = (tmp_path / "api.log").read_text(errors="replace")
+    assert '"level": "DEBUG"' in text, text[-2000:]
+    leaks = [f"{what} in {where}" for what, secret in secrets.items() for part in variants(secret)
+             for where, found in {"api.log": text, "a response": answers}.items() if part in found]
+    assert leaks == []

@@ -65,6 +65,7 @@ ROUTES: dict[str, tuple[str, str | None]] = {
     "/api/v1/developers/<int:developer_id>/split": (PRIVATE, "developer"),
     "/api/v1/analytics/pull-requests/<int:pull_request_id>/timeline": (PRIVATE, "pull_request"),
     "/api/v1/users/<int:user_id>": (ADMIN, "user"),
+    "/api/v1/users/<int:user_id>/github": (ADMIN, "user"),
     "/api/v1/admin/jobs/<string:name>/run": (ADMIN, "job"),
     "/api/v1/ws/builds/<task_id>": (SOCKET, "build"),
     "/api/v1/ws/analyses/<task_id>": (SOCKET, "analysis"),

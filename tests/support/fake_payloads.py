@@ -35,6 +35,7 @@ class Recorded:
     query: dict[str, str]  # the last value of each parameter
     headers: dict[str, str]  # lower-cased names
     status: int = 0
+    form: dict[str, str] = field(default_factory=dict)  # a POST's url-encoded body, the last value of each field
 
 
 @dataclass
@@ -210,6 +211,9 @@ class FakeApiServer:
             def do_GET(self) -> None:
                 owner._serve(self)
 
+            def do_POST(self) -> None:
+                owner._serve(self)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -220,6 +224,9 @@ class FakeApiServer:
         request = Recorded(handler.command, unquote(parts.path), parts.path, parts.query,
                            {name: values[-1] for name, values in parse_qs(parts.query, keep_blank_values=True).items()},
                            {name.lower(): value for name, value in handler.headers.items()})
+        if handler.command == "POST":
+            body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0)).decode("utf-8", "replace")
+            request.form = {name: values[-1] for name, values in parse_qs(body, keep_blank_values=True).items()}
         with self.lock:
             self.requests.append(request)
             reply = self.answer(request)

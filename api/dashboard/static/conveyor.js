@@ -6,6 +6,7 @@
 (function () {
   const TOKEN = "token";
   const REFRESH = "refresh_token";
+  const GITHUB_STATE = "github_state";
   const FINAL = ["completed", "failed", "cancelled"];
   let starter = null;
   let started = false;  // the page's start ran: a later login reloads instead of starting it twice
@@ -219,6 +220,48 @@
     }
   }
 
+  /* Sign in with GitHub: the API gives GitHub's authorization URL and the flow's state; GitHub sends the
+     browser back here with ?code&state, which the callback turns into tokens (see finishGitHub). */
+  async function startGitHub(event) {
+    const button = event.target;
+    button.disabled = true;
+    $("#login-error").textContent = "";
+    try {
+      const uri = encodeURIComponent(button.dataset.redirectUri);
+      const response = await fetch("/api/v1/auth/github?redirect_uri=" + uri,
+                                   {headers: {"Accept": "application/json"}});
+      const data = await response.json().catch(() => null);
+      if (!response.ok) throw new ApiError(response.status, data);
+      sessionStorage.setItem(GITHUB_STATE, data.state);
+      location.assign(data.auth_url);
+    } catch (error) {
+      $("#login-error").textContent = error.message || "Could not reach GitHub sign-in.";
+      button.disabled = false;
+    }
+  }
+
+  /* Back from GitHub: the code and state leave the address bar at once (not kept in history or bookmarks),
+     and the state must be the one this tab started. */
+  async function finishGitHub(params) {
+    history.replaceState(null, "", location.pathname);
+    const expected = sessionStorage.getItem(GITHUB_STATE);
+    sessionStorage.removeItem(GITHUB_STATE);
+    if (!expected || expected !== params.get("state")) {
+      signedOut("That GitHub sign-in was not started here; please try again.");
+      return false;
+    }
+    const query = new URLSearchParams({code: params.get("code"), state: params.get("state")});
+    const response = await fetch("/api/v1/auth/github/callback?" + query, {headers: {"Accept": "application/json"}});
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      signedOut((data && data.error && data.error.message) || "GitHub sign-in failed (" + response.status + ").");
+      return false;
+    }
+    sessionStorage.setItem(TOKEN, data.access_token);
+    sessionStorage.setItem(REFRESH, data.refresh_token);
+    return true;
+  }
+
   async function logout() {
     try {
       await api("/api/v1/auth/logout", {method: "POST"});
@@ -232,10 +275,14 @@
   function init() {
     $("#login-form").addEventListener("submit", login);
     $("#logout").addEventListener("click", logout);
+    const github = $("#github-sign-in");
+    if (github) github.addEventListener("click", startGitHub);
     boot();
   }
 
   async function boot() {
+    const params = new URLSearchParams(location.search);
+    if (params.has("code") && params.has("state") && !(await finishGitHub(params))) return;
     if (!sessionStorage.getItem(TOKEN)) {
       signedOut("");
       return;
