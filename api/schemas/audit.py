@@ -1,12 +1,12 @@
 """The audit log as admins read it, and its filters."""
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 import marshmallow as ma
 
 from api.schemas.common import FullMatch, ListArgsSchema, UtcDateTime
+from api.schemas.ranges import DayOrMoment
 
 ACTION_FILTER = r"^[a-z][a-z_]*(\.[a-z][a-z_]*)*(\.|\.\*)?$"
 
@@ -17,10 +17,10 @@ class AuditArgsSchema(ListArgsSchema):
     action = ma.fields.String(validate=FullMatch(ACTION_FILTER, error="An action such as `user.create`, or a "
                                                  "prefix ending in `.` such as `auth.`"), metadata={
         "description": "An action (`auth.login`), or every action under a prefix (`auth.` or `auth.*`)."})
-    since = ma.fields.AwareDateTime(default_timezone=UTC, metadata={
-        "description": "ISO 8601; entries at or after it. UTC when no offset."})
-    until = ma.fields.AwareDateTime(default_timezone=UTC, metadata={
-        "description": "ISO 8601; entries before it. UTC when no offset."})
+    since = DayOrMoment(metadata={"description": "A date or an ISO 8601 date-time (UTC when no offset): entries "
+                                                 "at or after it."})
+    until = DayOrMoment(end=True, metadata={"description": "A date or an ISO 8601 date-time (UTC when no offset): "
+                                                           "entries before it; a bare date includes its whole day."})
 
     @ma.validates_schema
     def _ordered(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -60,6 +60,8 @@ def test_the_log_pages(client: FlaskClient, admin: dict[str, str]) -> None:
     ("?since=2026-11-01T14:00:00Z", ["row-5", "row-4", "row-3", "row-2"]),
     ("?until=2026-11-01T14:00:00Z", ["row-1", "row-0"]),
     ("?since=2026-11-01T15:00:00%2B02:00&until=2026-11-01T16:00:00", ["row-3", "row-2", "row-1"]),
+    ("?until=2026-11-01", ["row-5", "row-4", "row-3", "row-2", "row-1", "row-0"]),  # that whole day
+    ("?until=2026-10-31", []),
     ("?actor=nobody", []),
 ])
 def test_the_log_filters(client: FlaskClient, admin: dict[str, str], query: str, expected: list[str]) -> None:
@@ -70,6 +72,7 @@ def test_the_log_filters(client: FlaskClient, admin: dict[str, str], query: str,
     ("?since=2026-11-02T00:00:00Z&until=2026-11-01T00:00:00Z", "since"),
     ("?since=yesterday", "since"), ("?until=2026-13-01", "until"), ("?action=Auth.Login", "action"),
     ("?action=auth.%25", "action"), ("?limit=0", "limit"), ("?actor=", "actor"),
+    ("?since=0001-01-01T00:00:00%2B01:00", "since"),
 ])
 def test_bad_filters_answer_422(client: FlaskClient, admin: dict[str, str], query: str, field: str) -> None:
     error = assert_error(client.get(f"{AUDIT}{query}", headers=admin), 422, "VALIDATION_ERROR")
