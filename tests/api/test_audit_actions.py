@@ -2,11 +2,14 @@
 the transaction of its change: a refused or failed change writes none."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 
+from models.db import db
+from models.user import User
 from tests.conftest import PASSWORD, create_user
 from tests.support.audit import entries, only_entry
 from tests.support.auth import LOGIN, USERS, AuthHeaders, user_id
@@ -165,3 +168,23 @@ def test_users_made_from_the_command_line_are_recorded(app: Flask) -> None:
     entry = only_entry("user.create")
     assert (entry["actor_id"], entry["actor_label"], entry["remote_addr"]) == (None, "cli", None)
     assert entry["details"] == {"username": "carol", "role": "user"}
+
+
+def test_the_first_admin_made_by_init_is_recorded_once_and_a_promotion_as_a_role_change(make_app: Any) -> None:
+    app = make_app(ADMIN_USERNAME="root")
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["init"])
+    password = re.search(r"password: (\S+)", first.output)
+    assert first.exit_code == 0 and password is not None, first.output
+    assert runner.invoke(args=["init"]).exit_code == 0  # the admin exists: nothing changes, nothing recorded
+    entry = only_entry("user.create")
+    assert (entry["actor_label"], entry["details"]) == ("cli", {"username": "root", "role": "admin"})
+    assert password.group(1) not in repr(entries())
+
+    promoted = make_app(ADMIN_USERNAME="carol")
+    with db.connection_context():
+        User.delete().where(User.username == "root").execute()
+    create_user("carol", "viewer")
+    assert promoted.test_cli_runner().invoke(args=["init"]).exit_code == 0
+    change = only_entry("user.role_change")
+    assert change["details"] == {"username": "carol", "role": "admin", "from_role": "viewer", "to_role": "admin"}
