@@ -19,6 +19,7 @@ from api.auth.tokens import TokenConfig
 from api.cli import register_cli
 from api.docs import assets, document_server_errors, document_websockets, openapi_config
 from api.errors import ErrorSchema, register_error_handlers
+from api.http_security import init_cors, init_security_headers
 from api.observability import init_metrics
 from api.ratelimit import init_rate_limits, limit_hooks, limit_routes, route_limits
 from api.routes import (
@@ -26,6 +27,7 @@ from api.routes import (
     alerts,
     analyses,
     analytics,
+    audit,
     auth,
     builds,
     cache,
@@ -65,7 +67,7 @@ from workers.setup import configure as configure_workers
 BLUEPRINTS = (health.blp, prometheus.blp, auth.blp, github_auth.blp, users.blp, projects.blp, builds.blp, analyses.blp,
               webhooks.blp, events.blp, deliveries.blp, metrics.blp, alerts.rules_blp, alerts.alerts_blp,
               kubernetes.blp, ci.sources_blp, pipelines.blp, analytics.blp, pull_analytics.blp, code_quality.blp,
-              cache.blp, dashboard.blp, admin.blp, organizations.blp, teams.blp, repositories.blp,
+              cache.blp, dashboard.blp, admin.blp, audit.blp, organizations.blp, teams.blp, repositories.blp,
               repository_hooks.blp, developers.blp, velocity.blp)
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -121,6 +123,8 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         tokens=TokenConfig(settings.secret_key, settings.access_token_ttl, settings.refresh_token_ttl),
     )
     _install_request_hooks(app)
+    init_cors(app, settings)
+    init_security_headers(app, settings)
     init_metrics(app, settings.access_log)
     limiter = init_rate_limits(app, settings, redis_url)
     api = ConveyorApi(app)

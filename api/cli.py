@@ -8,6 +8,7 @@ import peewee
 from flask import Flask
 
 from api.auth.permissions import ROLE_PERMISSIONS
+from domain.audit import record
 from models.db import db
 from models.migrations import migrate
 from models.user import User
@@ -22,10 +23,21 @@ def ensure_first_admin(username: str, password: str | None) -> str | None:
         if not password:
             password = generated = secrets.token_urlsafe(12)
         user = User.get_or_none(User.username == username) or User(username=username)
+        before = user.role if user.id is not None else None
         user.role, user.is_active = "admin", True
         user.set_password(password)
         user.save()
+        if before is None:
+            _recorded("user.create", user)
+        elif before != "admin":
+            _recorded("user.role_change", user, from_role=before, to_role="admin")
         return generated or ""
+
+
+def _recorded(action: str, user: User, **details: str) -> None:
+    """The audit entry of a change made from the command line (no actor, no address: `cli`)."""
+    record(action, actor_label="cli", target=("user", user.id),
+           details={"username": user.username, "role": user.role, **details})
 
 
 def register_cli(app: Flask) -> None:
@@ -61,6 +73,7 @@ def register_cli(app: Flask) -> None:
             try:
                 with db.atomic():
                     user.save()
+                    _recorded("user.create", user)
             except peewee.IntegrityError:
                 raise click.ClickException(f"username {username!r} is taken") from None
         click.echo(f"created {role} {username!r} (id {user.id})")

@@ -26,6 +26,7 @@ DEFAULT_TIERS = "premium=600/minute"
 # Accounts whose activity is a bot's though their login lacks `[bot]` (GitHub Apps' logins have it).
 DEFAULT_BOT_LOGINS = "dependabot,renovate,renovate-bot,github-actions,gitlab-bot,project_bot,group_bot"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
 
 class ConfigError(ValueError):
@@ -104,6 +105,10 @@ class Settings:
     api_info: dict[str, Any]
     bot_logins: tuple[str, ...]
     github: GitHubSignIn
+    audit_retention_days: int
+    cors_origins: tuple[str, ...]
+    cors_allow_credentials: bool
+    trust_proxy_tls: bool
 
     @property
     def production(self) -> bool:
@@ -196,6 +201,27 @@ def parse_intervals(name: str, raw: str) -> dict[str, int]:
     return intervals
 
 
+def parse_origins(name: str, raw: str) -> tuple[str, ...]:
+    """`https://app.example.com,http://localhost:5173`: scheme, host and port, nothing after; or `*` alone (any
+    origin). Empty: no origin is allowed."""
+    origins = tuple(dict.fromkeys(filter(None, (part.strip() for part in raw.split(",")))))
+    if "*" in origins and len(origins) > 1:
+        raise ConfigError(f"{name} is either '*' alone or a list of origins, got {raw!r}")
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise ConfigError(f"{name} must list origins such as 'https://app.example.com' (scheme, host and "
+                              f"port, no path or trailing slash), got {origin!r}")
+    return origins
+
+
+def _cors_credentials(r: _Reader, origins: tuple[str, ...]) -> bool:
+    """Credentials (cookies, HTTP auth) cross-origin only for origins named one by one, never for `*`."""
+    allowed = r.flag("CORS_ALLOW_CREDENTIALS", False)
+    if allowed and origins == ("*",):
+        raise ConfigError("CORS_ALLOW_CREDENTIALS=true needs CORS_ORIGINS to name its origins, not '*'")
+    return allowed
+
+
 def read_environment(environ: Mapping[str, str] | None = None, env_file: str | None = ".env") -> dict[str, str]:
     """The process environment over the `.env` file: a real variable always wins."""
     merged: dict[str, str] = {}
@@ -274,6 +300,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
     database_url = r.text("DATABASE_URL", f"sqlite:///{var_dir / 'conveyor.db'}") or ""
     if not database_url.startswith(("sqlite:///", "postgres://", "postgresql://")):
         raise ConfigError(f"DATABASE_URL must be a sqlite:/// or postgresql:// URL, got {database_url!r}")
+    cors_origins = parse_origins("CORS_ORIGINS", r.text("CORS_ORIGINS") or "")
     return Settings(
         env=env,
         host=r.text("HOST", "127.0.0.1") or "127.0.0.1",
@@ -323,6 +350,10 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         bot_logins=tuple(login.strip().lower() for login in (r.text("BOT_LOGINS", DEFAULT_BOT_LOGINS) or "").split(",")
                          if login.strip()),
         github=github_sign_in(r, production),
+        audit_retention_days=r.number("AUDIT_RETENTION_DAYS", 365, 1, 36_500),
+        cors_origins=cors_origins,
+        cors_allow_credentials=_cors_credentials(r, cors_origins),
+        trust_proxy_tls=r.flag("TRUST_PROXY_TLS", False),
     )
 
 

@@ -15,6 +15,7 @@ from playhouse.migrate import migrate as migrate_ops
 
 from models.activity import Commit, HookDelivery, Issue, Milestone, PullRequest, Review
 from models.alert import Alert, AlertRule
+from models.audit import AuditEntry
 from models.cluster import Cluster, ClusterNode, ClusterPod
 from models.cycles import COVERING, CycleWatermark, PullRequestCycle
 from models.db import BaseModel, JSONField, db, is_postgres, seconds_between, utc_naive
@@ -184,6 +185,10 @@ def _github_sign_in(migrator: SchemaMigrator) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS "developer_user_id" ON "developer" ("user_id")')
 
 
+def _audit(migrator: SchemaMigrator) -> None:
+    db.create_tables([AuditEntry], safe=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -207,6 +212,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(20, "analytics: covering indexes of rolled-up cycles, pipelines by source and finish",
               _analytics_indexes),
     Migration(21, "GitHub sign-in: users' profiles and GitHub accounts, developers' users", _github_sign_in),
+    Migration(22, "the audit log", _audit),
 )
 
 
@@ -248,9 +254,9 @@ def migrate() -> list[int]:
 
 def all_models() -> list[type[BaseModel]]:
     """Every table, dependents first, for tests that clean up between cases."""
-    return [QualitySnapshot, CycleWatermark, PullRequestCycle, HookDelivery, IssueChange, Sprint, Issue, Milestone,
-            Review, PullRequest, Commit, Repository, IdentityChange, TeamMember, IdentityEmail, DeveloperIdentity,
-            Developer, Team,
+    return [AuditEntry, QualitySnapshot, CycleWatermark, PullRequestCycle, HookDelivery, IssueChange, Sprint, Issue,
+            Milestone, Review, PullRequest, Commit, Repository, IdentityChange, TeamMember, IdentityEmail,
+            DeveloperIdentity, Developer, Team,
             OrganizationMember, Organization, Pipeline, CISource, ClusterPod, ClusterNode, Cluster, Alert, AlertRule,
             RollupWatermark, MetricRollup, MetricPoint, DeliveryAttempt, Delivery, WebhookEndpoint, Event, TaskLog,
             Task, Project, OutboxMessage, RevokedSession, User, SchemaVersion]

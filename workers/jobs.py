@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from core.runtime import Runtime
-from domain import alerting, cache_views, outbox, rollups
+from domain import alerting, audit, cache_views, outbox, rollups
 from domain.tasks.settle import abandon
 from domain.webhooks import dispatch
 from models.db import utc_naive
@@ -58,6 +58,12 @@ def prune_metrics(rt: Runtime) -> dict[str, int]:
     """Delete raw points older than METRICS_RETENTION_DAYS, and rollups past their own retention."""
     now, days = utc_naive(), rt.settings.metrics_retention_days
     return rollups.prune(now - timedelta(days=days), {r: now - age for r, age in ROLLUP_RETENTION.items()})
+
+
+@actor(queue_name="scheduled", max_retries=0, time_limit=600_000, scheduled_job=True, store_results=True)
+def prune_audit(rt: Runtime) -> dict[str, int]:
+    """Delete audit log entries older than AUDIT_RETENTION_DAYS."""
+    return {"deleted": audit.prune(utc_naive() - timedelta(days=rt.settings.audit_retention_days))}
 
 
 @actor(queue_name="scheduled", max_retries=0, time_limit=600_000, scheduled_job=True, store_results=True)

@@ -39,6 +39,8 @@ JOBS: tuple[Job, ...] = (
         "Raise and resolve alerts from the alert rules, right after each aggregation.", after=jobs.aggregate_metrics),
     Job(jobs.prune_metrics, 3600,
         "Delete raw metric points and rollups past their retention."),
+    Job(jobs.prune_audit, 3600,
+        "Delete audit log entries past their retention (AUDIT_RETENTION_DAYS)."),
     Job(jobs.warm_cache, 50,
         "Rebuild the cached views before their TTLs (1 to 5 min) run out."),
     Job(polling.poll_clusters, 10,

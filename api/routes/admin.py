@@ -9,6 +9,7 @@ from flask import current_app
 from flask.views import MethodView
 
 from api import checks
+from api.audit import audit
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.errors import not_found
@@ -29,6 +30,7 @@ from api.services import services
 from core.settings import STANDARD_TIER
 from core.timeutil import from_timestamp, isoformat, utcnow
 from domain import telemetry
+from models.db import db
 from models.migrations import current_version
 from models.user import User
 from workers.schedule import JOBS, Job, find_job
@@ -65,7 +67,10 @@ class Maintenance(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Switch maintenance mode: while on, writes by non-admins answer 503 MAINTENANCE"""
         new_state = {**body, "changed_by": current_user().username, "changed_at": isoformat(utcnow())}
-        set_maintenance(services().redis, new_state)
+        # The state lives in Redis: the entry is written first and kept only if Redis took the change.
+        with db.atomic():
+            audit("maintenance.toggle", details=body)
+            set_maintenance(services().redis, new_state)
         return new_state
 
 

@@ -6,12 +6,14 @@ from typing import Any
 from flask import g
 from flask.views import MethodView
 
+from api.audit import NOBODY, audit
 from api.auth.guard import auth_required, bearer_token
 from api.auth.tokens import access_token, decode, issue_pair, revoke_session, token_user
 from api.blueprint import Blueprint
 from api.errors import ApiError, invalid
 from api.schemas.auth import AccessTokenSchema, LoginSchema, RefreshSchema, TokenPairSchema
 from api.services import services
+from models.db import db
 from models.user import User
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in and manage tokens")
@@ -25,7 +27,10 @@ class Login(MethodView):
         """Exchange a username (or email) and password for an access and a refresh token"""
         user = User.authenticate(body.get("username") or body["email"], body["password"])
         if user is None:
+            audit("auth.login_failed", actor=NOBODY, label=body.get("username") or body["email"])
             raise ApiError(401, "Invalid username or password")
+        with db.atomic():
+            audit("auth.login", actor=user, target=("user", user.id))
         return issue_pair(services().tokens, user)
 
 

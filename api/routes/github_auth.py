@@ -12,6 +12,7 @@ from typing import Any
 
 from flask.views import MethodView
 
+from api.audit import request_origin
 from api.auth.guard import auth_required, authenticate, bearer_token, current_user
 from api.auth.tokens import issue_pair
 from api.blueprint import Blueprint
@@ -100,8 +101,8 @@ class GitHubCallback(MethodView):
         profile = _profile(config, flow, args["code"])
         with account_errors():
             if flow.user_id is not None:
-                return _signed_in(accounts.link(flow.user_id, profile))
-            return _signed_in(accounts.sign_in(profile, config.default_role))
+                return _signed_in(accounts.link(flow.user_id, profile, request_origin()))
+            return _signed_in(accounts.sign_in(profile, config.default_role, request_origin()))
 
 
 @blp.route("/link")
@@ -119,4 +120,4 @@ class GitHubLink(MethodView):
         """Unlink your GitHub account (an account without a password cannot: it could not sign in again)"""
         _config()
         with account_errors():
-            return accounts.unlink(current_user())
+            return accounts.unlink(current_user(), request_origin())

@@ -7,6 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from api import org_scope
+from api.audit import audit
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.errors import invalid
@@ -86,6 +87,7 @@ class OrganizationItem(MethodView):
             # which has no index (`Commit.identity`), so identities must go once their commits have.
             Repository.delete().where(Repository.organization == org.id).execute()
             org.delete_instance()
+            audit("organization.delete", target=("organization", org.id), details={"name": org.name})
 
 
 @blp.route("/<int:organization_id>/members")

@@ -6,6 +6,7 @@ from typing import Any
 import peewee
 from flask.views import MethodView
 
+from api.audit import audit
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.errors import ApiError, not_found
@@ -82,4 +83,6 @@ class ProjectItem(MethodView):
     def delete(self, name: str) -> None:
         """Delete a project (its creator or an admin); its past tasks stay"""
         with db.atomic():
-            _editable(name).delete_instance()
+            project = _editable(name)
+            project.delete_instance()
+            audit("project.delete", target=("project", project.id), details={"name": project.name})

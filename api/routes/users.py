@@ -6,6 +6,7 @@ from typing import Any
 import peewee
 from flask.views import MethodView
 
+from api.audit import audit, request_origin
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.errors import ApiError, invalid, not_found
@@ -112,6 +113,7 @@ class Users(MethodView):
         try:
             with db.atomic():
                 user.save()
+                audit("user.create", target=("user", user.id), details={"username": user.username, "role": user.role})
         except peewee.IntegrityError:
             raise ApiError(409, f"Username {body['username']!r} is taken") from None
         return user
@@ -135,6 +137,9 @@ class UserItem(MethodView):
             user = _get(user_id)
             if not _keeps_an_admin(user, body):
                 raise ApiError(409, "That would leave no active admin")
+            if body.get("role", user.role) != user.role:
+                audit("user.role_change", target=("user", user.id),
+                      details={"username": user.username, "from_role": user.role, "to_role": body["role"]})
             password = body.pop("password", None)
             if password is not None:
                 user.set_password(password)
@@ -156,6 +161,7 @@ class UserItem(MethodView):
             if not _keeps_an_admin(user, {"is_active": False}):
                 raise ApiError(409, "That would leave no active admin")
             user.delete_instance()
+            audit("user.delete", target=("user", user_id), details={"username": user.username, "role": user.role})
         # What went with the user (their webhooks and rules; their rules' alerts lose their rule) was in cached
         # views that others see too: the admins' lists, every list of rule alerts.
         cache_views.changed(services().redis, tuple(cache.ENTRIES), None)
@@ -168,4 +174,4 @@ class UserGitHub(MethodView):
     def delete(self, user_id: int) -> User:
         """Unlink a user's GitHub account (admin), also one without a password: give it one afterwards"""
         with account_errors():
-            return accounts.unlink(_get(user_id), admin_id=current_user().id)
+            return accounts.unlink(_get(user_id), request_origin(), admin=current_user())

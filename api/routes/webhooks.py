@@ -6,6 +6,7 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 
+from api.audit import audit
 from api.auth.guard import auth_required, current_user
 from api.blueprint import Blueprint
 from api.caching import cached_response
@@ -108,6 +109,23 @@ class WebhookItem(MethodView):
         with db.atomic():
             endpoint.delete_instance()
         _changed(endpoint)
+
+
+@blp.route("/<int:webhook_id>/rotate-secret")
+class WebhookSecret(MethodView):
+    @auth_required("webhook:manage")
+    @blp.response(200, WebhookCreatedSchema)
+    def post(self, webhook_id: int) -> WebhookEndpoint:
+        """Replace the endpoint's signing secret; the new one is in this response only, and every delivery
+        attempt from now on (retries too) is signed with it"""
+        with db.atomic():
+            endpoint = _get(webhook_id)
+            endpoint.secret = new_secret()
+            endpoint.updated_at = utc_naive()
+            endpoint.save()
+            audit("webhook.secret_rotate", target=("webhook", endpoint.id), details={"name": endpoint.name})
+        _changed(endpoint)
+        return endpoint
 
 
 @blp.route("/<int:webhook_id>/test")

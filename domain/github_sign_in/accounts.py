@@ -12,6 +12,7 @@ import secrets
 
 import peewee
 
+from domain.audit import Origin, record
 from domain.github_sign_in.client import GitHubProfile
 from models.db import db, utc_naive
 from models.developer import Developer, DeveloperIdentity
@@ -29,26 +30,29 @@ class AccountRefused(Exception):
         self.status, self.message = status, message
 
 
-def record_audit(action: str, user: User, github: GitHubProfile | None, actor_id: int | None = None) -> None:
-    """THE AUDIT CALL SITE of GitHub sign-ins (`github.sign_in`, `github.sign_up`), links (`github.link`) and
-    unlinks (`github.unlink`): called inside the transaction of the change it records. `actor_id` is who did it
-    when not `user` themselves (an admin's unlink). The audit recorder of issue 21 fills this in; until then
-    it records nothing."""
+def record_audit(action: str, user: User, github: GitHubProfile | None, origin: Origin,
+                 actor: User | None = None) -> None:
+    """The audit log's entry of a GitHub sign-in (`github.sign_in`, `github.sign_up`), link (`github.link`) or
+    unlink (`github.unlink`), inside the transaction of the change it records. `actor` is who did it when not
+    `user` themselves (an admin's unlink)."""
+    who = actor or user
+    record(action, actor_id=who.id, actor_label=who.username, target=("user", user.id), origin=origin,
+           details={"provider": "github", "login": github.login if github else user.login})
 
 
-def sign_in(profile: GitHubProfile, default_role: str) -> User:
+def sign_in(profile: GitHubProfile, default_role: str, origin: Origin) -> User:
     """The account linked to this GitHub account, or a new one with `default_role`."""
     _require_email(profile)
     for _ in range(3):  # a concurrent first sign-in of the same account, or a username taken meanwhile
         try:
             with db.atomic():
-                return _sign_in(profile, default_role)
+                return _sign_in(profile, default_role, origin)
         except peewee.IntegrityError:
             continue
     raise AccountRefused(409, "The account could not be created; try again")
 
 
-def _sign_in(profile: GitHubProfile, default_role: str) -> User:
+def _sign_in(profile: GitHubProfile, default_role: str, origin: Origin) -> User:
     user = User.get_or_none(User.github_id == profile.id)
     action = "github.sign_in"
     if user is None:
@@ -63,11 +67,11 @@ def _sign_in(profile: GitHubProfile, default_role: str) -> User:
     _take_profile(user, profile)
     user.save()
     link_developers(user)
-    record_audit(action, user, profile)
+    record_audit(action, user, profile, origin)
     return user
 
 
-def link(user_id: int, profile: GitHubProfile) -> User:
+def link(user_id: int, profile: GitHubProfile, origin: Origin) -> User:
     """Link the GitHub account to the user who started the link flow; 409 when it is another user's."""
     _require_email(profile)
     try:
@@ -82,24 +86,24 @@ def link(user_id: int, profile: GitHubProfile) -> User:
             _take_profile(user, profile)
             user.save()
             link_developers(user)
-            record_audit("github.link", user, profile)
+            record_audit("github.link", user, profile, origin)
             return user
     except peewee.IntegrityError:
         raise AccountRefused(409, "This GitHub account is linked to another user") from None
 
 
-def unlink(user: User, admin_id: int | None = None) -> User:
+def unlink(user: User, origin: Origin, admin: User | None = None) -> User:
     """Remove the user's GitHub link (and their developers' link to them). The user cannot when the account
-    has no password (unlinked, nobody could sign in to it again); an admin (`admin_id`) can, e.g. for a
+    has no password (unlinked, nobody could sign in to it again); an `admin` can, e.g. for a
     GitHub account that was lost or taken over, and gives the account a password afterwards."""
     if user.github_id is None:
         raise AccountRefused(409, "This account is not linked to a GitHub account")
-    if not user.has_password and admin_id is None:
+    if not user.has_password and admin is None:
         raise AccountRefused(409, "This account signs in with GitHub only: an admin must give it a password "
                                   "before GitHub can be unlinked")
     with db.atomic():
         Developer.update(user=None).where(Developer.user == user.id).execute()
-        record_audit("github.unlink", user, None, admin_id)
+        record_audit("github.unlink", user, None, origin, admin)
         user.github_id = user.login = None
         user.updated_at = utc_naive()
         user.save()

@@ -17,6 +17,7 @@ from models.developer import Developer, DeveloperIdentity
 from models.organization import Organization
 from models.user import User
 from tests.conftest import PASSWORD, create_user, login
+from tests.support.audit import entries, only_entry
 from tests.support.envelope import assert_envelope
 from tests.support.fake_github_oauth import CLIENT_SECRET, FakeGitHubOAuth, s256
 from tests.support.github_sign_in import (
@@ -93,6 +94,12 @@ def test_a_later_sign_in_finds_the_same_user_by_github_id_after_a_rename(
     second = sign_in(client, github, "octocat").get_json()["user"]
     assert second["id"] == first["id"] and second["login"] == "octo-renamed"
     assert len(users()) == 1 and the_user(id=first["id"]).username == "octocat"
+    # the audit log: the account's creation, then a sign-in, each by the user, from the test client's address
+    signed_up, signed_in = only_entry("github.sign_up"), only_entry("github.sign_in")
+    assert (signed_up["actor_id"], signed_up["target_id"], signed_up["details"]) == (
+        first["id"], str(first["id"]), {"provider": "github", "login": "octocat"})
+    assert (signed_in["actor_label"], signed_in["remote_addr"], signed_in["details"]["login"]) == (
+        "octocat", "127.0.0.1", "octo-renamed")
 
 
 def test_a_taken_username_is_numbered(client: FlaskClient, github: FakeGitHubOAuth) -> None:
@@ -142,6 +149,10 @@ def test_a_signed_in_user_links_and_unlinks_github(client: FlaskClient, github: 
     assert unlinked.status_code == 200 and unlinked.get_json()["login"] is None
     assert the_user(username="alice").github_id is None
     assert_envelope(client.delete(LINK, headers=alice), 409, "CONFLICT")
+    assert [(e["action"], e["actor_label"], e["details"].get("login")) for e in entries()
+            if e["action"].startswith("github.")] == [
+        ("github.link", "alice", "octocat"), ("github.sign_in", "alice", "octocat"),
+        ("github.unlink", "alice", "octocat")]  # the refused second unlink recorded nothing
 
 
 def test_a_link_is_finished_only_by_the_user_who_started_it(client: FlaskClient, github: FakeGitHubOAuth) -> None:
@@ -296,5 +307,8 @@ def test_an_admin_unlinks_even_an_account_without_a_password(
     assert response.status_code == 200 and response.get_json()["login"] is None
     assert the_user(id=body["user"]["id"]).github_id is None
     assert_envelope(client.delete(path, headers=admin), 409, "CONFLICT")
+    unlinked = only_entry("github.unlink")  # by the admin, of the user's account
+    assert (unlinked["actor_label"], unlinked["target_id"]) == (the_user(role="admin").username,
+                                                                str(body["user"]["id"]))
     assert_envelope(client.delete("/api/v1/users/999999/github", headers=admin), 404, "NOT_FOUND")
     assert_envelope(sign_in(client, github, "octocat"), 409, "CONFLICT")  # its email is the old account's

@@ -45,6 +45,10 @@ def test_booleans_accept_only_clear_words(tmp_path: Path, raw: str, expected: bo
     ("RATE_LIMIT_TIERS", "premium"), ("RATE_LIMIT_TIERS", "premium=lots"), ("RATE_LIMIT_TIERS", "Gold=1/second"),
     ("RATE_LIMIT_TIERS", "standard=1000/minute"), ("RATE_LIMIT_TIERS", "gold=1/second,gold=2/second"),
     ("ENCRYPTION_KEYS", "not-a-key"), ("ENCRYPTION_KEYS", "a" * 43 + "=,short"),
+    ("AUDIT_RETENTION_DAYS", "0"), ("AUDIT_RETENTION_DAYS", "a year"), ("TRUST_PROXY_TLS", "yes please"),
+    ("CORS_ORIGINS", "app.example.com"), ("CORS_ORIGINS", "https://app.example.com/"),
+    ("CORS_ORIGINS", "https://app.example.com/path"), ("CORS_ORIGINS", "*, https://app.example.com"),
+    ("CORS_ORIGINS", "https://*.example.com"), ("CORS_ALLOW_CREDENTIALS", "perhaps"),
 ])
 def test_bad_values_are_start_up_errors_naming_the_variable(tmp_path: Path, name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -64,6 +68,22 @@ def test_encryption_keys_are_read_newest_first_and_never_shown(tmp_path: Path) -
     assert settings.encryption_keys == (new, old)
     assert "encryption_keys" not in settings.public() and new not in str(settings.public())
     assert settings_from(tmp_path).encryption_keys == ()  # derived from SECRET_KEY (core.crypto)
+
+
+def test_cors_audit_and_tls_settings_default_to_the_safe_side(tmp_path: Path) -> None:
+    settings = settings_from(tmp_path)
+    assert settings.cors_origins == () and settings.cors_allow_credentials is False
+    assert settings.trust_proxy_tls is False and settings.audit_retention_days == 365
+    named = settings_from(tmp_path, CORS_ORIGINS=" https://a.example.com, http://localhost:5173 ,https://a.example.com",
+                          CORS_ALLOW_CREDENTIALS="true", AUDIT_RETENTION_DAYS="30", TRUST_PROXY_TLS="true")
+    assert named.cors_origins == ("https://a.example.com", "http://localhost:5173")
+    assert named.cors_allow_credentials and named.trust_proxy_tls and named.audit_retention_days == 30
+
+
+def test_credentials_are_refused_for_any_origin(tmp_path: Path) -> None:
+    assert settings_from(tmp_path, CORS_ORIGINS="*").cors_origins == ("*",)
+    with pytest.raises(ConfigError, match="CORS_ALLOW_CREDENTIALS"):
+        settings_from(tmp_path, CORS_ORIGINS="*", CORS_ALLOW_CREDENTIALS="true")
 
 
 def test_bot_logins_are_a_lower_cased_list(tmp_path: Path) -> None:

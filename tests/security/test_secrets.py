@@ -1,7 +1,8 @@
 """Secrets stay secret (OWASP API3 and API8), with the real processes: the API under gunicorn and a worker,
 both at LOG_LEVEL=DEBUG. Users with passwords log in, refresh and log out; webhook endpoints with secrets
-get deliveries; a CI source and a Kubernetes cluster with tokens are polled; a socket authenticates with
-`?token=`. Then every captured log line and every later response is searched for every secret.
+get deliveries, and one a new secret; a CI source and a Kubernetes cluster with tokens are polled; a socket
+authenticates with `?token=`. Then every captured log line, every later response and the audit log (read by the API and
+straight from its table) is searched for every secret.
 
 Also here: what a build step can read of the worker that runs it, and another user's task socket."""
 from __future__ import annotations
@@ -20,6 +21,7 @@ from flask import Flask
 
 from tests.conftest import LOCAL_RECEIVERS, PASSWORD, TEST_SECRET, create_user, serving_api
 from tests.security.test_access import api_routes
+from tests.support.audit import entries
 from tests.support.fake_ci import FakeGitHub, github_run
 from tests.support.fake_kubernetes import FakeKubernetes, node
 from tests.support.processes import wait_for
@@ -96,6 +98,7 @@ def test_no_secret_reaches_a_log_or_a_later_response(
         generated = alice.call("POST", "/api/v1/webhooks", 201, json={"name": "generated", "url": receiver.url}).json()
         for hook in (given, generated):
             alice.call("POST", f"/api/v1/webhooks/{hook['id']}/test", 202)
+        rotated = alice.call("POST", f"/api/v1/webhooks/{generated['id']}/rotate-secret", 200).json()["secret"]
         source = alice.call("POST", "/api/v1/ci/sources", 201, json={
             "provider": "github", "repository": "alice/app", "api_url": github.url, "token": CI_TOKEN}).json()
         alice.call("POST", "/api/v1/kubernetes/clusters", 201, json={
@@ -116,6 +119,7 @@ def test_no_secret_reaches_a_log_or_a_later_response(
     secrets = {"SECRET_KEY": TEST_SECRET, "admin password": PASSWORD, "alice's password": ALICE_PASSWORD,
                "alice's new password": NEW_PASSWORD, "a wrong password": WRONG_PASSWORD,
                "the given webhook secret": WEBHOOK_SECRET, "the generated webhook secret": generated["secret"],
+               "the rotated webhook secret": rotated,
                "the CI token": CI_TOKEN, "the cluster token": KUBE_TOKEN,
                "alice's access token": tokens["access_token"],
                "alice's refresh token": tokens["refresh_token"], "the refreshed token": refreshed,
@@ -125,15 +129,20 @@ def test_no_secret_reaches_a_log_or_a_later_response(
     alice = Session(debug_api, log_in(debug_api, "alice", NEW_PASSWORD)["access_token"])
     reads = [f"/api/v1/webhooks/{given['id']}", f"/api/v1/webhooks/{given['id']}/deliveries",
              f"/api/v1/ci/sources/{source['id']}", "/api/v1/kubernetes/clusters/prod", f"/api/v1/users/{me['id']}",
-             "/health/deep", "/metrics"]
+             "/health/deep", "/metrics", "/api/v1/admin/audit?limit=100"]
     reads += [rule.rule for rule, method in api_routes(app) if method == "GET" and not rule.arguments
               and not rule.rule.startswith("/api/v1/analytics/dora")]
     answers = " ".join(who.call("GET", path).text for path in reads for who in (alice, fresh))
     logs = {name: (tmp_path / name).read_text(errors="replace") for name in ("api.log", "worker.log")}
+    audit_rows = entries()
+    assert {"auth.login", "auth.login_failed", "user.create", "webhook.secret_rotate"} <= {
+        row["action"] for row in audit_rows}  # there was something to search
+
     for text in logs.values():  # both really logged at DEBUG: there was something to search
         assert '"level": "DEBUG"' in text, text[-2000:]
+    searched = {**logs, "a response": answers, "the audit table": repr(audit_rows)}
     leaks = [f"{what} in {where}" for what, secret in secrets.items() for part in variants(secret)
-             for where, text in {**logs, "a response": answers}.items() if part in text]
+             for where, text in searched.items() if part in text]
     assert leaks == []
 
 

@@ -32,6 +32,7 @@ ROUTES: dict[str, tuple[str, str | None]] = {
     "/api/v1/webhooks/<int:webhook_id>": (PRIVATE, "webhook"),
     "/api/v1/webhooks/<int:webhook_id>/deliveries": (PRIVATE, "webhook"),
     "/api/v1/webhooks/<int:webhook_id>/test": (PRIVATE, "webhook"),
+    "/api/v1/webhooks/<int:webhook_id>/rotate-secret": (PRIVATE, "webhook"),
     "/api/v1/deliveries/<delivery_id>/redeliver": (PRIVATE, "delivery"),
     "/api/v1/alert-rules/<int:rule_id>": (SHARED, "rule"),
     "/api/v1/alerts/<int:alert_id>": (PRIVATE, "alert"),
