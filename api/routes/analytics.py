@@ -96,7 +96,9 @@ def _dora_of_repositories(args: dict[str, Any]) -> Response:
         query = pipelines_of(organizations, names)
         if "repository" in args:
             query = query.where(Pipeline.repository == args["repository"])
-        scope = Scope(organization_id=next(iter(organizations)), repositories=chosen.select(Repository.id))
+        narrowed = "team_id" in args or "repository_id" in args  # else all the organization's: no need to say so
+        scope = Scope(organization_id=next(iter(organizations)),
+                      repositories=chosen.select(Repository.id) if narrowed else None)
         return DoraSchema().dump(dora(query, args["start_date"], args["end_date"], args["granularity"],
                                       lead_times=lambda start, end: change_lead_spread(scope, start, end)))
 
