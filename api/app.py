@@ -26,6 +26,7 @@ from api.routes import (
     alerts,
     analyses,
     analytics,
+    api_keys,
     auth,
     builds,
     cache,
@@ -65,7 +66,7 @@ BLUEPRINTS = (health.blp, prometheus.blp, auth.blp, users.blp, projects.blp, bui
               events.blp, deliveries.blp, metrics.blp, alerts.rules_blp, alerts.alerts_blp, kubernetes.blp,
               ci.sources_blp, pipelines.blp, analytics.blp, pull_analytics.blp, code_quality.blp, cache.blp,
               dashboard.blp, admin.blp, organizations.blp, teams.blp, repositories.blp, repository_hooks.blp,
-              developers.blp, velocity.blp)
+              developers.blp, velocity.blp, api_keys.blp)
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

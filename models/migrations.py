@@ -15,6 +15,7 @@ from playhouse.migrate import migrate as migrate_ops
 
 from models.activity import Commit, HookDelivery, Issue, Milestone, PullRequest, Review
 from models.alert import Alert, AlertRule
+from models.api_key import ApiKey
 from models.cluster import Cluster, ClusterNode, ClusterPod
 from models.cycles import CycleWatermark, PullRequestCycle
 from models.db import BaseModel, JSONField, db, is_postgres, utc_naive
@@ -151,6 +152,10 @@ def _pipeline_commits(migrator: SchemaMigrator) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS "pipeline_commit_sha" ON "pipeline" ("commit_sha")')
 
 
+def _api_keys(migrator: SchemaMigrator) -> None:
+    db.create_tables([ApiKey], safe=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -171,6 +176,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(17, "sprints, milestones' dates and issues' sprint history", _sprints),
     Migration(18, "repositories' code-quality snapshots", _quality),
     Migration(19, "pipelines by commit (a pull request's CI runs)", _pipeline_commits),
+    Migration(20, "API keys", _api_keys),
 )
 
 
@@ -217,4 +223,4 @@ def all_models() -> list[type[BaseModel]]:
             Developer, Team,
             OrganizationMember, Organization, Pipeline, CISource, ClusterPod, ClusterNode, Cluster, Alert, AlertRule,
             RollupWatermark, MetricRollup, MetricPoint, DeliveryAttempt, Delivery, WebhookEndpoint, Event, TaskLog,
-            Task, Project, OutboxMessage, RevokedSession, User, SchemaVersion]
+            Task, Project, OutboxMessage, RevokedSession, ApiKey, User, SchemaVersion]

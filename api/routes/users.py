@@ -68,7 +68,7 @@ class Users(MethodView):
         """List users, newest first (admin)"""
         return page(User.select().order_by(User.id.desc()), args)
 
-    @auth_required("admin")
+    @auth_required("admin", session_only=True)
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
     def post(self, body: dict[str, Any]) -> User:
@@ -93,7 +93,7 @@ class UserItem(MethodView):
         """One user (admin)"""
         return _get(user_id)
 
-    @auth_required("admin")
+    @auth_required("admin", session_only=True)
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
     def put(self, body: dict[str, Any], user_id: int) -> User:
@@ -115,7 +115,7 @@ class UserItem(MethodView):
         user_tiers().forget(user.id)  # this process applies a new tier at once, the others within their cache's time
         return user
 
-    @auth_required("admin")
+    @auth_required("admin", session_only=True)
     @blp.response(204)
     def delete(self, user_id: int) -> None:
         """Delete a user (admin); the last admin cannot be deleted"""
