@@ -16,6 +16,7 @@ import hmac
 import logging
 import re
 import secrets
+import threading
 import time
 from datetime import datetime
 from typing import Any, cast
@@ -103,10 +104,35 @@ def find(secret: str) -> ApiKey | None:
     return None
 
 
-def record_use(client: redis.Redis, key_id: int) -> None:
-    """Note that the key was used now (one Redis write; the database hears of it at the next flush)."""
+class _Recorded:
+    """When this process last wrote each key's use to Redis: a busy key is written at most once a second
+    (RECORD_EVERY), not on each of its requests. Bounded; only ever delays a last-use time by that second."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size, self.lock, self.at = size, threading.Lock(), dict[str, float]()
+
+    def due(self, key: ApiKey, now: float) -> bool:
+        with self.lock:  # by digest, not id: an id can name another key later (tests empty the table)
+            if now - self.at.get(key.key_hash, float("-inf")) < RECORD_EVERY:
+                return False
+            if len(self.at) >= self.size:
+                self.at.clear()
+            self.at[key.key_hash] = now
+            return True
+
+
+RECORD_EVERY = 1.0
+_recorded = _Recorded()
+
+
+def record_use(client: redis.Redis, key: ApiKey) -> None:
+    """Note that the key was used now (a Redis write at most once a second per key and process; the database
+    hears of it at the next flush)."""
+    now = time.time()
+    if not _recorded.due(key, now):
+        return
     try:
-        client.hset(USAGE_KEY, str(key_id), f"{time.time():.3f}")
+        client.hset(USAGE_KEY, str(key.id), f"{now:.3f}")
     except redis.RedisError:  # a lost last-use time must not refuse the request
         log.warning("could not record an API key's use", exc_info=True)
 

@@ -53,7 +53,7 @@ def authenticate_key() -> tuple[User, frozenset[str]]:
     key = request_key()
     if key is None:
         raise ApiError(401, INVALID_KEY, headers={"WWW-Authenticate": "Bearer"})
-    record_use(services().redis, key.id)
+    record_use(services().redis, key)
     return key.owner, key_permissions(key)
 
 
