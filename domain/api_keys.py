@@ -100,7 +100,7 @@ def find(secret: str) -> ApiKey | None:
     wanted, now = digest(secret), utc_naive()
     for key in ApiKey.with_prefix(visible_prefix(secret)):
         if hmac.compare_digest(key.key_hash, wanted):
-            return key if key.usable(now) and key.owner.is_active else None
+            return key if key.status(now) == "active" and key.owner.is_active else None
     return None
 
 

@@ -46,9 +46,11 @@ class ApiKey(BaseModel):
     # Written by the usage flush (domain.api_keys.flush_usage), not by requests: see `pending_use` there.
     last_used_at = peewee.DateTimeField(null=True)
 
-    def usable(self, now: datetime) -> bool:
-        """Neither revoked nor expired (the owner is checked apart)."""
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+    def status(self, now: datetime) -> str:
+        """`revoked`, `expired` or `active` (the owner is checked apart)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at is not None and self.expires_at <= now else "active"
 
     @classmethod
     def with_prefix(cls, prefix: str) -> list[ApiKey]:

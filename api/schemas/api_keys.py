@@ -9,7 +9,6 @@ import marshmallow as ma
 from api.auth.permissions import PERMISSIONS
 from api.schemas.common import ListArgsSchema, StrictSchema, UtcDateTime, row_id
 from api.schemas.ranges import LATEST, DayOrMoment
-from models.api_key import ApiKey
 from models.db import utc_naive
 
 RATE_LIMIT = ma.validate.Range(min=1, max=10_000_000)
@@ -41,18 +40,13 @@ class ApiKeyListArgsSchema(ListArgsSchema):
     user_id = row_id(metadata={"description": "Only this user's keys (admins; others see only their own)."})
 
 
-def _status(key: ApiKey) -> str:
-    if key.revoked_at is not None:
-        return "revoked"
-    return "expired" if key.expires_at is not None and key.expires_at <= utc_naive() else "active"
-
-
 class ApiKeySchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)
     prefix = ma.fields.String(required=True, metadata={"description": "The key's first characters, to recognise it."})
     scopes = ma.fields.List(ma.fields.String(), required=True)
-    status = ma.fields.Function(_status, metadata={"description": "`active`, `expired` or `revoked`."})
+    status = ma.fields.Function(lambda key: key.status(utc_naive()),
+                                metadata={"description": "`active`, `expired` or `revoked`."})
     user_id = ma.fields.Integer(attribute="owner_id", required=True)
     owner = ma.fields.Function(lambda key: key.owner.username, metadata={"description": "The owner's username."})
     rate_limit = ma.fields.Integer(allow_none=True, metadata={
