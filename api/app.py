@@ -27,6 +27,7 @@ from api.routes import (
     alerts,
     analyses,
     analytics,
+    api_keys,
     audit,
     auth,
     builds,
@@ -64,11 +65,11 @@ from models.db import db
 from workers.jobs import warm_cache
 from workers.setup import configure as configure_workers
 
-BLUEPRINTS = (health.blp, prometheus.blp, auth.blp, github_auth.blp, users.blp, projects.blp, builds.blp, analyses.blp,
-              webhooks.blp, events.blp, deliveries.blp, metrics.blp, alerts.rules_blp, alerts.alerts_blp,
-              kubernetes.blp, ci.sources_blp, pipelines.blp, analytics.blp, pull_analytics.blp, code_quality.blp,
-              cache.blp, dashboard.blp, admin.blp, audit.blp, organizations.blp, teams.blp, repositories.blp,
-              repository_hooks.blp, developers.blp, velocity.blp)
+BLUEPRINTS = (health.blp, prometheus.blp, auth.blp, github_auth.blp, users.blp, api_keys.blp, projects.blp,
+              builds.blp, analyses.blp, webhooks.blp, events.blp, deliveries.blp, metrics.blp, alerts.rules_blp,
+              alerts.alerts_blp, kubernetes.blp, ci.sources_blp, pipelines.blp, analytics.blp, pull_analytics.blp,
+              code_quality.blp, cache.blp, dashboard.blp, admin.blp, audit.blp, organizations.blp, teams.blp,
+              repositories.blp, repository_hooks.blp, developers.blp, velocity.blp)
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

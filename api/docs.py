@@ -81,18 +81,22 @@ def openapi_config(info: dict[str, Any]) -> dict[str, object]:
         "OPENAPI_REDOC_URL": REDOC_URL if redoc_bundles() else REDOC_CDN,
         "API_SPEC_OPTIONS": {
             "info": info_with_description,
-            "security": [{"bearerAuth": []}],
+            "security": [{"bearerAuth": []}, {"apiKey": []}],
             "components": {"securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT or API key",
+                               "description": "An access token from logging in, or an API key (`cvk_...`)."},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                           "description": "An API key (`cvk_...`): see docs/api-keys.md."}}},
         },
     }
 
 
 _WS_DESCRIPTION = (
-    "WebSocket. Authenticate with `?token=` or the Authorization header (close 4401); another user's task "
-    "closes 4404. Messages, each with `type`, `task_id`, `timestamp` and `id` (stream position): `connected` "
-    "(with `status`, `progress`), `progress`, `log` (`data.lines`), `completion` or `error` (then the server "
-    "closes). Reconnect with `?last_event_id=ID` to receive exactly the events after ID. Send "
+    "WebSocket. Authenticate with an access token in `?token=` or the Authorization header, or an API key in "
+    "the Authorization or X-API-Key header (close 4401; a key without the read scope closes 4403); another "
+    "user's task closes 4404. Messages, each with `type`, `task_id`, `timestamp` and `id` (stream position): "
+    "`connected` (with `status`, `progress`), `progress`, `log` (`data.lines`), `completion` or `error` (then "
+    "the server closes). Reconnect with `?last_event_id=ID` to receive exactly the events after ID. Send "
     '`{"type": "ping"}` for `{"type": "pong"}`.'
 )
 
@@ -128,7 +132,8 @@ def document_websockets(spec: Any, app: Flask) -> None:
     spec.path(rule=rules["ws.alerts_channel"], operations={"get": {
         "tags": ["alerts"], "summary": "New alerts, live (WebSocket)",
         "description": (
-            'WebSocket. Authenticate with `?token=` or the Authorization header (close 4401). Send `{"type": '
+            'WebSocket. Authenticate with an access token in `?token=` or the Authorization header, or an API key '
+            'in the Authorization or X-API-Key header (close 4401). Send `{"type": '
             '"subscribe", "channels": ["critical_alerts" | "performance_warnings" | "all"]}` (answered with '
             '`subscribed`) to receive `{"type": "alert", "data": {...}}` for each new alert of those severities; '
             'everyone gets `{"type": "system_status", "data": {cache_hit_rate, active_webhooks, '

@@ -74,6 +74,7 @@ class Settings:
     rate_limits_enabled: bool
     rate_limit_user: str
     rate_limit_anonymous: str
+    rate_limit_api_key: str
     rate_limit_builds: str
     rate_limit_analyses: str
     rate_limit_users_list: str
@@ -318,6 +319,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         rate_limits_enabled=r.flag("RATE_LIMITS_ENABLED", True),
         rate_limit_user=r.rate("RATE_LIMIT_USER", "60/minute"),
         rate_limit_anonymous=r.rate("RATE_LIMIT_ANONYMOUS", "100/minute"),
+        rate_limit_api_key=r.rate("RATE_LIMIT_API_KEY", "1000/hour"),
         rate_limit_builds=r.rate("RATE_LIMIT_BUILDS", "10/minute"),
         rate_limit_analyses=r.rate("RATE_LIMIT_ANALYSES", "5/minute"),
         rate_limit_users_list=r.rate("RATE_LIMIT_USERS_LIST", "10/minute"),

@@ -23,8 +23,9 @@ DETAIL_KEYS = frozenset({
     "username", "role", "from_role", "to_role", "enabled", "message", "name", "provider", "login", "scopes",
     "prefix", "expires_at", "reason",
 })
-# Values shaped like a secret: a webhook secret, an API key, a JWT (three base64url parts, the first `{"`).
-SECRET_SHAPES = re.compile(r"whsec_|cvk_|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.")
+# Values shaped like a secret: a webhook secret, an API key (its 12-character visible prefix, `cvk_` and 8, is
+# what an entry names a key by), a JWT (three base64url parts, the first `{"`).
+SECRET_SHAPES = re.compile(r"whsec_|cvk_[0-9A-Za-z]{9,}|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.")
 MAX_TEXT = 500
 LABEL_CHARS, AGENT_CHARS, TARGET_CHARS = 64, 256, 64
 

@@ -15,6 +15,7 @@ from playhouse.migrate import migrate as migrate_ops
 
 from models.activity import Commit, HookDelivery, Issue, Milestone, PullRequest, Review
 from models.alert import Alert, AlertRule
+from models.api_key import ApiKey
 from models.audit import AuditEntry
 from models.cluster import Cluster, ClusterNode, ClusterPod
 from models.cycles import COVERING, CycleWatermark, PullRequestCycle
@@ -189,6 +190,10 @@ def _audit(migrator: SchemaMigrator) -> None:
     db.create_tables([AuditEntry], safe=True)
 
 
+def _api_keys(migrator: SchemaMigrator) -> None:
+    db.create_tables([ApiKey], safe=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users and outbox", _initial),
     Migration(2, "user token stamp", _token_stamp),
@@ -213,6 +218,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               _analytics_indexes),
     Migration(21, "GitHub sign-in: users' profiles and GitHub accounts, developers' users", _github_sign_in),
     Migration(22, "the audit log", _audit),
+    Migration(23, "API keys", _api_keys),
 )
 
 
@@ -259,4 +265,4 @@ def all_models() -> list[type[BaseModel]]:
             DeveloperIdentity, Developer, Team,
             OrganizationMember, Organization, Pipeline, CISource, ClusterPod, ClusterNode, Cluster, Alert, AlertRule,
             RollupWatermark, MetricRollup, MetricPoint, DeliveryAttempt, Delivery, WebhookEndpoint, Event, TaskLog,
-            Task, Project, OutboxMessage, RevokedSession, User, SchemaVersion]
+            Task, Project, OutboxMessage, RevokedSession, ApiKey, User, SchemaVersion]

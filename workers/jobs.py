@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from core.runtime import Runtime
-from domain import alerting, audit, cache_views, outbox, rollups
+from domain import alerting, api_keys, audit, cache_views, outbox, rollups
 from domain.tasks.settle import abandon
 from domain.webhooks import dispatch
 from models.db import utc_naive
@@ -78,3 +78,9 @@ def warm_cache(rt: Runtime) -> dict[str, Any]:
     started = time.monotonic()
     warmed = cache_views.warm(rt.redis, rt.settings.cache_ttls)
     return {"warmed_entries": warmed, "duration_ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+@actor(queue_name="scheduled", max_retries=0, time_limit=60_000, scheduled_job=True, store_results=True)
+def flush_api_key_usage(rt: Runtime) -> dict[str, int]:
+    """Write API keys' last uses, which requests record in Redis only, into their rows."""
+    return api_keys.flush_usage(rt.redis)

@@ -43,6 +43,8 @@ JOBS: tuple[Job, ...] = (
         "Delete audit log entries past their retention (AUDIT_RETENTION_DAYS)."),
     Job(jobs.warm_cache, 50,
         "Rebuild the cached views before their TTLs (1 to 5 min) run out."),
+    Job(jobs.flush_api_key_usage, 60,
+        "Write API keys' last uses (recorded in Redis by each request) into the database."),
     Job(polling.poll_clusters, 10,
         "Poll each Kubernetes cluster whose own poll interval has passed (one message per cluster)."),
     Job(polling.poll_pipelines, 15,

@@ -52,7 +52,7 @@ class Refresh(MethodView):
 
 @blp.route("/logout")
 class Logout(MethodView):
-    @auth_required()
+    @auth_required(session_only=True)
     @blp.response(204)
     def post(self) -> None:
         """Revoke this access token and the refresh token issued with it"""

@@ -107,14 +107,14 @@ class GitHubCallback(MethodView):
 
 @blp.route("/link")
 class GitHubLink(MethodView):
-    @auth_required()
+    @auth_required(session_only=True)  # a key must not tie a GitHub account to its owner's
     @blp.arguments(GitHubStartArgsSchema)
     @blp.response(200, GitHubStartSchema)
     def post(self, body: dict[str, str]) -> dict[str, str]:
         """Start linking a GitHub account to yours; finish with the callback, sending your token with it"""
         return _start(body["redirect_uri"], current_user().id)
 
-    @auth_required()
+    @auth_required(session_only=True)
     @blp.response(200, UserSchema)
     def delete(self) -> User:
         """Unlink your GitHub account (an account without a password cannot: it could not sign in again)"""

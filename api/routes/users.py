@@ -76,7 +76,7 @@ class Me(MethodView):
         """The user behind the token"""
         return current_user()
 
-    @auth_required()
+    @auth_required(session_only=True)  # a leaked key must not move the account's email
     @blp.arguments(ProfileUpdateSchema)
     @blp.response(200, UserSchema)
     def put(self, body: dict[str, Any]) -> User:
@@ -101,7 +101,7 @@ class Users(MethodView):
         """List users, newest first (admin)"""
         return page(User.select().order_by(User.id.desc()), args)
 
-    @auth_required("admin")
+    @auth_required("admin", session_only=True)
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
     def post(self, body: dict[str, Any]) -> User:
@@ -127,7 +127,7 @@ class UserItem(MethodView):
         """One user (admin)"""
         return _get(user_id)
 
-    @auth_required("admin")
+    @auth_required("admin", session_only=True)
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
     def put(self, body: dict[str, Any], user_id: int) -> User:
@@ -152,7 +152,7 @@ class UserItem(MethodView):
         user_tiers().forget(user.id)  # this process applies a new tier at once, the others within their cache's time
         return user
 
-    @auth_required("admin")
+    @auth_required("admin", session_only=True)
     @blp.response(204)
     def delete(self, user_id: int) -> None:
         """Delete a user (admin); the last admin cannot be deleted"""
@@ -169,7 +169,7 @@ class UserItem(MethodView):
 
 @blp.route("/<int:user_id>/github")
 class UserGitHub(MethodView):
-    @auth_required("admin")
+    @auth_required("admin", session_only=True)
     @blp.response(200, UserSchema)
     def delete(self, user_id: int) -> User:
         """Unlink a user's GitHub account (admin), also one without a password: give it one afterwards"""

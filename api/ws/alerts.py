@@ -13,14 +13,14 @@ import threading
 import time
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 from simple_websocket import Server
 
 from api import checks
-from api.auth.guard import authenticate, bearer_token
+from api.auth.guard import socket_user
 from api.errors import ApiError
 from api.services import services
-from api.ws.routes import UNAUTHORIZED, sock, ws_blp
+from api.ws.routes import refuse, sock, ws_blp
 from core import cache, stream_events
 from core.timeutil import isoformat, utcnow
 from domain import telemetry
@@ -84,9 +84,9 @@ def _on_message(ws: Server, raw: str | bytes, severities: set[str]) -> None:
 def alerts_channel(ws: Server) -> None:
     try:
         with db.connection_context():
-            user, _ = authenticate(request.args.get("token") or bearer_token())
-    except ApiError:
-        ws.close(UNAUTHORIZED, "unauthorized")
+            user = socket_user()
+    except ApiError as error:
+        refuse(ws, error)
         return
     hub = current_app.extensions["stream_hub"]
     subscription = hub.subscribe(ALERTS_STREAM)

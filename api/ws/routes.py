@@ -19,7 +19,7 @@ from flask_sock import Sock
 from simple_websocket import Server
 
 from api import task_views
-from api.auth.guard import authenticate, bearer_token
+from api.auth.guard import socket_user
 from api.errors import ApiError
 from api.services import services
 from api.ws.hub import StreamHub, Subscription
@@ -41,7 +41,8 @@ class DaemonThread(threading.Thread):
 
 SERVER_OPTIONS = {"ping_interval": 25, "max_message_size": 4096, "thread_class": DaemonThread}
 sock = Sock()
-UNAUTHORIZED, NOT_FOUND, BAD_REQUEST = 4401, 4404, 4400
+UNAUTHORIZED, FORBIDDEN, NOT_FOUND, BAD_REQUEST = 4401, 4403, 4404, 4400
+READ_PERMISSION = {"build": "build:read", "analysis": "analysis:read"}
 # How often an idle socket looks for client messages (pings); events wake it at once.
 IDLE_POLL_SECONDS = 0.5
 FINISHED_GRACE_SECONDS = 2.0
@@ -67,9 +68,9 @@ def _id_after(a: str, b: str) -> bool:
 
 def _authorise(ws: Server, kind: str, task_id: str) -> Task | None:
     try:
-        user, _ = authenticate(request.args.get("token") or bearer_token())
-    except ApiError:
-        ws.close(UNAUTHORIZED, "unauthorized")
+        user = socket_user(READ_PERMISSION[kind])
+    except ApiError as error:
+        refuse(ws, error)
         return None
     try:
         uuid.UUID(task_id)
@@ -80,6 +81,14 @@ def _authorise(ws: Server, kind: str, task_id: str) -> Task | None:
     if task is None:
         ws.close(NOT_FOUND, "not found")
     return task
+
+
+def refuse(ws: Server, error: ApiError) -> None:
+    """Close a socket whose handshake did not authenticate (4401) or lacks the permission (4403)."""
+    if error.status == 403:
+        ws.close(FORBIDDEN, "forbidden")
+    else:
+        ws.close(UNAUTHORIZED, "unauthorized")
 
 
 def _client_message(ws: Server, raw: str | bytes, task_id: str) -> None:

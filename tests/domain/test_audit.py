@@ -54,7 +54,7 @@ def test_an_entry_is_kept_with_the_change_it_records(app: Flask) -> None:
 
 @pytest.mark.parametrize("details", [
     {"password": "x"}, {"secret": "x"}, {"token": "x"}, {"refresh_token": "x"}, {"password_hash": "x"},
-    {"name": "whsec_" + "A" * 43}, {"message": "key cvk_abcdef0123456789"},
+    {"name": "whsec_" + "A" * 43}, {"message": "key cvk_abcdef0123456789"}, {"prefix": "cvk_" + "a" * 43},
     {"message": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl"}, {"name": {"nested": "x"}},
 ])
 def test_details_refuse_secrets_and_keys_not_on_the_allow_list(app: Flask, details: dict[str, Any]) -> None:

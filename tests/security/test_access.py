@@ -86,7 +86,7 @@ def test_every_route_with_a_path_parameter_is_known_to_this_suite(app: Flask) ->
 def test_every_api_route_needs_a_token_and_says_which_permission(app: Flask, client: FlaskClient) -> None:
     world = World(values={"build": str(uuid.uuid4()), "analysis": str(uuid.uuid4()), **dict.fromkeys(
         ("project", "webhook", "delivery", "rule", "alert", "cluster", "source", "pipeline", "user", "job",
-         "organization", "team", "repository", "developer", "pull_request"), "1"), "sprint": "sprint-1"})
+         "organization", "team", "repository", "developer", "pull_request", "api_key"), "1"), "sprint": "sprint-1"})
     checked = 0
     for rule, method in api_routes(app):
         if rule.rule in PUBLIC_API:
@@ -212,9 +212,11 @@ def test_a_viewer_is_refused_every_write(app: Flask, client: FlaskClient, auth: 
         path = world.path(rule.rule) if rule.arguments else rule.rule
         assert_envelope(call(client, method, path, viewer, rule.rule), 403, "FORBIDDEN")
         refused.append(f"{method} {rule.rule}")
-    # Ending one's own session, linking or unlinking one's own GitHub account and editing one's own profile are
-    # no writes to data.
-    assert open_to_viewers == ["DELETE /api/v1/auth/github/link", "POST /api/v1/auth/github/link",
-                               "POST /api/v1/auth/logout", "PUT /api/v1/users/me"]
+    # Ending one's own session, linking or unlinking one's own GitHub account, editing one's own profile and
+    # managing one's own API keys (a viewer's key can only read) are no writes to data.
+    assert sorted(open_to_viewers) == ["DELETE /api/v1/api-keys/<int:key_id>", "DELETE /api/v1/auth/github/link",
+                                       "PATCH /api/v1/api-keys/<int:key_id>", "POST /api/v1/api-keys",
+                                       "POST /api/v1/auth/github/link", "POST /api/v1/auth/logout",
+                                       "PUT /api/v1/users/me"]
     assert len(refused) >= 30, refused
     assert all(ROUTES[rule][0] != FILES for rule in ROUTES if rule.startswith("/api/v1/"))

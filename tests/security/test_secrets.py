@@ -1,13 +1,14 @@
 """Secrets stay secret (OWASP API3 and API8), with the real processes: the API under gunicorn and a worker,
 both at LOG_LEVEL=DEBUG. Users with passwords log in, refresh and log out; webhook endpoints with secrets
-get deliveries, and one a new secret; a CI source and a Kubernetes cluster with tokens are polled; a socket
-authenticates with `?token=`. Then every captured log line, every later response and the audit log (read by the API and
-straight from its table) is searched for every secret.
+get deliveries, and one a new secret; a CI source and a Kubernetes cluster with tokens are polled; an API key is
+made and used (and a wrong one tried); a socket authenticates with `?token=`. Then every captured log line, every
+later response and the audit log (read by the API and straight from its table) is searched for every secret.
 
 Also here: what a build step can read of the worker that runs it, and another user's task socket."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import pwd
 from collections.abc import Iterator
@@ -74,6 +75,8 @@ def variants(secret: str) -> list[str]:
         found += secret.split(".")[1:]
     if secret.startswith("whsec_"):
         found.append(secret[len("whsec_"):])
+    if secret.startswith("cvk_"):  # an API key: all but the prefix that is shown (cvk_ and 8 characters)
+        found.append(secret[12:])
     return found
 
 
@@ -88,6 +91,11 @@ def test_no_secret_reaches_a_log_or_a_later_response(
                                         json={"refresh_token": tokens["refresh_token"]}).json()["access_token"]
     Session(debug_api).call("POST", "/api/v1/auth/login", 401, json={"username": "alice", "password": WRONG_PASSWORD})
     Session(debug_api, "not.a.jwt").call("GET", "/api/v1/users/me", 401)
+    api_key = alice.call("POST", "/api/v1/api-keys", 201, json={"name": "ci", "scopes": ["build:read"]}).json()
+    Session(debug_api, api_key["key"]).call("GET", "/api/v1/builds", 200)
+    requests.get(f"{debug_api}/api/v1/builds", headers={"X-API-Key": api_key["key"]}, timeout=30).raise_for_status()
+    wrong_key = "cvk_" + api_key["key"][4:][::-1]
+    Session(debug_api, wrong_key).call("GET", "/api/v1/builds", 401)
 
     with receiving([200]) as receiver, FakeGitHub(token=CI_TOKEN) as github, \
             FakeKubernetes(token=KUBE_TOKEN) as kube:
@@ -123,13 +131,14 @@ def test_no_secret_reaches_a_log_or_a_later_response(
                "the CI token": CI_TOKEN, "the cluster token": KUBE_TOKEN,
                "alice's access token": tokens["access_token"],
                "alice's refresh token": tokens["refresh_token"], "the refreshed token": refreshed,
-               "the admin's token": admin.token}
+               "the admin's token": admin.token, "alice's API key": api_key["key"], "a wrong API key": wrong_key,
+               "the API key's digest": hashlib.sha256(api_key["key"].encode()).hexdigest()}
     # Every later read: each list and item the owner and an admin can GET.
     fresh = Session(debug_api, log_in(debug_api, "root", PASSWORD)["access_token"])
     alice = Session(debug_api, log_in(debug_api, "alice", NEW_PASSWORD)["access_token"])
     reads = [f"/api/v1/webhooks/{given['id']}", f"/api/v1/webhooks/{given['id']}/deliveries",
              f"/api/v1/ci/sources/{source['id']}", "/api/v1/kubernetes/clusters/prod", f"/api/v1/users/{me['id']}",
-             "/health/deep", "/metrics", "/api/v1/admin/audit?limit=100"]
+             "/health/deep", "/metrics", "/api/v1/admin/audit?limit=100", f"/api/v1/api-keys/{api_key['id']}"]
     reads += [rule.rule for rule, method in api_routes(app) if method == "GET" and not rule.arguments
               and not rule.rule.startswith("/api/v1/analytics/dora")]
     answers = " ".join(who.call("GET", path).text for path in reads for who in (alice, fresh))

@@ -65,6 +65,7 @@ ROUTES: dict[str, tuple[str, str | None]] = {
     "/api/v1/developers/<int:developer_id>/merge": (PRIVATE, "developer"),
     "/api/v1/developers/<int:developer_id>/split": (PRIVATE, "developer"),
     "/api/v1/analytics/pull-requests/<int:pull_request_id>/timeline": (PRIVATE, "pull_request"),
+    "/api/v1/api-keys/<int:key_id>": (PRIVATE, "api_key"),
     "/api/v1/users/<int:user_id>": (ADMIN, "user"),
     "/api/v1/users/<int:user_id>/github": (ADMIN, "user"),
     "/api/v1/admin/jobs/<string:name>/run": (ADMIN, "job"),
@@ -88,6 +89,7 @@ WRITES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/teams/<int:team_id>/sprints"): {"name": "pwned", "start_date": "2026-01-05",
                                                       "end_date": "2026-01-16"},
     ("PUT", "/api/v1/repositories/<int:repository_id>"): {"name": "pwned"},
+    ("PATCH", "/api/v1/api-keys/<int:key_id>"): {"name": "pwned"},
     ("POST", "/api/v1/developers/<int:developer_id>/merge"): {"developer_id": 1},
     ("POST", "/api/v1/developers/<int:developer_id>/split"): {"identity_ids": [1]},
 }
@@ -146,10 +148,12 @@ def build_world(client: FlaskClient, owner: dict[str, str], owner_id: int, tag: 
                                    started_at=utc_naive())
     world.values["alert"], world.values["pipeline"] = str(alert.id), str(pipeline.id)
     world.values["user"], world.values["job"] = str(owner_id), "aggregate_metrics"
+    world.values["api_key"] = str(_ok(post("/api/v1/api-keys", {"name": f"{tag}-api-key",
+                                                                "scopes": ["build:read"]}), 201)["id"])
     _engineering(world, post, tag)
     world.private_markers = [world.values[k] for k in ("build", "analysis")] + [
         f"{tag}-hook", f"{tag}-cluster", f"{tag}/private-repo", f"{tag}-pod-restarts", f"{tag}-org", f"{tag}-team",
-        f"{tag}-sei-repo", f"{tag}-developer"]
+        f"{tag}-sei-repo", f"{tag}-developer", f"{tag}-api-key"]
     return world
 
 
