@@ -119,7 +119,8 @@ def route_limits(settings: Settings) -> dict[tuple[str, str], str]:
     """The routes with a limit of their own, `(endpoint, method) -> "10/minute"`, on top of every tier's."""
     return {("builds.Builds", "POST"): settings.rate_limit_builds,
             ("analyses.Analyses", "POST"): settings.rate_limit_analyses,
-            ("users.Users", "GET"): settings.rate_limit_users_list}
+            ("users.Users", "GET"): settings.rate_limit_users_list,
+            ("auth.Login", "POST"): settings.rate_limit_login}  # per address: password guessing
 
 
 HOOK_ENDPOINTS = ("repository_hooks.GitHubHook", "repository_hooks.GitLabHook")

@@ -78,6 +78,7 @@ class Settings:
     rate_limit_builds: str
     rate_limit_analyses: str
     rate_limit_users_list: str
+    rate_limit_login: str
     rate_limit_tiers: dict[str, str]
     rate_limit_hooks: str
     worker_processes: int
@@ -323,6 +324,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         rate_limit_builds=r.rate("RATE_LIMIT_BUILDS", "10/minute"),
         rate_limit_analyses=r.rate("RATE_LIMIT_ANALYSES", "5/minute"),
         rate_limit_users_list=r.rate("RATE_LIMIT_USERS_LIST", "10/minute"),
+        rate_limit_login=r.rate("RATE_LIMIT_LOGIN", "10/minute"),
         rate_limit_hooks=r.rate("RATE_LIMIT_HOOKS", "600/minute"),
         rate_limit_tiers=parse_tiers("RATE_LIMIT_TIERS", r.text("RATE_LIMIT_TIERS", DEFAULT_TIERS) or ""),
         worker_processes=r.number("WORKER_PROCESSES", 1, 1, 64),

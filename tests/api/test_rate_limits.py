@@ -116,6 +116,19 @@ def test_the_users_list_limit_defaults_to_ten_a_minute(make_app: Callable[..., F
     assert statuses == [200] * 10 + [429]
 
 
+def test_logging_in_has_its_own_limit_per_address_against_password_guessing(make_app: Callable[..., Flask]) -> None:
+    """RATE_LIMIT_LOGIN (10 a minute by default) holds back logins from one address, right or wrong, well under
+    the anonymous limit; the API's other routes are not held back by it."""
+    client = limited_app(make_app, RATE_LIMIT_ANONYMOUS="100/minute")
+    create_user("alice")
+    guesses = [client.post(LOGIN, json={"username": "alice", "password": f"guess-{n}-password"}).status_code
+               for n in range(10)]
+    refused = client.post(LOGIN, json={"username": "alice", "password": PASSWORD})
+    assert guesses == [401] * 10
+    assert_error(refused, 429, "RATE_LIMIT_EXCEEDED")
+    assert client.get("/api/v1/builds").status_code == 401  # another route: not held back
+
+
 def test_creating_builds_and_analyses_has_its_own_limit_reads_do_not(make_app: Callable[..., Flask]) -> None:
     """RATE_LIMIT_BUILDS and RATE_LIMIT_ANALYSES hold back POSTs only (they once held back nothing: the limited
     view was not the one the app called)."""
