@@ -4,8 +4,9 @@ side by side and the load alternates: bare, an endpoint, bare, the next endpoint
 ratio is to the mean of the two bare runs around it, so a shared machine that speeds up or slows down during
 the run moves both sides of a ratio. One user owns 20 webhooks and 50 alerts, and an organization whose 500
 developers made 10 commits each in the last 30 days (its developers list: 100 a page, each with its figures).
-`/api/v1/webhooks` is measured once more, last, on a second server with rate limits on (the user in a tier of
-its own, high enough never to answer 429), so the cost of the limiter is a figure of its own.
+`/api/v1/webhooks` is measured twice more: with an API key of the user's (every scope of theirs) instead of the
+token, so a key's lookup is a figure of its own; and last, on a second server with rate limits on (the user in a
+tier of its own, high enough never to answer 429), so the cost of the limiter is one too.
 
 Starts its own embedded Redis, SQLite and gunicorn under a temp VAR_DIR. Without wrk it reports itself
 skipped (`.ci/install-wrk` installs it). Usage: python -m bench.api_latency [--smoke]
@@ -48,6 +49,7 @@ RATIO_TARGET = 0.5
 LIMITED = "/api/v1/webhooks"
 LIMITED_LABEL = f"{LIMITED} (rate limits on)"
 LIMITED_ENV = {"RATE_LIMITS_ENABLED": "true", "RATE_LIMIT_TIERS": "bench=10000000/minute"}
+KEYED_LABEL = f"{LIMITED} (API key)"
 WEBHOOKS, ALERTS = 20, 50
 PASSWORD = "bench-user-pw-0123456789"  # noqa: S105 (a throwaway user in a temp database)
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -101,8 +103,10 @@ def serve(app: str, ready: str, env: dict[str, str], log: Path) -> Iterator[str]
         yield base
 
 
-def populate(base: str, env: dict[str, str]) -> str:
-    """The user's token, its webhooks (through the API, so the SSRF guard checks them) and its alerts."""
+def populate(base: str, env: dict[str, str]) -> tuple[str, str]:
+    """The user's token and an API key of theirs, its webhooks (through the API, so the SSRF guard checks them)
+    and its alerts."""
+    from api.auth.permissions import permissions_for
     from core.settings import load_settings
     from domain.alerting import publish, raise_alert
     from models.db import db
@@ -132,7 +136,9 @@ def populate(base: str, env: dict[str, str]) -> str:
     for path, expected in (("webhooks", WEBHOOKS), ("alerts", ALERTS)):
         total = requests.get(f"{base}/api/v1/{path}", headers=headers, timeout=10).json().get("total")
         assert total == expected, f"{path}: {total} != {expected}"
-    return token
+    key = requests.post(f"{base}/api/v1/api-keys", headers=headers, timeout=10, json={
+        "name": "bench", "scopes": permissions_for("user")}).json()["key"]
+    return token, key
 
 
 def developers_made(organization_id: int) -> None:
@@ -186,14 +192,16 @@ def main(smoke: bool) -> dict[str, Any]:
                         "--password", PASSWORD], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
         print("api-latency: data (20 webhooks, 50 alerts) ...", flush=True)
         with serve(*ours, env, var / "api.log") as base:
-            token = populate(base, env)
-        runs = len(ENDPOINTS) + 1
+            token, key = populate(base, env)
+        runs = len(ENDPOINTS) + 2
         print(f"api-latency: bare Flask and Conveyor in turn, {2 * runs + 1} x {seconds} s ...", flush=True)
         with serve(*bare_app, env, var / "bare.log") as bare_base, serve(*ours, env, var / "api.log") as base, \
                 serve(*ours, {**env, **LIMITED_ENV}, var / "api-limited.log") as limited:
             bare.append(measure(f"{bare_base}/json", token, seconds, warmup))
-            for label, url in [*((path, base + path) for path in ENDPOINTS), (LIMITED_LABEL, limited + LIMITED)]:
-                endpoints[label] = measure(url, token, seconds, warmup)
+            runs_of = [*((path, base + path, token) for path in ENDPOINTS), (KEYED_LABEL, base + LIMITED, key),
+                       (LIMITED_LABEL, limited + LIMITED, token)]
+            for label, url, credential in runs_of:
+                endpoints[label] = measure(url, credential, seconds, warmup)
                 bare.append(measure(f"{bare_base}/json", token, seconds, warmup))
     finally:
         stop_embedded_redis(var)
@@ -229,7 +237,8 @@ def table(result: dict[str, Any]) -> str:
                      f"| {r['throughput_ratio']} | {meets} |")
     lines.append(f"\nServer: {result['server']}, RATE_LIMITS_ENABLED=false (but for the row that says they are "
                  f"on: a second server, the user in a tier of 10,000,000/minute), SQLite + embedded Redis; "
-                 f"load: `{result['wrk']}` per endpoint, with a bearer token, alternating with the bare endpoint; "
+                 f"load: `{result['wrk']}` per endpoint, with a bearer token (for the row that says so, an API key "
+                 f"of the same user's as the bearer credential), alternating with the bare endpoint; "
                  f"an endpoint's ratio is to the mean of the bare runs just before and after it. "
                  f"Targets: p99 <= 25 ms for `/health`, <= 30 ms for the cached lists, throughput >= {RATIO_TARGET} x "
                  f"bare; the developers list of a {DEVELOPERS}-developer organization (100 a page with their figures): "
