@@ -19,8 +19,9 @@ import peewee
 
 from domain.engineering.records import BOT_SUFFIX, Person
 from models.activity import Commit, PullRequest, Review
-from models.db import db, is_postgres, reserve_ids, utc_naive
+from models.db import db, is_postgres, reserve_ids, tuples, utc_naive
 from models.developer import Developer, DeveloperIdentity, IdentityChange, IdentityEmail, TeamMember
+from models.user import User
 
 
 def is_bot(person: Person, bot_logins: Iterable[str]) -> bool:
@@ -282,10 +283,23 @@ class _NewRows:
             Developer.insert_many(self.developers).execute()
         if self.identities:
             DeveloperIdentity.insert_many([i.__data__ for i in self.identities]).execute()
+            self.link_signed_in()
         if self.emails:
             IdentityEmail.insert_many(list(self.emails.values())).on_conflict_ignore().execute()
         if self.changes:
             IdentityChange.insert_many(self.changes).execute()
+
+    def link_signed_in(self) -> None:
+        """The new GitHub identities of people who sign in to Conveyor with that GitHub account: their developers
+        are theirs (a sign-in does the same for those seen before it: `github_sign_in.accounts.link_developers`)."""
+        developers = {i.provider_user_id: i.developer_id for i in self.identities
+                      if i.provider == "github" and i.provider_user_id.isdigit()}
+        if not developers:
+            return
+        for user_id, github_id in tuples(User.select(User.id, User.github_id).where(
+                User.github_id << [int(key) for key in developers])):
+            Developer.update(user=user_id).where(Developer.id == developers[str(github_id)],
+                                                 Developer.user.is_null()).execute()
 
 
 def _create(person: Person, bot: bool, owners: _Owners, rows: _NewRows) -> DeveloperIdentity:

@@ -12,6 +12,8 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from domain.engineering.identities import resolve_all
+from domain.engineering.records import Person
 from models.db import db
 from models.developer import Developer, DeveloperIdentity
 from models.organization import Organization
@@ -187,6 +189,20 @@ def test_the_developers_of_a_github_account_become_its_users(client: FlaskClient
     user_id = sign_in(client, github, "octocat").get_json()["user"]["id"]
     with db.connection_context():
         assert Developer.get_by_id(mine.id).user_id == user_id and Developer.get_by_id(other.id).user_id is None
+
+
+def test_a_developer_first_seen_after_the_sign_in_is_the_users_at_once(
+        client: FlaskClient, github: FakeGitHubOAuth) -> None:
+    """Ingestion making the developer of a GitHub account that already signed in links it then (not only at the
+    next sign-in); someone else's new identity stays nobody's."""
+    user_id = sign_in(client, github, "octocat").get_json()["user"]["id"]
+    with db.connection_context():
+        org = Organization.create(name="octo-org")
+        octo, other = resolve_all(org.id, [Person(provider="github", user_id=str(OCTO_ID), login="octocat"),
+                                           Person(provider="github", user_id="7", login="someone")])
+        assert octo is not None and other is not None
+        assert Developer.get_by_id(octo.developer_id).user_id == user_id
+        assert Developer.get_by_id(other.developer_id).user_id is None
 
 
 def test_unlinking_releases_the_developers(client: FlaskClient, github: FakeGitHubOAuth) -> None:
