@@ -19,8 +19,9 @@ from typing import Any
 from peewee import SQL, fn
 
 from core.stats import percentile
-from models.db import percentiles_of, percentiles_read, period_index, raw_tuples, seconds_between, seconds_from
+from models.db import raw_tuples
 from models.pipeline import Pipeline
+from models.sql import percentiles_of, percentiles_read, period_index, seconds_between, seconds_from
 
 DEPLOY_OUTCOMES = ("success", "failed")  # the deploys that count; cancelled and unfinished runs do not
 PERIODS = {"daily": ("per_day", 1), "weekly": ("per_week", 7), "monthly": ("per_month", None)}
@@ -76,10 +77,6 @@ def _next(day: datetime, granularity: str) -> datetime:
     if granularity == "monthly":
         return day.replace(year=day.year + day.month // 12, month=day.month % 12 + 1)
     return day + timedelta(days=PERIODS[granularity][1] or 1)
-
-
-def _hours(delta: timedelta) -> float:
-    return delta.total_seconds() / 3600
 
 
 def hours_spread(values: Iterable[float]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from models.api_key import ApiKey
 from models.audit import AuditEntry
 from models.cluster import Cluster, ClusterNode, ClusterPod
 from models.cycles import COVERING, CycleWatermark, PullRequestCycle
-from models.db import BaseModel, JSONField, db, is_postgres, seconds_between, utc_naive
+from models.db import BaseModel, JSONField, db, is_postgres, utc_naive
 from models.delivery import Delivery, DeliveryAttempt
 from models.developer import Developer, DeveloperIdentity, IdentityChange, IdentityEmail, TeamMember
 from models.event import Event
@@ -32,6 +32,7 @@ from models.quality import QualitySnapshot
 from models.repository import Repository
 from models.session import RevokedSession
 from models.sprints import IssueChange, Sprint
+from models.sql import seconds_between
 from models.task import Task, TaskLog
 from models.user import User, new_stamp
 from models.webhook import WebhookEndpoint

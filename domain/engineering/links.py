@@ -23,9 +23,10 @@ from peewee import fn
 
 from domain.engineering.cycle import Deployed, Run
 from models.activity import Commit
-from models.db import one_of, tuples
+from models.db import tuples
 from models.organization import OrganizationMember
 from models.pipeline import CISource, Pipeline
+from models.sql import one_of
 
 Key = tuple[int, str]  # (organization id, lower-cased owner/name)
 

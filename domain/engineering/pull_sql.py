@@ -12,7 +12,8 @@ from peewee import SQL, Case, fn
 
 from domain.engineering.pull_facts import Scope, narrowed
 from models.cycles import PullRequestCycle as C
-from models.db import percentiles_of, percentiles_read, period_index, raw_tuples, tuples
+from models.db import raw_tuples, tuples
+from models.sql import percentiles_of, percentiles_read, period_index
 
 QUANTILES = (("p50", 0.5), ("p75", 0.75), ("p90", 0.9))
 FRACTIONS = tuple(q for _, q in QUANTILES)

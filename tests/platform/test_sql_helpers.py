@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from core.stats import percentile
-from models.db import db, one_of, percentiles_of, percentiles_read, period_index, raw_tuples, seconds_from
+from models.db import db, raw_tuples
 from models.pipeline import CISource, Pipeline
+from models.sql import one_of, percentiles_of, percentiles_read, period_index, seconds_from
 from models.user import User
 
 FIRST = datetime(2026, 11, 2)  # a Monday
