@@ -4,33 +4,33 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
-
 from core.cache import ENTRIES
-from core.crypto import valid_key
+from core.config_values import (
+    ConfigError,
+    Reader,
+    parse_directory,
+    parse_intervals,
+    parse_keys,
+    parse_origins,
+    parse_rate,
+    parse_url,
+    parse_user,
+    read_environment,
+)
 from core.roles import ROLES
 
 ENVIRONMENTS = ("development", "test", "production")
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-_RATE = re.compile(r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$", re.IGNORECASE)
-_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _TIER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 STANDARD_TIER = "standard"  # everyone's tier unless an admin names another: RATE_LIMIT_USER
 DEFAULT_TIERS = "premium=600/minute"
 # Accounts whose activity is a bot's though their login lacks `[bot]` (GitHub Apps' logins have it).
 DEFAULT_BOT_LOGINS = "dependabot,renovate,renovate-bot,github-actions,gitlab-bot,project_bot,group_bot"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing or malformed; the process must not start."""
 
 
 @dataclass(frozen=True)
@@ -126,31 +126,6 @@ class Settings:
         return shown
 
 
-def parse_bool(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
-
-
-def parse_int(name: str, raw: str, low: int, high: int) -> int:
-    try:
-        value = int(raw.strip(), 10)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def parse_rate(name: str, raw: str) -> str:
-    if not _RATE.fullmatch(raw.strip()):
-        raise ConfigError(f"{name} must look like '60/minute', got {raw!r}")
-    return raw.strip()
-
-
 def parse_tiers(name: str, raw: str) -> dict[str, str]:
     """`name=rate,name=rate`: the named tiers an admin can put a user in, each replacing RATE_LIMIT_USER for
     its users. `standard` is the tier of everyone else and cannot be redefined here."""
@@ -166,57 +141,7 @@ def parse_tiers(name: str, raw: str) -> dict[str, str]:
     return tiers
 
 
-def parse_keys(name: str, raw: str) -> tuple[str, ...]:
-    """Comma-separated Fernet keys (`cryptography`'s `Fernet.generate_key()`), newest first."""
-    keys = tuple(filter(None, (part.strip() for part in raw.split(","))))
-    if not all(valid_key(key) for key in keys):
-        raise ConfigError(f"{name} must be Fernet keys (32 url-safe base64 bytes each), comma-separated")
-    return keys
-
-
-def parse_user(name: str, raw: str | None) -> str | None:
-    """A login name (as useradd takes it), or None when unset."""
-    if raw is None:
-        return None
-    if not _USER.fullmatch(raw) or raw == "root":
-        raise ConfigError(f"{name} must name an unprivileged local user such as 'nobody', got {raw!r}")
-    return raw
-
-
-def parse_directory(name: str, raw: str | None) -> Path | None:
-    """An absolute directory path, or None when unset."""
-    if raw is None:
-        return None
-    if not raw.startswith("/") or "\0" in raw:
-        raise ConfigError(f"{name} must be an absolute path, got {raw!r}")
-    return Path(raw)
-
-
-def parse_intervals(name: str, raw: str) -> dict[str, int]:
-    """`job=seconds,job=seconds`: intervals that replace those of the job table."""
-    intervals: dict[str, int] = {}
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        job, sep, seconds = item.partition("=")
-        if not sep or not re.fullmatch(r"[a-z_]+", job.strip()):
-            raise ConfigError(f"{name} must look like 'poll_clusters=30,sweep_outbox=15', got {raw!r}")
-        intervals[job.strip()] = parse_int(name, seconds, 1, 86_400)
-    return intervals
-
-
-def parse_origins(name: str, raw: str) -> tuple[str, ...]:
-    """`https://app.example.com,http://localhost:5173`: scheme, host and port, nothing after; or `*` alone (any
-    origin). Empty: no origin is allowed."""
-    origins = tuple(dict.fromkeys(filter(None, (part.strip() for part in raw.split(",")))))
-    if "*" in origins and len(origins) > 1:
-        raise ConfigError(f"{name} is either '*' alone or a list of origins, got {raw!r}")
-    for origin in origins:
-        if origin != "*" and not _ORIGIN.fullmatch(origin):
-            raise ConfigError(f"{name} must list origins such as 'https://app.example.com' (scheme, host and "
-                              f"port, no path or trailing slash), got {origin!r}")
-    return origins
-
-
-def _cors_credentials(r: _Reader, origins: tuple[str, ...]) -> bool:
+def _cors_credentials(r: Reader, origins: tuple[str, ...]) -> bool:
     """Credentials (cookies, HTTP auth) cross-origin only for origins named one by one, never for `*`."""
     allowed = r.flag("CORS_ALLOW_CREDENTIALS", False)
     if allowed and origins == ("*",):
@@ -224,44 +149,7 @@ def _cors_credentials(r: _Reader, origins: tuple[str, ...]) -> bool:
     return allowed
 
 
-def read_environment(environ: Mapping[str, str] | None = None, env_file: str | None = ".env") -> dict[str, str]:
-    """The process environment over the `.env` file: a real variable always wins."""
-    merged: dict[str, str] = {}
-    if env_file and Path(env_file).is_file():
-        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    merged.update(os.environ if environ is None else environ)
-    return merged
-
-
-class _Reader:
-    """Reads typed values from a mapping, naming the variable in every error."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-
-    def text(self, name: str, default: str | None = None) -> str | None:
-        value = self.env.get(name)
-        return default if value is None or value.strip() == "" else value.strip()
-
-    def flag(self, name: str, default: bool) -> bool:
-        raw = self.env.get(name)
-        return default if raw is None or raw.strip() == "" else parse_bool(name, raw)
-
-    def number(self, name: str, default: int, low: int, high: int) -> int:
-        raw = self.env.get(name)
-        return default if raw is None or raw.strip() == "" else parse_int(name, raw, low, high)
-
-    def choice(self, name: str, default: str, allowed: tuple[str, ...], transform: Callable[[str], str]) -> str:
-        value = transform(self.text(name, default) or default)
-        if value not in allowed:
-            raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-        return value
-
-    def rate(self, name: str, default: str) -> str:
-        return parse_rate(name, self.text(name, default) or default)
-
-
-def _secret_key(reader: _Reader, var_dir: Path, production: bool) -> str:
+def _secret_key(reader: Reader, var_dir: Path, production: bool) -> str:
     key = reader.text("SECRET_KEY")
     if key is not None:
         if len(key) < 32 and production:
@@ -288,7 +176,7 @@ def _generated_secret(var_dir: Path) -> str:
 
 def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None = ".env") -> Settings:
     """Build the settings; raises ConfigError naming the first bad or missing variable."""
-    r = _Reader(read_environment(environ, env_file))
+    r = Reader(read_environment(environ, env_file))
     env = r.choice("CONVEYOR_ENV", "development", ENVIRONMENTS, str.lower)
     production = env == "production"
     if production:
@@ -361,17 +249,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
     )
 
 
-def parse_url(name: str, raw: str, *, production: bool = False) -> str:
-    """An absolute http(s) URL without credentials or fragment; https only in production (but for localhost)."""
-    match = re.fullmatch(r"(https?)://([^/@\s?#]+)(/[^\s#]*)?", raw)
-    local = match is not None and re.fullmatch(r"(localhost|127\.0\.0\.1|\[::1\])(:\d+)?", match.group(2)) is not None
-    if not match or (production and match.group(1) != "https" and not local):
-        kind = "an https" if production else "an http(s)"
-        raise ConfigError(f"{name} must be {kind} URL without credentials or fragment, got {raw!r}")
-    return raw
-
-
-def github_sign_in(r: _Reader, production: bool) -> GitHubSignIn:
+def github_sign_in(r: Reader, production: bool) -> GitHubSignIn:
     """GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET (both or neither), GITHUB_OAUTH_URL, GITHUB_API_URL,
     OAUTH_REDIRECT_URIS (comma-separated; the only places a sign-in may return to), OAUTH_DEFAULT_ROLE,
     OAUTH_ALLOW_PRIVATE and GITHUB_TIMEOUT_SECONDS."""
@@ -395,7 +273,7 @@ def github_sign_in(r: _Reader, production: bool) -> GitHubSignIn:
     )
 
 
-def api_info(r: _Reader) -> dict[str, Any]:
+def api_info(r: Reader) -> dict[str, Any]:
     """OpenAPI's `info` contact, license and terms of service (seeds 000 and 004), from API_CONTACT_NAME,
     API_CONTACT_EMAIL, API_CONTACT_URL, API_LICENSE_NAME (MIT), API_LICENSE_URL, API_TERMS_URL."""
     for name in ("API_CONTACT_URL", "API_LICENSE_URL", "API_TERMS_URL"):
