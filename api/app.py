@@ -17,9 +17,10 @@ from flask_smorest import Api
 from api import dashboard as dashboard_pages
 from api.auth.tokens import TokenConfig
 from api.cli import register_cli
-from api.docs import assets, document_server_errors, document_websockets, openapi_config
+from api.docs import assets, document_idempotency, document_server_errors, document_websockets, openapi_config
 from api.errors import ErrorSchema, register_error_handlers
 from api.http_security import init_cors, init_security_headers
+from api.idempotency import init_idempotency
 from api.observability import init_metrics
 from api.ratelimit import init_rate_limits, limit_hooks, limit_routes, route_limits
 from api.routes import (
@@ -124,6 +125,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         tokens=TokenConfig(settings.secret_key, settings.access_token_ttl, settings.refresh_token_ttl),
     )
     _install_request_hooks(app)
+    init_idempotency(app, settings, runtime.redis)
     init_cors(app, settings)
     init_security_headers(app, settings)
     init_metrics(app, settings.access_log)
@@ -138,6 +140,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     app.register_blueprint(ws_blp)
     document_websockets(api.spec, app)
     document_server_errors(api.spec)
+    document_idempotency(api.spec, app)
     app.extensions["stream_hub"] = StreamHub(redis_url)
     register_error_handlers(app)
     register_cli(app)

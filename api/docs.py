@@ -6,6 +6,7 @@ files are all we use (it is installed without its Django dependency, and never i
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ from typing import Any
 import flask_swagger_ui
 from flask import Blueprint, Flask, Response, abort, send_from_directory
 from flask.typing import ResponseReturnValue
+from flask_smorest.spec.plugins import FlaskPlugin
+
+from api.idempotency import HEADER, KEY_FORMAT, KEY_PATTERN, REPLAYED_HEADER, RETRY_AFTER_SECONDS, covered
 
 ASSETS_URL = "/docs/assets/"
 REDOC_URL = "/redoc/assets/redoc.standalone.js"
@@ -141,3 +145,51 @@ def document_websockets(spec: Any, app: Flask) -> None:
         "parameters": [{"name": "token", "in": "query", "schema": {"type": "string"}}],
         "responses": _WS_RESPONSES,
     }})
+
+
+def _error_response(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"description": description, "headers": headers or {},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def idempotent_paths(app: Flask) -> Iterator[str]:
+    """The OpenAPI paths whose POST honours Idempotency-Key: the guarded ones (`auth_required`), but signing in
+    and out."""
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        handler = getattr(view.view_class, "post", None) if hasattr(view, "view_class") else view
+        if ("POST" in (rule.methods or ()) and hasattr(handler, "required_permission")
+                and covered(rule.endpoint.partition(".")[0], "POST")):
+            yield FlaskPlugin.flaskpath2openapi(rule.rule)
+
+
+def document_idempotency(spec: Any, app: Flask) -> None:
+    """The optional Idempotency-Key header on every POST that honours it, its 409 and 422, and the header that
+    marks a replayed answer (docs/idempotency.md)."""
+    spec.components.parameter("IdempotencyKey", "header", {
+        "name": HEADER, "required": False,
+        "description": ("Do this POST at most once: a retry with the same key and the same request within 24 h "
+                        "answers the stored response (with `Idempotent-Replayed: true`) without doing it again; "
+                        "the key with another request answers 422 `IDEMPOTENCY_MISMATCH`. Keys are per user or "
+                        "API key. Only successful (2xx) responses are stored. A UUID per operation is a good key."),
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": f"^(?:{KEY_PATTERN.pattern})$",
+                   "description": KEY_FORMAT},
+        "example": "4f8e2c1a-6b1d-4c3e-9a57-0d2f6c7b8e91"})
+    spec.components.response("IDEMPOTENCY_IN_FLIGHT", _error_response(
+        "`IDEMPOTENCY_IN_FLIGHT`: a request with this Idempotency-Key is still running; retry after Retry-After",
+        {"Retry-After": {"schema": {"type": "integer", "example": RETRY_AFTER_SECONDS}}}))
+    spec.components.response("IDEMPOTENCY_MISMATCH", _error_response(
+        "`IDEMPOTENCY_MISMATCH`: this Idempotency-Key was used with another request; or "
+        "`VALIDATION_ERROR`: the key or the body is not valid"))
+    replayed = {"description": "`true` when this is the stored response of an earlier request with the same "
+                               "Idempotency-Key", "schema": {"type": "string", "enum": ["true"]}}
+    paths = spec._paths  # apispec's registered paths (flask-smorest filled them as blueprints were registered)
+    for path in idempotent_paths(app):
+        operation = paths[path]["post"]
+        operation.setdefault("parameters", []).append({"$ref": "#/components/parameters/IdempotencyKey"})
+        responses = operation["responses"]
+        responses.setdefault("409", {"$ref": "#/components/responses/IDEMPOTENCY_IN_FLIGHT"})
+        responses.setdefault("422", {"$ref": "#/components/responses/IDEMPOTENCY_MISMATCH"})
+        for status, response in responses.items():
+            if status.startswith("2") and "$ref" not in response:
+                response.setdefault("headers", {})[REPLAYED_HEADER] = replayed

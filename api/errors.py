@@ -20,6 +20,9 @@ CODES = {
     405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 422: "VALIDATION_ERROR",
     429: "RATE_LIMIT_EXCEEDED", 500: "INTERNAL_ERROR", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE",
 }
+# Codes more specific than their status's (docs/reference.md lists them all).
+IDEMPOTENCY_MISMATCH = "IDEMPOTENCY_MISMATCH"  # 422: an Idempotency-Key reused for another request
+IDEMPOTENCY_IN_FLIGHT = "IDEMPOTENCY_IN_FLIGHT"  # 409: the first request with that key is still running
 
 
 class ApiError(Exception):

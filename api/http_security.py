@@ -20,7 +20,7 @@ API_PATHS = r"/api/*"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-API-Key", "Idempotency-Key", "X-Request-ID")
 EXPOSED_HEADERS = ("X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
-                   "Retry-After", "Location")
+                   "Retry-After", "Location", "Idempotent-Replayed")
 PREFLIGHT_MAX_AGE = 600
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 FRAME_POLICY = "frame-ancestors 'none'"

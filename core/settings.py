@@ -87,6 +87,8 @@ class Settings:
     access_token_ttl: int
     refresh_token_ttl: int
     max_body_bytes: int
+    idempotency_ttl: int
+    idempotency_lock_ttl: int
     scheduler_lock_ttl: int
     scheduler_intervals: dict[str, int]
     build_max_seconds: int
@@ -221,6 +223,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
         access_token_ttl=r.number("ACCESS_TOKEN_TTL", 1800, 30, 86_400),
         refresh_token_ttl=r.number("REFRESH_TOKEN_TTL", 7 * 86_400, 60, 90 * 86_400),
         max_body_bytes=r.number("MAX_BODY_BYTES", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+        idempotency_ttl=r.number("IDEMPOTENCY_TTL_SECONDS", 86_400, 1, 7 * 86_400),
+        idempotency_lock_ttl=r.number("IDEMPOTENCY_LOCK_SECONDS", 60, 1, 3600),
         scheduler_lock_ttl=r.number("SCHEDULER_LOCK_TTL", 10, 2, 300),
         scheduler_intervals=parse_intervals("SCHEDULER_INTERVALS", r.text("SCHEDULER_INTERVALS") or ""),
         build_max_seconds=r.number("BUILD_MAX_SECONDS", 7200, 10, 86_400),

@@ -1,4 +1,5 @@
-"""`auth_required`: authenticate the Bearer token or API key, check a permission, honour maintenance mode."""
+"""`auth_required`: authenticate the Bearer token or API key, check a permission, honour maintenance mode, then
+run the view once per `Idempotency-Key` (`api.idempotency`)."""
 from __future__ import annotations
 
 import functools
@@ -11,6 +12,7 @@ from api.auth.credentials import authenticate_key, bearer_token, presented_key, 
 from api.auth.permissions import permissions_for
 from api.auth.tokens import decode, token_user
 from api.errors import ApiError
+from api.idempotency import idempotent
 from api.maintenance import maintenance_state
 from api.services import services
 from models.user import User
@@ -67,7 +69,8 @@ def auth_required(permission: str | None = None, *, session_only: bool = False) 
                 state = maintenance_state(services().redis)
                 if state.get("enabled"):
                     raise ApiError(503, state.get("message") or "Down for maintenance", code="MAINTENANCE")
-            return view(*args, **kwargs)
+            # Only now, authenticated and allowed: a stored response goes to none but its own principal.
+            return idempotent(view, *args, **kwargs)
 
         # What the view needs, readable from the outside: the security tests enumerate the routes by it.
         wrapper.required_permission = permission  # type: ignore[attr-defined]
