@@ -3,6 +3,7 @@ response without doing the work again, across API processes; another request und
 flight and a malformed key are refused; errors are not stored; keys are per principal and expire."""
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from pathlib import Path
@@ -31,11 +32,12 @@ def keyed(headers: dict[str, str], key: str = "build-0001") -> dict[str, str]:
 
 class Probe:
     """A guarded POST route added to the test's app (`/api/v1/probe`): it counts its calls, answers 201 with a
-    Location, and fails (`failures`, one per call) or waits for `release` as a test tells it."""
+    Location, and fails (`failures`, one per call: an exception raised, or a status answered) or waits for
+    `release` as a test tells it."""
 
     def __init__(self) -> None:
         self.calls = 0
-        self.failures: list[Exception] = []
+        self.failures: list[Exception | int] = []
         self.entered, self.release = threading.Event(), threading.Event()
         self.release.set()
 
@@ -43,10 +45,11 @@ class Probe:
         self.calls += 1
         self.entered.set()
         assert self.release.wait(10), "the test never released the probe"
-        if self.failures:
-            raise self.failures.pop(0)
+        failure = self.failures.pop(0) if self.failures else None
+        if isinstance(failure, Exception):
+            raise failure
         response = jsonify(call=self.calls, sent=request.get_json())
-        response.status_code = 201
+        response.status_code = failure or 201
         response.headers["Location"] = f"/api/v1/probe/{self.calls}"
         return response
 
@@ -176,6 +179,16 @@ def test_a_client_error_is_not_stored_so_the_same_request_can_succeed_later(
     assert task_rows() == 1
 
 
+def test_an_error_a_view_answers_rather_than_raises_is_not_stored_either(
+        probe: Probe, client: FlaskClient, auth: Any) -> None:
+    user = auth("user")
+    probe.failures = [409]
+    assert client.post("/api/v1/probe", headers=keyed(user), json={"n": 1}).status_code == 409
+    done = client.post("/api/v1/probe", headers=keyed(user), json={"n": 1})
+    assert done.status_code == 201 and REPLAYED not in done.headers
+    assert probe.calls == 2
+
+
 @pytest.mark.parametrize("key", ["", " ", "x" * 256, " padded", "padded ", "tab\there", "caf\u00e9"])
 def test_a_malformed_key_is_422_and_nothing_is_done(client: FlaskClient, auth: Any, key: str) -> None:
     user = auth("user")
@@ -225,9 +238,10 @@ def test_a_new_api_key_is_replayed_once_made_and_never_kept_in_the_clear(
     again = client.post("/api/v1/api-keys", headers=keyed(user), json=body)
     assert made.status_code == 201 and again.get_json() == made.get_json()
     assert len(client.get("/api/v1/api-keys", headers=user).get_json()["items"]) == 1
-    secret = made.get_json()["key"]
-    for record in idempotency_records(redis_client):
-        assert secret not in str(redis_client.get(record))
+    readable = (made.get_json()["key"], base64.b64encode(made.get_data()).decode())  # as sent, or encoded
+    [record] = idempotency_records(redis_client)
+    stored = str(redis_client.get(record))
+    assert not any(form in stored for form in readable), stored
 
 
 def test_signing_in_and_out_ignore_the_header(client: FlaskClient, auth: Any) -> None:
