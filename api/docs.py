@@ -163,30 +163,36 @@ def idempotent_paths(app: Flask) -> Iterator[str]:
             yield FlaskPlugin.flaskpath2openapi(rule.rule)
 
 
+def _idempotency_header() -> dict[str, Any]:
+    """The optional request header, inline in each operation as flask-smorest writes its own parameters."""
+    return {
+        "name": HEADER, "in": "header", "required": False,
+        "description": ("Do this POST at most once: a retry with the same key and the same request (method, path, "
+                        "query, body) answers the stored response, with `Idempotent-Replayed: true`, without "
+                        "doing it again, for IDEMPOTENCY_TTL_SECONDS (24 h by default); the key with another "
+                        "request answers 422 `IDEMPOTENCY_MISMATCH`. Keys are per user or API key. Only "
+                        "successful (2xx) responses are stored. A new UUID per operation makes a good key."),
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": f"^(?:{KEY_PATTERN.pattern})$",
+                   "description": KEY_FORMAT},
+        "example": "4f8e2c1a-6b1d-4c3e-9a57-0d2f6c7b8e91"}
+
+
 def document_idempotency(spec: Any, app: Flask) -> None:
     """The optional Idempotency-Key header on every POST that honours it, its 409 and 422, and the header that
     marks a replayed answer (docs/idempotency.md)."""
-    spec.components.parameter("IdempotencyKey", "header", {
-        "name": HEADER, "required": False,
-        "description": ("Do this POST at most once: a retry with the same key and the same request within 24 h "
-                        "answers the stored response (with `Idempotent-Replayed: true`) without doing it again; "
-                        "the key with another request answers 422 `IDEMPOTENCY_MISMATCH`. Keys are per user or "
-                        "API key. Only successful (2xx) responses are stored. A UUID per operation is a good key."),
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": f"^(?:{KEY_PATTERN.pattern})$",
-                   "description": KEY_FORMAT},
-        "example": "4f8e2c1a-6b1d-4c3e-9a57-0d2f6c7b8e91"})
     spec.components.response("IDEMPOTENCY_IN_FLIGHT", _error_response(
         "`IDEMPOTENCY_IN_FLIGHT`: a request with this Idempotency-Key is still running; retry after Retry-After",
         {"Retry-After": {"schema": {"type": "integer", "example": RETRY_AFTER_SECONDS}}}))
     spec.components.response("IDEMPOTENCY_MISMATCH", _error_response(
         "`IDEMPOTENCY_MISMATCH`: this Idempotency-Key was used with another request; or "
         "`VALIDATION_ERROR`: the key or the body is not valid"))
-    replayed = {"description": "`true` when this is the stored response of an earlier request with the same "
-                               "Idempotency-Key", "schema": {"type": "string", "enum": ["true"]}}
+    header, replayed = _idempotency_header(), {
+        "description": "`true`: the stored response of an earlier request with the same Idempotency-Key",
+        "schema": {"type": "string", "enum": ["true"]}}
     paths = spec._paths  # apispec's registered paths (flask-smorest filled them as blueprints were registered)
     for path in idempotent_paths(app):
         operation = paths[path]["post"]
-        operation.setdefault("parameters", []).append({"$ref": "#/components/parameters/IdempotencyKey"})
+        operation.setdefault("parameters", []).append(header)
         responses = operation["responses"]
         responses.setdefault("409", {"$ref": "#/components/responses/IDEMPOTENCY_IN_FLIGHT"})
         responses.setdefault("422", {"$ref": "#/components/responses/IDEMPOTENCY_MISMATCH"})
