@@ -28,7 +28,7 @@ from flask import Flask, Response, current_app, g, request
 
 from api.auth.credentials import using_api_key
 from api.errors import IDEMPOTENCY_IN_FLIGHT, IDEMPOTENCY_MISMATCH, ApiError, invalid
-from core.crypto import KeyRing, derived_key
+from core.crypto import KeyRing, SecretUnreadable, derived_key
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,11 @@ class Slot:
                                 "use a new key for a new request", code=IDEMPOTENCY_MISMATCH)
         if record["state"] != "done":
             raise _in_flight()
-        stored: dict[str, Any] = json.loads(self._seal().decrypt(record["response"]))
+        try:
+            stored: dict[str, Any] = json.loads(self._seal().decrypt(record["response"]))
+        except SecretUnreadable:  # sealed under another SECRET_KEY: refuse rather than do the work again
+            raise ApiError(422, f"The answer stored for this {HEADER} can no longer be read (the server's secret "
+                                "changed); use a new key", code=IDEMPOTENCY_MISMATCH) from None
         return stored
 
     def replay(self, stored: dict[str, Any]) -> Response:

@@ -147,6 +147,17 @@ def test_principals_with_the_same_key_never_share_a_response(client: FlaskClient
     assert task_rows() == 3
 
 
+def test_a_retry_is_authorised_afresh_before_any_replay(client: FlaskClient, auth: Any) -> None:
+    user = auth("user")
+    make_project(client, user)
+    assert client.post("/api/v1/builds", headers=keyed(user), json=BUILD).status_code == 202
+    me = client.get("/api/v1/users/me", headers=user).get_json()
+    demoted = client.put(f"/api/v1/users/{me['id']}", headers=auth("admin"), json={"role": "viewer"})
+    assert demoted.status_code == 200, demoted.get_json()
+    assert_error(client.post("/api/v1/builds", headers=keyed(user), json=BUILD), 403, "FORBIDDEN")
+    assert_error(client.post("/api/v1/builds", headers={KEY: "build-0001"}, json=BUILD), 401, "UNAUTHORIZED")
+
+
 def test_a_replay_holds_across_two_api_processes(make_app: Any, auth: Any) -> None:
     one, other = make_app().test_client(), make_app().test_client()
     user = auth("user")  # logged in through the `client` fixture's app: the same secret, Redis and database
@@ -242,6 +253,17 @@ def test_a_new_api_key_is_replayed_once_made_and_never_kept_in_the_clear(
     [record] = idempotency_records(redis_client)
     stored = str(redis_client.get(record))
     assert not any(form in stored for form in readable), stored
+
+
+def test_an_answer_stored_under_another_secret_key_is_refused_not_done_again(
+        make_app: Any, client: FlaskClient, auth: Any) -> None:
+    user = auth("user")
+    make_project(client, user)
+    key = with_key(make_key(client, user, ["build:create"])["key"])  # API keys outlive a new SECRET_KEY
+    assert client.post("/api/v1/builds", headers=keyed(key), json=BUILD).status_code == 202
+    rotated = make_app(SECRET_KEY="another-secret-key-that-is-long-enough-987654").test_client()
+    assert_error(rotated.post("/api/v1/builds", headers=keyed(key), json=BUILD), 422, "IDEMPOTENCY_MISMATCH")
+    assert task_rows() == 1
 
 
 def test_signing_in_and_out_ignore_the_header(client: FlaskClient, auth: Any) -> None:
