@@ -11,12 +11,14 @@ from typing import Any
 
 import pytest
 import redis
+import requests
 from flask import Flask, Response, jsonify, request
 from flask.testing import FlaskClient
 
 from api.auth.guard import auth_required
 from api.errors import ApiError
 from core.settings import ConfigError, load_settings
+from tests.conftest import serving_api
 from tests.support.api_keys import make_key, with_key
 from tests.support.envelope import assert_envelope, assert_error
 from tests.support.tasks import make_project, outbox_rows, task_rows
@@ -166,6 +168,21 @@ def test_a_replay_holds_across_two_api_processes(make_app: Any, auth: Any) -> No
     again = other.post("/api/v1/builds", headers=keyed(user), json=BUILD)
     assert (first.status_code, again.status_code) == (202, 202)
     assert again.get_json() == first.get_json() and again.headers[REPLAYED] == "true"
+    assert task_rows() == 1
+
+
+@pytest.mark.slow
+def test_a_replay_outlives_the_api_process_that_stored_it(
+        base_env: dict[str, str], tmp_path: Path, client: FlaskClient, auth: Any) -> None:
+    user = auth("user")  # signed in through the `client` fixture's app: its schema, Redis and secret
+    make_project(client, user)
+    answers = []
+    for name in ("first", "restarted"):  # gunicorn stopped (SIGTERM) between the two
+        with (tmp_path / f"{name}.log").open("w") as log, serving_api(base_env, log) as base:
+            answers.append(requests.post(f"{base}/api/v1/builds", headers=keyed(user), json=BUILD, timeout=10))
+    assert [a.status_code for a in answers] == [202, 202]
+    assert answers[1].json() == answers[0].json()
+    assert REPLAYED not in answers[0].headers and answers[1].headers[REPLAYED] == "true"
     assert task_rows() == 1
 
 
