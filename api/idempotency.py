@@ -133,13 +133,13 @@ class Slot:
 
     def settle(self, response: Response | None) -> None:
         """Store `response` for the key's TTL, or (None) free the key, while this request still holds it."""
-        value = "" if response is None else json.dumps({
+        record = "" if response is None else json.dumps({
             "state": "done", "fingerprint": self.fingerprint, "response": self._seal().encrypt(json.dumps({
                 "status": response.status_code, "body": base64.b64encode(response.get_data()).decode(),
                 "headers": [[name, value] for name, value in response.headers.items()
                             if name.lower() not in _UNSTORED_HEADERS]}))})
         try:
-            self.config.client.eval(_SETTLE, 1, self.key, self.marker, value, self.config.ttl)
+            self.config.client.eval(_SETTLE, 1, self.key, self.marker, record, self.config.ttl)
         except redis.RedisError:  # the work is done and answered; the claim expires on its own
             log.warning("could not settle an idempotency key", exc_info=True)
 
